@@ -1,0 +1,33 @@
+// Events a protocol reacts to. They carry no I/O handles: the engine translates transport
+// callbacks and timer firings into these.
+#pragma once
+
+#include <string>
+#include <variant>
+
+#include "core/actions.h"
+#include "core/transaction.h"
+
+namespace txc::core {
+
+struct Begin {};    // a new transaction was accepted (not yet logged)
+struct Recover {};  // the transaction was rebuilt from the log after a restart
+
+struct Reply {
+  int branch = 0;
+  wire::Op op = wire::Op::kPrepare;
+  int attempt = 1;
+  AttemptResult result = AttemptResult::kOk;  // never kTimeout: timeouts are TimerFired
+  std::string message;
+  int64_t latency_us = 0;
+};
+
+struct TimerFired {
+  TimerKind kind;
+  int branch;
+  int attempt;
+};
+
+using Event = std::variant<Begin, Recover, Reply, TimerFired>;
+
+}  // namespace txc::core

@@ -1,0 +1,83 @@
+#include "core/transaction.h"
+
+#include <array>
+#include <utility>
+
+#include "core/actions.h"
+
+namespace txc::core {
+namespace {
+
+template <typename E, size_t N>
+const char* NameOf(const std::array<std::pair<E, const char*>, N>& table, E value) {
+  for (const auto& [v, name] : table) {
+    if (v == value) return name;
+  }
+  return "unknown";
+}
+
+template <typename E, size_t N>
+std::optional<E> ValueOf(const std::array<std::pair<E, const char*>, N>& table,
+                         std::string_view name) {
+  for (const auto& [v, n] : table) {
+    if (name == n) return v;
+  }
+  return std::nullopt;
+}
+
+constexpr std::array<std::pair<Protocol, const char*>, 3> kProtocols = {{
+    {Protocol::kTwoPhase, "2pc"}, {Protocol::kThreePhase, "3pc"}, {Protocol::kSaga, "saga"}}};
+
+constexpr std::array<std::pair<TxState, const char*>, 5> kTxStates = {{
+    {TxState::kPreparing, "preparing"},
+    {TxState::kCommitting, "committing"},
+    {TxState::kAborting, "aborting"},
+    {TxState::kCommitted, "committed"},
+    {TxState::kAborted, "aborted"},
+}};
+
+constexpr std::array<std::pair<BranchState, const char*>, 7> kBranchStates = {{
+    {BranchState::kPreparing, "preparing"},
+    {BranchState::kPrepared, "prepared"},
+    {BranchState::kRefused, "refused"},
+    {BranchState::kCommitting, "committing"},
+    {BranchState::kCommitted, "committed"},
+    {BranchState::kAborting, "aborting"},
+    {BranchState::kAborted, "aborted"},
+}};
+
+constexpr std::array<std::pair<AttemptResult, const char*>, 5> kAttemptResults = {{
+    {AttemptResult::kOk, "ok"},
+    {AttemptResult::kRefused, "refused"},
+    {AttemptResult::kError, "error"},
+    {AttemptResult::kNoResponders, "no_responders"},
+    {AttemptResult::kTimeout, "timeout"},
+}};
+
+constexpr std::array<std::pair<TimerKind, const char*>, 3> kTimerKinds = {{
+    {TimerKind::kDeadline, "deadline"},
+    {TimerKind::kReplyTimeout, "reply_timeout"},
+    {TimerKind::kRetry, "retry"},
+}};
+
+}  // namespace
+
+int64_t ToMillis(TimePoint t) { return t.time_since_epoch().count(); }
+TimePoint FromMillis(int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
+
+const char* ProtocolName(Protocol p) { return NameOf(kProtocols, p); }
+std::optional<Protocol> ParseProtocol(std::string_view n) { return ValueOf(kProtocols, n); }
+const char* TxStateName(TxState s) { return NameOf(kTxStates, s); }
+std::optional<TxState> ParseTxState(std::string_view n) { return ValueOf(kTxStates, n); }
+bool IsTerminal(TxState s) { return s == TxState::kCommitted || s == TxState::kAborted; }
+const char* BranchStateName(BranchState s) { return NameOf(kBranchStates, s); }
+std::optional<BranchState> ParseBranchState(std::string_view n) {
+  return ValueOf(kBranchStates, n);
+}
+const char* AttemptResultName(AttemptResult r) { return NameOf(kAttemptResults, r); }
+std::optional<AttemptResult> ParseAttemptResult(std::string_view n) {
+  return ValueOf(kAttemptResults, n);
+}
+const char* TimerKindName(TimerKind k) { return NameOf(kTimerKinds, k); }
+
+}  // namespace txc::core

@@ -1,0 +1,96 @@
+// Transaction: plain data describing one distributed transaction, rebuilt from the log after a
+// restart. Protocol objects (two_phase.h, ...) hold the logic; this file holds only state.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "txc/wire.h"
+
+namespace txc::core {
+
+// Wall-clock time in milliseconds; used for records shown to people and for absolute deadlines.
+// Timers are relative durations (see actions.h) so the engine can run them on a steady clock.
+using TimePoint = std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds>;
+using Duration = std::chrono::milliseconds;
+
+int64_t ToMillis(TimePoint t);
+TimePoint FromMillis(int64_t ms);
+
+enum class Protocol { kTwoPhase, kThreePhase, kSaga };
+const char* ProtocolName(Protocol p);  // "2pc", "3pc", "saga"
+std::optional<Protocol> ParseProtocol(std::string_view name);
+
+// Every protocol's states share one enum so the log and the API stay protocol-agnostic; each
+// protocol file documents which subset it uses.
+enum class TxState {
+  kPreparing,   // 2PC: collecting votes (no decision yet)
+  kCommitting,  // decision COMMIT durably logged; phase two in progress
+  kAborting,    // decision ABORT logged; rollback in progress
+  kCommitted,   // terminal
+  kAborted,     // terminal
+};
+const char* TxStateName(TxState s);
+std::optional<TxState> ParseTxState(std::string_view name);
+bool IsTerminal(TxState s);
+
+enum class BranchState {
+  kPreparing,   // prepare sent, no vote yet
+  kPrepared,    // voted yes
+  kRefused,     // voted no (has rolled back locally; needs no abort)
+  kCommitting,  // commit sent, not acknowledged
+  kCommitted,   // commit acknowledged
+  kAborting,    // abort sent, not acknowledged
+  kAborted,     // abort acknowledged (or never prepared)
+};
+const char* BranchStateName(BranchState s);
+std::optional<BranchState> ParseBranchState(std::string_view name);
+
+// What happened to one message sent to a branch.
+enum class AttemptResult { kOk, kRefused, kError, kNoResponders, kTimeout };
+const char* AttemptResultName(AttemptResult r);
+std::optional<AttemptResult> ParseAttemptResult(std::string_view name);
+
+struct Attempt {
+  wire::Op op = wire::Op::kPrepare;
+  int number = 1;        // attempt number for this op
+  TimePoint at{};        // when the outcome was observed
+  AttemptResult result = AttemptResult::kOk;
+  std::string error;     // participant's message, or why it failed
+  int64_t latency_us = 0;  // send -> reply (0 for timeouts)
+};
+
+struct Branch {
+  int index = 0;
+  std::string participant;
+  nlohmann::json payload;
+  BranchState state = BranchState::kPreparing;
+  // The op currently outstanding for this branch and its attempt number; replies and timers that
+  // name another op or an older attempt are stale.
+  wire::Op op = wire::Op::kPrepare;
+  int op_attempt = 0;
+  int attempts = 0;  // messages sent to this branch, all ops together
+  std::string last_error;
+  std::vector<Attempt> history;  // filled only when read back for display
+};
+
+struct Transaction {
+  std::string id;
+  Protocol protocol = Protocol::kTwoPhase;
+  TxState state = TxState::kPreparing;
+  std::vector<Branch> branches;
+  Duration timeout{5000};  // phase-one deadline
+  TimePoint created_at{};
+  TimePoint updated_at{};
+  std::string reason;  // why it ended as it did (e.g. "branch 1 (inventory) refused: out of stock")
+  std::string idempotency_key;
+  std::string request_hash;  // fingerprint of the POST body, to catch a key reused for another body
+};
+
+}  // namespace txc::core

@@ -1,0 +1,93 @@
+// The txc NATS wire protocol: subjects, messages and their JSON codec.
+// This is a public contract (docs/protocol.md describes it for other languages); the SDK and the
+// coordinator both use this file so they cannot drift apart. Decoders never throw: bad input comes
+// back as a Status with a message naming the field.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "txc/status.h"
+
+namespace txc::wire {
+
+inline constexpr int kVersion = 1;
+// Coordinator -> participant requests go to "txc.participant.<name>.<op>"; participants subscribe
+// to "txc.participant.<name>.*" in queue group "<name>".
+inline constexpr std::string_view kParticipantSubjectPrefix = "txc.participant.";
+// Participant -> coordinator: "what was decided for gid?" (answered from the coordinator's log).
+inline constexpr std::string_view kStatusSubject = "txc.coordinator.status";
+inline constexpr size_t kMaxParticipantNameLength = 64;
+
+enum class Op {
+  kPrepare,     // 2PC phase one: vote
+  kCommit,      // 2PC phase two
+  kAbort,       // 2PC / 3PC rollback
+  kCanCommit,   // 3PC phase one
+  kPreCommit,   // 3PC phase two
+  kDoCommit,    // 3PC phase three
+  kAction,      // saga forward step
+  kCompensate,  // saga compensation
+};
+const char* OpName(Op op);
+std::optional<Op> ParseOp(std::string_view name);
+
+// What a participant answers. kOk is a yes vote / acknowledgement; kRefused is a definitive no
+// (never retried); kError is transient (the coordinator may retry or, before a decision, abort).
+enum class Outcome { kOk, kRefused, kError };
+const char* OutcomeName(Outcome outcome);
+std::optional<Outcome> ParseOutcome(std::string_view name);
+
+// Participant names become NATS subject tokens: only [A-Za-z0-9_-], 1..64 characters.
+bool IsValidParticipantName(std::string_view name);
+std::string ParticipantSubject(std::string_view participant, Op op);
+std::string ParticipantWildcardSubject(std::string_view participant);
+
+struct BranchRequest {
+  std::string gid;          // global transaction id
+  int branch = 0;           // index of the branch within the transaction (0-based)
+  std::string participant;  // the participant this branch belongs to
+  std::string protocol;     // "2pc", "3pc" or "saga"
+  Op op = Op::kPrepare;
+  int attempt = 1;          // 1 for the first send of this op, +1 on each re-send
+  nlohmann::json payload;   // the branch's business payload, sent with every op
+  std::vector<std::string> participants;  // every participant of the transaction (3PC peers)
+};
+
+struct BranchReply {
+  std::string gid;
+  int branch = 0;
+  Op op = Op::kPrepare;
+  Outcome outcome = Outcome::kOk;
+  std::string message;  // why, for refused/error; shown in the coordinator's branch history
+};
+
+enum class Decision { kCommit, kAbort, kPending };
+const char* DecisionName(Decision decision);
+std::optional<Decision> ParseDecision(std::string_view name);
+
+struct StatusQuery {
+  std::string gid;
+};
+
+struct StatusReply {
+  std::string gid;
+  Decision decision = Decision::kPending;  // unknown gid -> kAbort (presumed abort)
+};
+
+std::string Encode(const BranchRequest& request);
+std::string Encode(const BranchReply& reply);
+std::string Encode(const StatusQuery& query);
+std::string Encode(const StatusReply& reply);
+
+Result<BranchRequest> DecodeBranchRequest(std::string_view data);
+Result<BranchReply> DecodeBranchReply(std::string_view data);
+Result<StatusQuery> DecodeStatusQuery(std::string_view data);
+Result<StatusReply> DecodeStatusReply(std::string_view data);
+
+}  // namespace txc::wire

@@ -1,0 +1,197 @@
+#include "txc/wire.h"
+
+#include <array>
+#include <utility>
+
+namespace txc::wire {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::pair<Op, const char*>, 8> kOps = {{
+    {Op::kPrepare, "prepare"},
+    {Op::kCommit, "commit"},
+    {Op::kAbort, "abort"},
+    {Op::kCanCommit, "can_commit"},
+    {Op::kPreCommit, "pre_commit"},
+    {Op::kDoCommit, "do_commit"},
+    {Op::kAction, "action"},
+    {Op::kCompensate, "compensate"},
+}};
+
+constexpr std::array<std::pair<Outcome, const char*>, 3> kOutcomes = {{
+    {Outcome::kOk, "ok"},
+    {Outcome::kRefused, "refused"},
+    {Outcome::kError, "error"},
+}};
+
+constexpr std::array<std::pair<Decision, const char*>, 3> kDecisions = {{
+    {Decision::kCommit, "commit"},
+    {Decision::kAbort, "abort"},
+    {Decision::kPending, "pending"},
+}};
+
+template <typename E, size_t N>
+const char* NameOf(const std::array<std::pair<E, const char*>, N>& table, E value) {
+  for (const auto& [v, name] : table) {
+    if (v == value) return name;
+  }
+  return "unknown";
+}
+
+template <typename E, size_t N>
+std::optional<E> ValueOf(const std::array<std::pair<E, const char*>, N>& table,
+                         std::string_view name) {
+  for (const auto& [v, n] : table) {
+    if (name == n) return v;
+  }
+  return std::nullopt;
+}
+
+// Field readers: each returns an error naming the field instead of throwing.
+Result<json> ParseObject(std::string_view data) {
+  json doc = json::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Status::InvalidArgument("message is not valid JSON");
+  if (!doc.is_object()) return Status::InvalidArgument("message is not a JSON object");
+  return doc;
+}
+
+Status ReadString(const json& doc, const char* field, std::string* out, bool required = true) {
+  auto it = doc.find(field);
+  if (it == doc.end()) {
+    return required ? Status::InvalidArgument(std::string(field) + " is missing") : Status::Ok();
+  }
+  if (!it->is_string()) return Status::InvalidArgument(std::string(field) + " must be a string");
+  *out = it->get<std::string>();
+  return Status::Ok();
+}
+
+Status ReadInt(const json& doc, const char* field, int* out, bool required = true) {
+  auto it = doc.find(field);
+  if (it == doc.end()) {
+    return required ? Status::InvalidArgument(std::string(field) + " is missing") : Status::Ok();
+  }
+  if (!it->is_number_integer()) {
+    return Status::InvalidArgument(std::string(field) + " must be an integer");
+  }
+  const int64_t v = it->get<int64_t>();
+  if (v < 0 || v > INT32_MAX) return Status::InvalidArgument(std::string(field) + " out of range");
+  *out = static_cast<int>(v);
+  return Status::Ok();
+}
+
+template <typename E, size_t N>
+Status ReadEnum(const json& doc, const char* field,
+                const std::array<std::pair<E, const char*>, N>& table, E* out) {
+  std::string name;
+  TXC_RETURN_IF_ERROR(ReadString(doc, field, &name));
+  auto value = ValueOf(table, name);
+  if (!value) return Status::InvalidArgument(std::string(field) + " has unknown value '" + name + "'");
+  *out = *value;
+  return Status::Ok();
+}
+
+}  // namespace
+
+const char* OpName(Op op) { return NameOf(kOps, op); }
+std::optional<Op> ParseOp(std::string_view name) { return ValueOf(kOps, name); }
+const char* OutcomeName(Outcome outcome) { return NameOf(kOutcomes, outcome); }
+std::optional<Outcome> ParseOutcome(std::string_view name) { return ValueOf(kOutcomes, name); }
+const char* DecisionName(Decision decision) { return NameOf(kDecisions, decision); }
+std::optional<Decision> ParseDecision(std::string_view name) { return ValueOf(kDecisions, name); }
+
+bool IsValidParticipantName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxParticipantNameLength) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string ParticipantSubject(std::string_view participant, Op op) {
+  std::string subject(kParticipantSubjectPrefix);
+  subject.append(participant).append(".").append(OpName(op));
+  return subject;
+}
+
+std::string ParticipantWildcardSubject(std::string_view participant) {
+  std::string subject(kParticipantSubjectPrefix);
+  subject.append(participant).append(".*");
+  return subject;
+}
+
+std::string Encode(const BranchRequest& r) {
+  json doc = {{"v", kVersion},         {"gid", r.gid},          {"branch", r.branch},
+              {"participant", r.participant}, {"protocol", r.protocol}, {"op", OpName(r.op)},
+              {"attempt", r.attempt},   {"payload", r.payload}};
+  if (!r.participants.empty()) doc["participants"] = r.participants;
+  return doc.dump();
+}
+
+std::string Encode(const BranchReply& r) {
+  json doc = {{"v", kVersion},
+              {"gid", r.gid},
+              {"branch", r.branch},
+              {"op", OpName(r.op)},
+              {"outcome", OutcomeName(r.outcome)}};
+  if (!r.message.empty()) doc["message"] = r.message;
+  return doc.dump();
+}
+
+std::string Encode(const StatusQuery& q) { return json{{"v", kVersion}, {"gid", q.gid}}.dump(); }
+
+std::string Encode(const StatusReply& r) {
+  return json{{"v", kVersion}, {"gid", r.gid}, {"decision", DecisionName(r.decision)}}.dump();
+}
+
+Result<BranchRequest> DecodeBranchRequest(std::string_view data) {
+  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  BranchRequest r;
+  TXC_RETURN_IF_ERROR(ReadString(doc, "gid", &r.gid));
+  TXC_RETURN_IF_ERROR(ReadInt(doc, "branch", &r.branch));
+  TXC_RETURN_IF_ERROR(ReadString(doc, "participant", &r.participant));
+  TXC_RETURN_IF_ERROR(ReadString(doc, "protocol", &r.protocol));
+  TXC_RETURN_IF_ERROR(ReadEnum(doc, "op", kOps, &r.op));
+  TXC_RETURN_IF_ERROR(ReadInt(doc, "attempt", &r.attempt, /*required=*/false));
+  if (auto it = doc.find("payload"); it != doc.end()) r.payload = *it;
+  if (auto it = doc.find("participants"); it != doc.end()) {
+    if (!it->is_array()) return Status::InvalidArgument("participants must be an array");
+    for (const auto& p : *it) {
+      if (!p.is_string()) return Status::InvalidArgument("participants must hold strings");
+      r.participants.push_back(p.get<std::string>());
+    }
+  }
+  if (r.gid.empty()) return Status::InvalidArgument("gid is empty");
+  return r;
+}
+
+Result<BranchReply> DecodeBranchReply(std::string_view data) {
+  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  BranchReply r;
+  TXC_RETURN_IF_ERROR(ReadString(doc, "gid", &r.gid));
+  TXC_RETURN_IF_ERROR(ReadInt(doc, "branch", &r.branch));
+  TXC_RETURN_IF_ERROR(ReadEnum(doc, "op", kOps, &r.op));
+  TXC_RETURN_IF_ERROR(ReadEnum(doc, "outcome", kOutcomes, &r.outcome));
+  TXC_RETURN_IF_ERROR(ReadString(doc, "message", &r.message, /*required=*/false));
+  return r;
+}
+
+Result<StatusQuery> DecodeStatusQuery(std::string_view data) {
+  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  StatusQuery q;
+  TXC_RETURN_IF_ERROR(ReadString(doc, "gid", &q.gid));
+  if (q.gid.empty()) return Status::InvalidArgument("gid is empty");
+  return q;
+}
+
+Result<StatusReply> DecodeStatusReply(std::string_view data) {
+  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  StatusReply r;
+  TXC_RETURN_IF_ERROR(ReadString(doc, "gid", &r.gid));
+  TXC_RETURN_IF_ERROR(ReadEnum(doc, "decision", kDecisions, &r.decision));
+  return r;
+}
+
+}  // namespace txc::wire

@@ -1,0 +1,33 @@
+// NatsServer: starts a real nats-server on a free loopback port for a test and kills it at the
+// end. Restart() keeps the port, so clients can test reconnection.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace txc::testing {
+
+class NatsServer {
+ public:
+  NatsServer();  // starts the server; check Running()
+  ~NatsServer();
+  NatsServer(const NatsServer&) = delete;
+  NatsServer& operator=(const NatsServer&) = delete;
+
+  bool Running() const { return pid_ > 0; }
+  int port() const { return port_; }
+  std::string url() const;
+  void Stop();     // SIGTERM and reap
+  bool Start();    // on the same port; waits until it accepts connections
+  bool Restart() { Stop(); return Start(); }
+
+ private:
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+int FreePort();
+
+}  // namespace txc::testing

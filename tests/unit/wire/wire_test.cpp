@@ -1,0 +1,57 @@
+#include "txc/wire.h"
+
+#include <gtest/gtest.h>
+
+namespace txc::wire {
+namespace {
+
+TEST(Wire, BranchRequestRoundTrips) {
+  BranchRequest r{"g1", 2, "inventory", "2pc", Op::kCommit, 3, {{"sku", "a"}}, {"a", "b"}};
+  auto back = DecodeBranchRequest(Encode(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->gid, "g1");
+  EXPECT_EQ(back->branch, 2);
+  EXPECT_EQ(back->participant, "inventory");
+  EXPECT_EQ(back->op, Op::kCommit);
+  EXPECT_EQ(back->attempt, 3);
+  EXPECT_EQ(back->payload["sku"], "a");
+  EXPECT_EQ(back->participants, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(Wire, ReplyRoundTripsAndNamesBadFields) {
+  BranchReply r{"g1", 0, Op::kPrepare, Outcome::kRefused, "out of stock"};
+  auto back = DecodeBranchReply(Encode(r));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->outcome, Outcome::kRefused);
+  EXPECT_EQ(back->message, "out of stock");
+
+  EXPECT_FALSE(DecodeBranchReply("not json").ok());
+  EXPECT_FALSE(DecodeBranchReply("[]").ok());
+  auto bad = DecodeBranchReply(R"({"gid":"g","branch":0,"op":"prepare","outcome":"maybe"})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("outcome"), std::string::npos);
+  EXPECT_FALSE(DecodeBranchReply(R"({"gid":"g","branch":-1,"op":"prepare","outcome":"ok"})").ok());
+}
+
+TEST(Wire, StatusMessagesRoundTrip) {
+  auto q = DecodeStatusQuery(Encode(StatusQuery{"g9"}));
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->gid, "g9");
+  auto r = DecodeStatusReply(Encode(StatusReply{"g9", Decision::kCommit}));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->decision, Decision::kCommit);
+  EXPECT_FALSE(DecodeStatusQuery(R"({"gid":""})").ok());
+}
+
+TEST(Wire, ParticipantNamesCannotAddressOtherSubjects) {
+  EXPECT_TRUE(IsValidParticipantName("inventory-service_2"));
+  for (const char* bad : {"", "a.b", "a*", ">", "a b", "a\tb", "a\nb", "ä"}) {
+    EXPECT_FALSE(IsValidParticipantName(bad)) << bad;
+  }
+  EXPECT_FALSE(IsValidParticipantName(std::string(65, 'a')));
+  EXPECT_EQ(ParticipantSubject("inv", Op::kPrepare), "txc.participant.inv.prepare");
+  EXPECT_EQ(ParticipantWildcardSubject("inv"), "txc.participant.inv.*");
+}
+
+}  // namespace
+}  // namespace txc::wire
