@@ -1,0 +1,51 @@
+// TransactionService: what the REST layer asks of the coordinator. The HTTP code parses a
+// request into one of these calls and renders the result; it holds no transaction logic.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/transaction.h"
+#include "log/tx_log.h"
+#include "txc/status.h"
+
+namespace txc::api {
+
+struct BranchSpec {
+  std::string participant;  // already validated with wire::IsValidParticipantName
+  nlohmann::json payload;
+};
+
+struct BeginCommand {
+  core::Protocol protocol = core::Protocol::kTwoPhase;
+  std::vector<BranchSpec> branches;
+  core::Duration timeout{5000};
+  std::string idempotency_key;  // empty: none
+  std::string request_hash;     // fingerprint of the request body (set when a key is given)
+};
+
+struct BeginResult {
+  core::Transaction tx;
+  bool created = true;  // false: an earlier request with the same Idempotency-Key made `tx`
+};
+
+class TransactionService {
+ public:
+  virtual ~TransactionService() = default;
+  // Starts a transaction; returns once it is durably logged. A known Idempotency-Key returns the
+  // earlier transaction (created=false), or kAlreadyExists if the body differs.
+  virtual Result<BeginResult> Begin(const BeginCommand& command) = 0;
+  // Waits until the transaction is terminal or `max_wait` passes; returns its durable state then.
+  virtual Result<core::Transaction> AwaitTerminal(const std::string& id,
+                                                  core::Duration max_wait) = 0;
+  // One transaction with every branch's history; kNotFound if unknown.
+  virtual Result<core::Transaction> Get(const std::string& id) = 0;
+  virtual Result<log::TxPage> List(const log::TxFilter& filter) = 0;
+  // Ok when NATS is connected and the log is writable.
+  virtual Status Ready() = 0;
+};
+
+}  // namespace txc::api
