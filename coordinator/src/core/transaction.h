@@ -75,6 +75,9 @@ struct Branch {
   // name another op or an older attempt are stale.
   wire::Op op = wire::Op::kPrepare;
   int op_attempt = 0;
+  // In memory only: a reply (or reply timeout) for op_attempt is still expected. Once it has
+  // come, a retry timer may be armed; late replies of older attempts can still succeed.
+  bool awaiting_reply = false;
   int attempts = 0;  // messages sent to this branch, all ops together
   std::string last_error;
   std::vector<Attempt> history;  // filled only when read back for display
