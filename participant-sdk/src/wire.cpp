@@ -86,7 +86,8 @@ Status ReadEnum(const json& doc, const char* field,
   std::string name;
   TXC_RETURN_IF_ERROR(ReadString(doc, field, &name));
   auto value = ValueOf(table, name);
-  if (!value) return Status::InvalidArgument(std::string(field) + " has unknown value '" + name + "'");
+  if (!value)
+    return Status::InvalidArgument(std::string(field) + " has unknown value '" + name + "'");
   *out = *value;
   return Status::Ok();
 }
@@ -123,8 +124,9 @@ std::string ParticipantWildcardSubject(std::string_view participant) {
 }
 
 std::string Encode(const BranchRequest& r) {
-  json doc = {{"v", kVersion},         {"gid", r.gid},          {"branch", r.branch},
-              {"participant", r.participant}, {"protocol", r.protocol}, {"op", OpName(r.op)},
+  json doc = {{"v", kVersion},          {"gid", r.gid},
+              {"branch", r.branch},     {"participant", r.participant},
+              {"protocol", r.protocol}, {"op", OpName(r.op)},
               {"attempt", r.attempt},   {"payload", r.payload}};
   if (!r.participants.empty()) doc["participants"] = r.participants;
   return doc.dump();

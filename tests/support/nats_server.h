@@ -18,9 +18,12 @@ class NatsServer {
   bool Running() const { return pid_ > 0; }
   int port() const { return port_; }
   std::string url() const;
-  void Stop();     // SIGTERM and reap
-  bool Start();    // on the same port; waits until it accepts connections
-  bool Restart() { Stop(); return Start(); }
+  void Stop();   // SIGTERM and reap
+  bool Start();  // on the same port; waits until it accepts connections
+  bool Restart() {
+    Stop();
+    return Start();
+  }
 
  private:
   int port_ = 0;

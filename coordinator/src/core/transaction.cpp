@@ -25,8 +25,8 @@ std::optional<E> ValueOf(const std::array<std::pair<E, const char*>, N>& table,
   return std::nullopt;
 }
 
-constexpr std::array<std::pair<Protocol, const char*>, 3> kProtocols = {{
-    {Protocol::kTwoPhase, "2pc"}, {Protocol::kThreePhase, "3pc"}, {Protocol::kSaga, "saga"}}};
+constexpr std::array<std::pair<Protocol, const char*>, 3> kProtocols = {
+    {{Protocol::kTwoPhase, "2pc"}, {Protocol::kThreePhase, "3pc"}, {Protocol::kSaga, "saga"}}};
 
 constexpr std::array<std::pair<TxState, const char*>, 5> kTxStates = {{
     {TxState::kPreparing, "preparing"},

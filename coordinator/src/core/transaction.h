@@ -59,10 +59,10 @@ std::optional<AttemptResult> ParseAttemptResult(std::string_view name);
 
 struct Attempt {
   wire::Op op = wire::Op::kPrepare;
-  int number = 1;        // attempt number for this op
-  TimePoint at{};        // when the outcome was observed
+  int number = 1;  // attempt number for this op
+  TimePoint at{};  // when the outcome was observed
   AttemptResult result = AttemptResult::kOk;
-  std::string error;     // participant's message, or why it failed
+  std::string error;       // participant's message, or why it failed
   int64_t latency_us = 0;  // send -> reply (0 for timeouts)
 };
 

@@ -102,8 +102,11 @@ Actions TwoPhaseCommit::OnReply(Transaction& tx, const Reply& r, TimePoint now) 
       if (all_yes) Decide(tx, /*commit=*/true, "", now, out);
       return out;
     }
-    if (r.result == AttemptResult::kRefused) b.state = BranchState::kRefused;
-    const char* what = r.result == AttemptResult::kRefused       ? "refused"
+    if (r.result == AttemptResult::kRefused) {
+      b.state = BranchState::kRefused;
+      out.persist.push_back(BranchRecord(tx, b, now));
+    }
+    const char* what = r.result == AttemptResult::kRefused        ? "refused"
                        : r.result == AttemptResult::kNoResponders ? "has no responders"
                                                                   : "failed";
     std::string reason = Describe(b) + " " + what;
@@ -131,7 +134,8 @@ Actions TwoPhaseCommit::OnTimer(Transaction& tx, const TimerFired& t, TimePoint 
     if (tx.state != TxState::kPreparing) return out;
     std::string waiting;
     for (const Branch& b : tx.branches) {
-      if (b.state == BranchState::kPreparing) waiting += (waiting.empty() ? "" : ", ") + Describe(b);
+      if (b.state == BranchState::kPreparing)
+        waiting += (waiting.empty() ? "" : ", ") + Describe(b);
     }
     Decide(tx, /*commit=*/false,
            "prepare deadline of " + std::to_string(tx.timeout.count()) + " ms passed waiting for " +
@@ -146,8 +150,8 @@ Actions TwoPhaseCommit::OnTimer(Transaction& tx, const TimerFired& t, TimePoint 
   if (t.kind == TimerKind::kReplyTimeout && b.awaiting_reply) {
     b.awaiting_reply = false;
     RecordAttempt(tx, b, b.op, b.op_attempt, AttemptResult::kTimeout,
-                  "no reply within " + std::to_string(retry_.reply_timeout.count()) + " ms", 0,
-                  now, out);
+                  "no reply within " + std::to_string(retry_.reply_timeout.count()) + " ms", 0, now,
+                  out);
     out.persist.push_back(BranchRecord(tx, b, now));
     ScheduleRetry(b, out);
   } else if (t.kind == TimerKind::kRetry && !b.awaiting_reply) {
@@ -203,8 +207,8 @@ void TwoPhaseCommit::RecordAttempt(Transaction& tx, Branch& b, wire::Op op, int 
     b.last_error = std::string(wire::OpName(op)) + " attempt " + std::to_string(number) + ": " +
                    AttemptResultName(result) + (error.empty() ? "" : ": " + error);
   }
-  out.persist.push_back(AttemptRecorded{tx.id, b.index, Attempt{op, number, now, result, error,
-                                                                 latency_us}});
+  out.persist.push_back(
+      AttemptRecorded{tx.id, b.index, Attempt{op, number, now, result, error, latency_us}});
 }
 
 void TwoPhaseCommit::ScheduleRetry(Branch& b, Actions& out) const {

@@ -33,8 +33,7 @@ class TwoPhaseCommit final : public ProtocolMachine {
   Actions OnReply(Transaction& tx, const Reply& reply, TimePoint now) const;
   Actions OnTimer(Transaction& tx, const TimerFired& timer, TimePoint now) const;
 
-  void Decide(Transaction& tx, bool commit, std::string reason, TimePoint now,
-              Actions& out) const;
+  void Decide(Transaction& tx, bool commit, std::string reason, TimePoint now, Actions& out) const;
   void SendTo(Transaction& tx, Branch& b, wire::Op op, TimePoint now, Actions& out) const;
   void FinishIfDone(Transaction& tx, TimePoint now, Actions& out) const;
   void RecordAttempt(Transaction& tx, Branch& b, wire::Op op, int number, AttemptResult result,

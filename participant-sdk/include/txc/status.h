@@ -30,7 +30,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return {}; }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status FailedPrecondition(std::string m) {
@@ -62,7 +64,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: must not be Ok
 
   bool ok() const { return value_.has_value(); }
@@ -85,9 +87,9 @@ class [[nodiscard]] Result {
 #define TXC_CONCAT_INNER(a, b) a##b
 #define TXC_CONCAT(a, b) TXC_CONCAT_INNER(a, b)
 
-#define TXC_RETURN_IF_ERROR(expr)          \
-  do {                                     \
-    ::txc::Status txc_status_ = (expr);    \
+#define TXC_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::txc::Status txc_status_ = (expr);        \
     if (!txc_status_.ok()) return txc_status_; \
   } while (0)
 

@@ -54,8 +54,8 @@ struct BranchRequest {
   std::string participant;  // the participant this branch belongs to
   std::string protocol;     // "2pc", "3pc" or "saga"
   Op op = Op::kPrepare;
-  int attempt = 1;          // 1 for the first send of this op, +1 on each re-send
-  nlohmann::json payload;   // the branch's business payload, sent with every op
+  int attempt = 1;                        // 1 for the first send of this op, +1 on each re-send
+  nlohmann::json payload;                 // the branch's business payload, sent with every op
   std::vector<std::string> participants;  // every participant of the transaction (3PC peers)
 };
 

@@ -71,6 +71,7 @@ TEST(TwoPhaseCommit, AbortsWhenAnyParticipantVotesNo) {
   EXPECT_NE(h.tx().reason.find("branch 1 (p1) refused"), std::string::npos);
   EXPECT_EQ(h.CountSent(0, Op::kAbort), 1);
   EXPECT_EQ(h.CountSent(1, Op::kAbort), 0) << "a no voter has rolled back already";
+  EXPECT_EQ(h.Rebuild().branches[1].state, BranchState::kRefused) << "the refusal is logged";
   EXPECT_EQ(h.CountSent(2, Op::kAbort), 1) << "an undecided voter may be prepared";
   // The late yes of branch 2 changes nothing.
   h.Feed(ReplyFor(2, Op::kPrepare, AttemptResult::kOk));
@@ -271,8 +272,8 @@ TEST(TwoPhaseCommit, ExhaustiveVotesOrdersDuplicatesAndCrashes) {
               maybe_crash();
             }
           }
-          const bool all_yes =
-              std::all_of(votes.begin(), votes.end(), [](auto v) { return v == AttemptResult::kOk; });
+          const bool all_yes = std::all_of(votes.begin(), votes.end(),
+                                           [](auto v) { return v == AttemptResult::kOk; });
           if (!h.Logged(TxState::kCommitting) && !h.Logged(TxState::kAborting)) {
             h.Feed(TimerFired{TimerKind::kDeadline, -1, 0});  // lost votes: the deadline fires
           }

@@ -1,0 +1,152 @@
+#include "config.h"
+
+#include <charconv>
+#include <functional>
+#include <sstream>
+
+namespace txc {
+namespace {
+
+struct Setting {
+  const char* flag;  // "--nats-url"
+  const char* env;   // "TXC_NATS_URL"
+  const char* help;
+  std::function<Status(Config&, const std::string&)> apply;
+};
+
+Status ParseInt(const std::string& text, long min, long max, const char* what, long* out) {
+  long v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || v < min || v > max) {
+    return Status::InvalidArgument(std::string(what) + " must be an integer from " +
+                                   std::to_string(min) + " to " + std::to_string(max) + ", got '" +
+                                   text + "'");
+  }
+  *out = v;
+  return Status::Ok();
+}
+
+Status ParseAddr(Config& c, const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::InvalidArgument("--http-addr must be HOST:PORT, got '" + text + "'");
+  }
+  long port = 0;
+  TXC_RETURN_IF_ERROR(ParseInt(text.substr(colon + 1), 0, 65535, "--http-addr port", &port));
+  c.http_host = text.substr(0, colon);
+  c.http_port = static_cast<int>(port);
+  return Status::Ok();
+}
+
+auto MillisSetting(core::Duration core::RetryPolicy::*field, const char* what) {
+  return [field, what](Config& c, const std::string& v) {
+    long ms = 0;
+    TXC_RETURN_IF_ERROR(ParseInt(v, 1, 86'400'000, what, &ms));
+    c.retry.*field = core::Duration(ms);
+    return Status::Ok();
+  };
+}
+
+const std::vector<Setting>& Settings() {
+  static const std::vector<Setting> kSettings = {
+      {"--nats-url", "TXC_NATS_URL", "NATS server URL (default nats://127.0.0.1:4222)",
+       [](Config& c, const std::string& v) {
+         c.nats_url = v;
+         return Status::Ok();
+       }},
+      {"--http-addr", "TXC_HTTP_ADDR", "REST API listen address HOST:PORT (default 127.0.0.1:8080)",
+       ParseAddr},
+      {"--db-path", "TXC_DB_PATH", "SQLite transaction log file (default ./txc.db)",
+       [](Config& c, const std::string& v) {
+         if (v.empty()) return Status::InvalidArgument("--db-path is empty");
+         c.db_path = v;
+         return Status::Ok();
+       }},
+      {"--synchronous", "TXC_SYNCHRONOUS",
+       "FULL (default: every decision fsynced before it is sent) or NORMAL (faster; a power "
+       "loss may lose recent decisions)",
+       [](Config& c, const std::string& v) {
+         if (v != "FULL" && v != "NORMAL") {
+           return Status::InvalidArgument("--synchronous must be FULL or NORMAL");
+         }
+         c.synchronous = v;
+         return Status::Ok();
+       }},
+      {"--reply-timeout-ms", "TXC_REPLY_TIMEOUT_MS",
+       "how long to wait for a participant's reply before re-sending (default 3000)",
+       MillisSetting(&core::RetryPolicy::reply_timeout, "--reply-timeout-ms")},
+      {"--backoff-base-ms", "TXC_BACKOFF_BASE_MS", "first retry delay (default 100)",
+       MillisSetting(&core::RetryPolicy::backoff_base, "--backoff-base-ms")},
+      {"--backoff-cap-ms", "TXC_BACKOFF_CAP_MS", "longest retry delay (default 10000)",
+       MillisSetting(&core::RetryPolicy::backoff_cap, "--backoff-cap-ms")},
+      {"--max-branches", "TXC_MAX_BRANCHES", "most branches one transaction may have (default 64)",
+       [](Config& c, const std::string& v) {
+         long n = 0;
+         TXC_RETURN_IF_ERROR(ParseInt(v, 1, 10000, "--max-branches", &n));
+         c.max_branches = static_cast<int>(n);
+         return Status::Ok();
+       }},
+      {"--max-body-bytes", "TXC_MAX_BODY_BYTES", "largest request body accepted (default 1048576)",
+       [](Config& c, const std::string& v) {
+         long n = 0;
+         TXC_RETURN_IF_ERROR(ParseInt(v, 1024, 64L << 20, "--max-body-bytes", &n));
+         c.max_body_bytes = static_cast<size_t>(n);
+         return Status::Ok();
+       }},
+  };
+  return kSettings;
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::vector<std::string>& args,
+                           const char* (*getenv_fn)(const char*)) {
+  Config config;
+  for (const Setting& s : Settings()) {
+    if (const char* v = getenv_fn(s.env); v != nullptr && *v != '\0') {
+      TXC_RETURN_IF_ERROR(s.apply(config, v).WithContext(s.env));
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      config.help = true;
+      continue;
+    }
+    std::string name = arg, value;
+    bool has_value = false;
+    if (auto eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    const Setting* match = nullptr;
+    for (const Setting& s : Settings()) {
+      if (name == s.flag) match = &s;
+    }
+    if (match == nullptr) return Status::InvalidArgument("unknown flag '" + arg + "' (see --help)");
+    if (!has_value) {
+      if (i + 1 >= args.size()) return Status::InvalidArgument(name + " needs a value");
+      value = args[++i];
+    }
+    TXC_RETURN_IF_ERROR(match->apply(config, value));
+  }
+  if (config.retry.backoff_base > config.retry.backoff_cap) {
+    return Status::InvalidArgument("--backoff-base-ms must not exceed --backoff-cap-ms");
+  }
+  return config;
+}
+
+std::string ConfigHelp() {
+  std::ostringstream out;
+  out << "txc-coordinator: drives distributed transactions (2PC) over NATS, logged in SQLite.\n\n"
+         "Usage: txc-coordinator [FLAG VALUE | FLAG=VALUE]...\n\n"
+         "Every flag can also be set by the environment variable shown.\n\n";
+  for (const Setting& s : Settings()) {
+    out << "  " << s.flag << " (" << s.env << ")\n      " << s.help << "\n";
+  }
+  out << "  --help\n      this text\n";
+  return out.str();
+}
+
+}  // namespace txc

@@ -1,0 +1,30 @@
+// Config: the coordinator's settings, from flags and matching TXC_* environment variables
+// (a flag wins over its variable, a variable over the default).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/retry_policy.h"
+#include "txc/status.h"
+
+namespace txc {
+
+struct Config {
+  std::string nats_url = "nats://127.0.0.1:4222";
+  std::string http_host = "127.0.0.1";
+  int http_port = 8080;
+  std::string db_path = "./txc.db";
+  std::string synchronous = "FULL";  // FULL: every decision is fsynced before it is sent
+  core::RetryPolicy retry;
+  int max_branches = 64;
+  size_t max_body_bytes = 1 << 20;
+  bool help = false;
+};
+
+// Parses `args` (argv without the program name) over the environment read by `getenv`.
+Result<Config> ParseConfig(const std::vector<std::string>& args,
+                           const char* (*getenv_fn)(const char*));
+std::string ConfigHelp();
+
+}  // namespace txc

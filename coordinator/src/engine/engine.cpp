@@ -1,0 +1,383 @@
+#include "engine/engine.h"
+
+#include <cstdio>
+#include <future>
+#include <iostream>
+
+#include "core/two_phase.h"
+
+namespace txc::engine {
+namespace {
+
+// The latest transaction state named by a batch of records, if any.
+std::optional<core::TxState> LastState(const std::vector<core::LogRecord>& records) {
+  std::optional<core::TxState> state;
+  for (const auto& r : records) {
+    if (auto* s = std::get_if<core::TxStateChanged>(&r)) state = s->state;
+  }
+  return state;
+}
+
+std::optional<wire::Decision> DecisionOf(core::TxState state) {
+  switch (state) {
+    case core::TxState::kCommitting:
+    case core::TxState::kCommitted:
+      return wire::Decision::kCommit;
+    case core::TxState::kAborting:
+    case core::TxState::kAborted:
+      return wire::Decision::kAbort;
+    case core::TxState::kPreparing:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Engine::Engine(log::TxLog& log, transport::Transport& transport, const Clock& clock,
+               EngineOptions options)
+    : log_(log),
+      transport_(transport),
+      clock_(clock),
+      options_(options),
+      two_phase_(std::make_unique<core::TwoPhaseCommit>(options.retry)),
+      rng_(std::random_device{}()) {}
+
+Engine::~Engine() { Stop(); }
+
+Status Engine::Start(bool own_thread) {
+  auto unfinished = log_.LoadUnfinished();
+  if (!unfinished.ok()) return unfinished.status().WithContext("loading unfinished transactions");
+  // Recovery is queued before any reply or status query can be, so nothing is answered from a
+  // state that recovery has not rebuilt yet.
+  Post([this, txs = std::move(unfinished).value()]() mutable { Recover(std::move(txs)); });
+  transport_.SetHandlers(transport::Transport::Handlers{
+      [this](transport::InboundReply reply) {
+        Post([this, reply = std::move(reply)] { OnReply(reply); });
+      },
+      [this](const wire::StatusQuery& query) {
+        wire::StatusReply answer{query.gid, wire::Decision::kPending};
+        if (auto decision = DurableDecision(query.gid)) {
+          answer.decision = *decision;
+          return answer;
+        }
+        // Not live: finished, or never known. The log decides; no record means presumed abort.
+        auto found = log_.Find(query.gid, /*with_history=*/false);
+        if (!found.ok()) return answer;  // cannot tell now: the participant asks again
+        if (!found->has_value()) {
+          answer.decision = wire::Decision::kAbort;
+        } else if (auto d = DecisionOf((*found)->state)) {
+          answer.decision = *d;
+        }
+        return answer;
+      }});
+  if (own_thread) thread_ = std::thread(&Engine::Loop, this);
+  return Status::Ok();
+}
+
+void Engine::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Engine::Post(Task task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+}
+
+size_t Engine::RunUntilIdle() {
+  size_t total = 0;
+  while (true) {
+    std::deque<Task> batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      batch.swap(tasks_);
+    }
+    size_t ran = batch.size();
+    for (auto& task : batch) task();
+    const SteadyTime now = clock_.Steady();
+    while (auto t = timers_.PopDue(now)) {
+      Dispatch(t->tx_id, core::TimerFired{t->command.kind, t->command.branch, t->command.attempt});
+      ++ran;
+    }
+    if (flush_needed_) {
+      flush_needed_ = false;
+      Status s = transport_.Flush();
+      if (!s.ok()) std::cerr << "txc engine: flush failed: " << s.ToString() << "\n";
+    }
+    if (ran == 0) return total;
+    total += ran;
+  }
+}
+
+void Engine::Loop() {
+  while (true) {
+    RunUntilIdle();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stopping_) return;
+    if (!tasks_.empty()) continue;
+    auto wake = [this] { return stopping_ || !tasks_.empty(); };
+    if (auto next = timers_.NextDue()) {
+      cv_.wait_until(lock, *next, wake);
+    } else {
+      cv_.wait(lock, wake);
+    }
+  }
+}
+
+void Engine::Begin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done) {
+  Post([this, draft = std::move(draft), done = std::move(done)]() mutable {
+    DoBegin(std::move(draft), std::move(done));
+  });
+}
+
+void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done) {
+  if (Status h = Health(); !h.ok()) {
+    done(Status::Unavailable("the transaction log cannot be written: " + h.message()));
+    return;
+  }
+  const core::ProtocolMachine* machine = MachineFor(draft.protocol);
+  if (machine == nullptr) {
+    done(Status::InvalidArgument(std::string("protocol ") + core::ProtocolName(draft.protocol) +
+                                 " is not supported by this coordinator yet"));
+    return;
+  }
+  const std::string key = draft.idempotency_key;
+  if (!key.empty()) {
+    auto replay = [&](const core::Transaction& earlier) -> bool {
+      if (earlier.request_hash != draft.request_hash) {
+        done(Status::AlreadyExists("Idempotency-Key '" + key +
+                                   "' was used for a different request (transaction " + earlier.id +
+                                   ")"));
+      } else {
+        done(BeginOutcome{earlier, /*created=*/false});
+      }
+      return true;
+    };
+    if (auto k = live_by_key_.find(key); k != live_by_key_.end()) {
+      Live& earlier = live_.at(k->second);
+      if (earlier.created_durable || earlier.tx.request_hash != draft.request_hash) {
+        replay(earlier.tx);
+      } else {
+        earlier.on_created.push_back(std::move(done));  // answered once the first is durable
+      }
+      return;
+    }
+    auto found = log_.FindByIdempotencyKey(key);
+    if (!found.ok()) {
+      done(found.status().WithContext("looking up the Idempotency-Key"));
+      return;
+    }
+    if (found->has_value()) {
+      replay(**found);
+      return;
+    }
+  }
+
+  const std::string id = NewId();
+  draft.id = id;
+  Live& live = live_[id];
+  live.tx = std::move(draft);
+  if (!key.empty()) live_by_key_[key] = id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    live_count_ = live_.size();
+  }
+  core::Actions actions = machine->On(live.tx, core::Begin{}, clock_.Now());
+  Execute(id, std::move(actions), [this, id, done = std::move(done)](Status s) {
+    auto it = live_.find(id);
+    if (it == live_.end()) return;
+    Live& l = it->second;
+    if (!s.ok()) {
+      const Status error = s.WithContext("logging the new transaction");
+      done(error);
+      for (auto& waiting : l.on_created) waiting(error);
+      if (!l.tx.idempotency_key.empty()) live_by_key_.erase(l.tx.idempotency_key);
+      live_.erase(it);
+      return;
+    }
+    l.created_durable = true;
+    done(BeginOutcome{l.tx, /*created=*/true});
+    for (auto& waiting : l.on_created) waiting(BeginOutcome{l.tx, /*created=*/false});
+    l.on_created.clear();
+  });
+}
+
+void Engine::Recover(std::vector<core::Transaction> txs) {
+  for (auto& tx : txs) {
+    const std::string id = tx.id;
+    Live& live = live_[id];
+    live.created_durable = true;
+    live.durable_decision = DecisionOf(tx.state);
+    if (!tx.idempotency_key.empty()) live_by_key_[tx.idempotency_key] = id;
+    live.tx = std::move(tx);
+    Dispatch(id, core::Recover{});
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  live_count_ = live_.size();
+}
+
+void Engine::Dispatch(const std::string& id, const core::Event& event) {
+  auto it = live_.find(id);
+  if (it == live_.end()) return;  // finished already: late replies and timers change nothing
+  const core::ProtocolMachine* machine = MachineFor(it->second.tx.protocol);
+  core::Actions actions = machine->On(it->second.tx, event, clock_.Now());
+  if (!actions.empty()) Execute(id, std::move(actions));
+}
+
+void Engine::Execute(const std::string& id, core::Actions actions,
+                     std::function<void(Status)> after_durable) {
+  if (actions.persist.empty()) {
+    OnDurable(id, std::move(actions), Status::Ok(), after_durable);
+    return;
+  }
+  if (Status h = Health(); !h.ok()) {
+    // A log we cannot trust decides nothing more; recovery from the log finishes the work.
+    if (after_durable) after_durable(h);
+    return;
+  }
+  std::vector<core::LogRecord> records = std::move(actions.persist);
+  actions.persist.clear();
+  const std::optional<core::TxState> state = LastState(records);
+  log_.Append(std::move(records), [this, id, actions = std::move(actions), state,
+                                   after_durable = std::move(after_durable)](Status s) mutable {
+    Post([this, id, actions = std::move(actions), state, s,
+          after_durable = std::move(after_durable)]() mutable {
+      if (s.ok() && state) {
+        if (auto it = live_.find(id); it != live_.end()) {
+          if (auto d = DecisionOf(*state)) it->second.durable_decision = d;
+        }
+      }
+      OnDurable(id, std::move(actions), s, after_durable);
+    });
+  });
+}
+
+void Engine::OnDurable(const std::string& id, core::Actions actions, Status status,
+                       const std::function<void(Status)>& after_durable) {
+  if (!status.ok()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (poisoned_.ok()) poisoned_ = status;
+    }
+    std::cerr << "txc engine: log append failed, no further decisions: " << status.ToString()
+              << "\n";
+    if (after_durable) after_durable(status);
+    return;
+  }
+  auto it = live_.find(id);
+  if (it == live_.end()) return;
+  const core::Transaction& tx = it->second.tx;
+  std::vector<std::string> participants;
+  for (const auto& b : tx.branches) participants.push_back(b.participant);
+  for (const auto& send : actions.sends) {
+    const core::Branch& b = tx.branches.at(send.branch);
+    wire::BranchRequest request{
+        tx.id,
+        b.index,
+        b.participant,
+        core::ProtocolName(tx.protocol),
+        send.op,
+        send.attempt,
+        b.payload,
+        tx.protocol == core::Protocol::kThreePhase ? participants : std::vector<std::string>{}};
+    // A failed send is a lost message: the reply timeout re-sends it.
+    if (Status s = transport_.Send(request); !s.ok()) {
+      std::cerr << "txc engine: send to " << b.participant << " failed: " << s.ToString() << "\n";
+    }
+    flush_needed_ = true;
+  }
+  const SteadyTime now = clock_.Steady();
+  for (const auto& timer : actions.timers) timers_.Add(now, id, timer);
+  if (after_durable) after_durable(Status::Ok());
+  if (actions.terminal) Finish(id);
+}
+
+void Engine::OnReply(const transport::InboundReply& r) {
+  Dispatch(r.gid, core::Reply{r.branch, r.op, r.attempt, r.result, r.message, r.latency_us});
+}
+
+void Engine::Finish(const std::string& id) {
+  auto it = live_.find(id);
+  if (it == live_.end()) return;
+  std::vector<std::function<void(bool)>> watchers = std::move(it->second.watchers);
+  if (!it->second.tx.idempotency_key.empty()) live_by_key_.erase(it->second.tx.idempotency_key);
+  live_.erase(it);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    live_count_ = live_.size();
+  }
+  for (auto& w : watchers) w(true);
+}
+
+void Engine::Watch(const std::string& id, std::function<void(bool)> done) {
+  Post([this, id, done = std::move(done)]() mutable {
+    auto it = live_.find(id);
+    if (it == live_.end()) {
+      done(false);
+    } else {
+      it->second.watchers.push_back(std::move(done));
+    }
+  });
+}
+
+std::optional<wire::Decision> Engine::DurableDecision(const std::string& gid) {
+  auto answer = [this, gid]() -> std::optional<wire::Decision> {
+    auto it = live_.find(gid);
+    if (it == live_.end()) return std::nullopt;
+    return it->second.durable_decision.value_or(wire::Decision::kPending);
+  };
+  if (!thread_.joinable()) return answer();  // test driving: single-threaded by contract
+  auto promise = std::make_shared<std::promise<std::optional<wire::Decision>>>();
+  auto future = promise->get_future();
+  Post([promise, answer] { promise->set_value(answer()); });
+  if (future.wait_for(options_.status_query_wait) != std::future_status::ready) {
+    return wire::Decision::kPending;  // busy: "ask again" is always a safe answer
+  }
+  return future.get();
+}
+
+Status Engine::Health() const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!poisoned_.ok()) return poisoned_;
+  }
+  return log_.Health();
+}
+
+size_t Engine::live_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return live_count_;
+}
+
+const core::ProtocolMachine* Engine::MachineFor(core::Protocol protocol) const {
+  switch (protocol) {
+    case core::Protocol::kTwoPhase:
+      return two_phase_.get();
+    case core::Protocol::kThreePhase:
+    case core::Protocol::kSaga:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+std::string Engine::NewId() {
+  // 48 bits of milliseconds then 80 random bits: ids sort by creation time and never repeat.
+  const uint64_t ms = static_cast<uint64_t>(core::ToMillis(clock_.Now()));
+  const uint64_t r1 = rng_();
+  const uint16_t r2 = static_cast<uint16_t>(rng_());
+  char buf[33];
+  std::snprintf(buf, sizeof(buf), "%012llx%016llx%04x",
+                static_cast<unsigned long long>(ms & 0xffffffffffffULL),
+                static_cast<unsigned long long>(r1), static_cast<unsigned>(r2));
+  return buf;
+}
+
+}  // namespace txc::engine

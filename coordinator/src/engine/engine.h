@@ -1,0 +1,129 @@
+// Engine: owns every live transaction and drives it through its protocol.
+//
+// Data flows one way: a request, reply or timer becomes a core::Event; the protocol returns
+// Actions; the engine appends Actions.persist to the log and, only once that append is durable,
+// hands Actions.sends to the transport and arms Actions.timers. One engine thread owns all
+// transaction state (no locks in the core); other threads talk to it through a task queue.
+//
+// Thread safety: Begin, Watch, DurableDecision, Health and Stop may be called from any thread.
+// Callbacks passed in run on the engine thread and must not block.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/protocol.h"
+#include "engine/clock.h"
+#include "engine/timer_queue.h"
+#include "log/tx_log.h"
+#include "transport/transport.h"
+#include "txc/status.h"
+
+namespace txc::engine {
+
+struct EngineOptions {
+  core::RetryPolicy retry;
+  // How long a status query from a participant waits for the engine before answering "pending".
+  core::Duration status_query_wait{1000};
+};
+
+struct BeginOutcome {
+  core::Transaction tx;
+  bool created = true;  // false: an earlier Begin with the same idempotency key made `tx`
+};
+
+class Engine {
+ public:
+  Engine(log::TxLog& log, transport::Transport& transport, const Clock& clock,
+         EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Loads every unfinished transaction from the log and starts driving it. With `own_thread`
+  // the engine runs on a thread of its own; without, the caller drives it with RunUntilIdle()
+  // (deterministic tests).
+  Status Start(bool own_thread = true);
+  // Stops the engine thread. Nothing is lost: whatever is unfinished resumes from the log on the
+  // next Start.
+  void Stop();
+
+  // Starts `draft` (protocol, branches, timeout, idempotency key and request hash filled in).
+  // `done` runs once the transaction is durably logged, or with the error that prevented it.
+  void Begin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done);
+
+  // Calls `done(true)` once transaction `id` is terminal and durably so, or `done(false)` at once
+  // when the engine is not driving `id` (finished or unknown: the log has the answer).
+  void Watch(const std::string& id, std::function<void(bool)> done);
+
+  // The outcome a participant may act on: only a durably logged decision counts. Unknown to the
+  // engine -> nullopt (the caller consults the log; no record there means presumed abort).
+  std::optional<wire::Decision> DurableDecision(const std::string& gid);
+
+  // Ok while the engine can decide: the log accepts writes.
+  Status Health() const;
+  size_t live_count() const;
+
+  // Test driving (own_thread = false): runs queued work and due timers until none is left.
+  // Returns the number of tasks and timers run.
+  size_t RunUntilIdle();
+
+ private:
+  struct Live {
+    core::Transaction tx;
+    bool created_durable = false;
+    std::optional<wire::Decision> durable_decision;
+    std::vector<std::function<void(Result<BeginOutcome>)>> on_created;  // replays waiting
+    std::vector<std::function<void(bool)>> watchers;
+  };
+  using Task = std::function<void()>;
+
+  void Post(Task task);
+  void Loop();
+  bool RunOne(std::unique_lock<std::mutex>& lock);
+
+  void DoBegin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done);
+  void Recover(std::vector<core::Transaction> txs);
+  void Dispatch(const std::string& id, const core::Event& event);
+  void Execute(const std::string& id, core::Actions actions,
+               std::function<void(Status)> after_durable = nullptr);
+  void OnDurable(const std::string& id, core::Actions actions, Status status,
+                 const std::function<void(Status)>& after_durable);
+  void OnReply(const transport::InboundReply& reply);
+  void Finish(const std::string& id);
+  const core::ProtocolMachine* MachineFor(core::Protocol protocol) const;
+  std::string NewId();
+
+  log::TxLog& log_;
+  transport::Transport& transport_;
+  const Clock& clock_;
+  EngineOptions options_;
+  std::unique_ptr<core::ProtocolMachine> two_phase_;
+
+  // Engine-thread state.
+  std::unordered_map<std::string, Live> live_;
+  std::unordered_map<std::string, std::string> live_by_key_;  // idempotency key -> id
+  TimerQueue timers_;
+  bool flush_needed_ = false;
+  std::mt19937_64 rng_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Task> tasks_;  // guarded by mu_
+  bool stopping_ = false;   // guarded by mu_
+  Status poisoned_;         // guarded by mu_: the log failed; no further decisions
+  size_t live_count_ = 0;   // guarded by mu_ (a copy of live_.size() for other threads)
+  std::thread thread_;
+};
+
+}  // namespace txc::engine

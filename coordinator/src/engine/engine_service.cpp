@@ -1,0 +1,61 @@
+#include "engine/engine_service.h"
+
+#include <future>
+#include <memory>
+
+namespace txc::engine {
+
+Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) {
+  core::Transaction draft;
+  draft.protocol = command.protocol;
+  draft.timeout = command.timeout;
+  draft.idempotency_key = command.idempotency_key;
+  draft.request_hash = command.request_hash;
+  for (size_t i = 0; i < command.branches.size(); ++i) {
+    core::Branch b;
+    b.index = static_cast<int>(i);
+    b.participant = command.branches[i].participant;
+    b.payload = command.branches[i].payload;
+    draft.branches.push_back(std::move(b));
+  }
+  auto promise = std::make_shared<std::promise<Result<BeginOutcome>>>();
+  auto future = promise->get_future();
+  engine_.Begin(std::move(draft), [promise](Result<BeginOutcome> outcome) {
+    promise->set_value(std::move(outcome));
+  });
+  if (future.wait_for(begin_timeout_) != std::future_status::ready) {
+    return Status::Unavailable("the coordinator did not log the transaction in time");
+  }
+  Result<BeginOutcome> outcome = future.get();
+  if (!outcome.ok()) return outcome.status();
+  return api::BeginResult{std::move(outcome->tx), outcome->created};
+}
+
+Result<core::Transaction> EngineService::AwaitTerminal(const std::string& id,
+                                                       core::Duration max_wait) {
+  auto promise = std::make_shared<std::promise<bool>>();
+  auto future = promise->get_future();
+  engine_.Watch(id, [promise](bool) { promise->set_value(true); });
+  // Whether it finished or the wait ran out, the answer is the durable state now.
+  (void)future.wait_for(max_wait);
+  return Get(id);
+}
+
+Result<core::Transaction> EngineService::Get(const std::string& id) {
+  auto found = log_.Find(id, /*with_history=*/true);
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) return Status::NotFound("no transaction with id '" + id + "'");
+  return std::move(**found);
+}
+
+Result<log::TxPage> EngineService::List(const log::TxFilter& filter) { return log_.List(filter); }
+
+Status EngineService::Ready() {
+  if (Status h = engine_.Health(); !h.ok()) {
+    return Status::Unavailable("transaction log not writable: " + h.message());
+  }
+  if (!transport_.Connected()) return Status::Unavailable("not connected to NATS");
+  return Status::Ok();
+}
+
+}  // namespace txc::engine

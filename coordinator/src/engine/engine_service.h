@@ -1,0 +1,32 @@
+// EngineService: the coordinator's TransactionService. Writes go through the engine (which owns
+// live transactions); reads come from the log, which holds only durable state, so an answer
+// never shows a decision that a crash could still undo.
+#pragma once
+
+#include "api/transaction_service.h"
+#include "engine/engine.h"
+#include "log/tx_log.h"
+#include "transport/transport.h"
+
+namespace txc::engine {
+
+class EngineService final : public api::TransactionService {
+ public:
+  EngineService(Engine& engine, log::TxLog& log, transport::Transport& transport,
+                core::Duration begin_timeout = core::Duration(10000))
+      : engine_(engine), log_(log), transport_(transport), begin_timeout_(begin_timeout) {}
+
+  Result<api::BeginResult> Begin(const api::BeginCommand& command) override;
+  Result<core::Transaction> AwaitTerminal(const std::string& id, core::Duration max_wait) override;
+  Result<core::Transaction> Get(const std::string& id) override;
+  Result<log::TxPage> List(const log::TxFilter& filter) override;
+  Status Ready() override;
+
+ private:
+  Engine& engine_;
+  log::TxLog& log_;
+  transport::Transport& transport_;
+  core::Duration begin_timeout_;
+};
+
+}  // namespace txc::engine

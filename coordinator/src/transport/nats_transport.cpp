@@ -1,0 +1,401 @@
+#include "transport/nats_transport.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <climits>
+#include <cstdarg>
+#include <cstdio>
+#include <exception>
+#include <string_view>
+#include <utility>
+
+namespace txc::transport {
+namespace {
+
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// One line per event on stderr; formatted first so concurrent lines do not interleave.
+__attribute__((format(printf, 1, 2))) void Log(const char* format, ...) {
+  std::array<char, 512> line{};
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(line.data(), line.size(), format, args);
+  va_end(args);
+  std::fprintf(stderr, "txc-transport: %s\n", line.data());
+}
+
+// Runs a nats.c callback body; nothing may unwind through C.
+template <typename F>
+void CatchAll(const char* what, F&& body) noexcept {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    Log("%s threw: %s", what, e.what());
+  } catch (...) {
+    Log("%s threw a non-standard exception", what);
+  }
+}
+
+Status FromNats(natsStatus s, const std::string& what) {
+  std::string message = what + ": " + natsStatus_GetText(s);
+  switch (s) {
+    case NATS_INVALID_ARG:
+    case NATS_INVALID_SUBJECT:
+    case NATS_MAX_PAYLOAD:
+      return Status::InvalidArgument(std::move(message));
+    case NATS_NO_MEMORY:
+      return Status::ResourceExhausted(std::move(message));
+    case NATS_TIMEOUT:
+      return Status::DeadlineExceeded(std::move(message));
+    default:  // closed, reconnect buffer full, I/O errors, ...: NATS is not usable right now
+      return Status::Unavailable(std::move(message));
+  }
+}
+
+// Gids become one token of the reply subject, so they must not contain subject syntax.
+Status ValidateGid(std::string_view gid) {
+  if (gid.empty()) return Status::InvalidArgument("gid is empty");
+  for (char c : gid) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '.' || c == '*' || c == '>' || std::isspace(u) || u < 0x20 || u == 0x7f) {
+      return Status::InvalidArgument("gid '" + std::string(gid) +
+                                     "' contains a character not allowed in a NATS subject token");
+    }
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+bool ParseNumber(std::string_view token, T* out) {
+  if (token.empty()) return false;
+  const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), *out);
+  return ec == std::errc() && end == token.data() + token.size() && *out >= 0;
+}
+
+core::AttemptResult ToAttemptResult(wire::Outcome outcome) {
+  switch (outcome) {
+    case wire::Outcome::kOk:
+      return core::AttemptResult::kOk;
+    case wire::Outcome::kRefused:
+      return core::AttemptResult::kRefused;
+    case wire::Outcome::kError:
+      break;
+  }
+  return core::AttemptResult::kError;
+}
+
+// Reply subject after "<inbox>.": "<gid>.<branch>.<op>.<attempt>.<sent_us>". Returns false for a
+// subject this transport did not generate.
+bool ParseReplyTokens(std::string_view rest, InboundReply* reply, int64_t* sent_us) {
+  std::array<std::string_view, 5> tokens;
+  size_t n = 0;
+  while (true) {
+    const size_t dot = rest.find('.');
+    if (n == tokens.size()) return false;
+    tokens[n++] = rest.substr(0, dot);
+    if (dot == std::string_view::npos) break;
+    rest.remove_prefix(dot + 1);
+  }
+  if (n != tokens.size() || tokens[0].empty()) return false;
+  const auto op = wire::ParseOp(tokens[2]);
+  if (!op) return false;
+  reply->gid = std::string(tokens[0]);
+  reply->op = *op;
+  return ParseNumber(tokens[1], &reply->branch) && ParseNumber(tokens[3], &reply->attempt) &&
+         ParseNumber(tokens[4], sent_us);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<NatsTransport>> NatsTransport::Connect(const Options& options) {
+  if (options.url.empty()) return Status::InvalidArgument("NATS url is empty");
+  if (options.pending_msgs_limit <= 0 || options.pending_bytes_limit <= 0) {
+    return Status::InvalidArgument("NATS pending limits must be positive");
+  }
+  std::unique_ptr<NatsTransport> t(new NatsTransport(options));
+
+  natsInbox* raw_inbox = nullptr;
+  natsStatus s = natsInbox_Create(&raw_inbox);
+  NatsInboxPtr inbox(raw_inbox);
+  if (s != NATS_OK) return FromNats(s, "creating the reply inbox");
+  t->inbox_ = inbox.get();
+
+  natsOptions* raw_opts = nullptr;
+  s = natsOptions_Create(&raw_opts);
+  NatsOptionsPtr opts(raw_opts);
+  natsOptions* o = opts.get();
+  void* self = t.get();
+  if (s == NATS_OK) s = natsOptions_SetURL(o, options.url.c_str());
+  if (s == NATS_OK) s = natsOptions_SetName(o, options.name.c_str());
+  if (s == NATS_OK) s = natsOptions_SetAllowReconnect(o, true);
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);  // forever
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, options.reconnect_wait.count());
+  if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(o, options.reconnect_buffer_bytes);
+  // With a connected callback, Connect returns NATS_NOT_YET_CONNECTED instead of blocking.
+  if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(o, true, &OnConnected, self);
+  if (s == NATS_OK) s = natsOptions_SetErrorHandler(o, &OnError, self);
+  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(o, &OnDisconnected, self);
+  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(o, &OnReconnected, self);
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(o, &OnClosed, self);
+  // Each subscription gets its own delivery thread (never the shared pool, whatever the
+  // environment says), so status queries and replies cannot delay each other.
+  if (s == NATS_OK) s = natsOptions_UseGlobalMessageDelivery(o, false);
+  if (s != NATS_OK) return FromNats(s, "configuring the NATS connection");
+
+  natsConnection* raw_conn = nullptr;
+  s = natsConnection_Connect(&raw_conn, o);
+  t->conn_.reset(raw_conn);
+  if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
+    return FromNats(s, "connecting to NATS at " + options.url);
+  }
+  if (s == NATS_NOT_YET_CONNECTED)
+    Log("NATS at %s not reachable yet; retrying", options.url.c_str());
+
+  TXC_RETURN_IF_ERROR(t->Subscribe(t->inbox_ + ".>", &OnReplyMsg, &t->reply_sub_));
+  TXC_RETURN_IF_ERROR(
+      t->Subscribe(std::string(wire::kStatusSubject), &OnStatusMsg, &t->status_sub_));
+  // One round trip at startup so that, once connected, the server has our subscriptions when
+  // Connect returns: status queries sent right after are answered, not met with "no responders".
+  // (Replies need no such care: our SUB precedes our requests on the same connection.)
+  if (s == NATS_OK) {
+    const natsStatus f = natsConnection_FlushTimeout(t->conn_.get(), 5000);
+    if (f != NATS_OK) Log("registering subscriptions: %s", natsStatus_GetText(f));
+  }
+  return t;
+}
+
+Status NatsTransport::Subscribe(const std::string& subject, natsMsgHandler handler,
+                                NatsSubscriptionPtr* out) {
+  natsSubscription* raw = nullptr;
+  natsStatus s = natsConnection_Subscribe(&raw, conn_.get(), subject.c_str(), handler, this);
+  out->reset(raw);
+  if (s == NATS_OK) {
+    s = natsSubscription_SetPendingLimits(raw, options_.pending_msgs_limit,
+                                          options_.pending_bytes_limit);
+  }
+  if (s == NATS_OK) {
+    std::lock_guard lock(mu_);
+    s = natsSubscription_SetOnCompleteCB(raw, &OnSubscriptionComplete, this);
+    if (s == NATS_OK) ++subs_active_;
+  }
+  if (s != NATS_OK) return FromNats(s, "subscribing to " + subject);
+  return Status::Ok();
+}
+
+NatsTransport::~NatsTransport() { Shutdown(); }
+
+void NatsTransport::Shutdown() {
+  if (!conn_) return;  // Connect failed before a connection existed: no callback can run
+  // Drain lets replies and status queries already received reach the handlers, then closes.
+  // Drain refuses while (re)connecting; then close right away.
+  if (natsConnection_DrainTimeout(conn_.get(), options_.drain_timeout.count()) != NATS_OK) {
+    natsConnection_Close(conn_.get());
+  }
+  std::unique_lock lock(mu_);
+  if (!done_cv_.wait_for(lock, options_.drain_timeout + std::chrono::seconds(1),
+                         [this] { return closed_; })) {
+    lock.unlock();
+    Log("drain did not finish in time; closing");
+    natsConnection_Close(conn_.get());
+    lock.lock();
+  }
+  // The closed callback is the connection's last callback; each subscription's completion
+  // callback runs after its last message handler has returned. After both, nothing of ours runs.
+  done_cv_.wait(lock, [this] { return closed_ && subs_active_ == 0; });
+}
+
+void NatsTransport::SetHandlers(Handlers handlers) {
+  auto shared = std::make_shared<const Handlers>(std::move(handlers));
+  std::lock_guard lock(mu_);
+  handlers_ = std::move(shared);
+}
+
+std::shared_ptr<const Transport::Handlers> NatsTransport::CurrentHandlers() const {
+  std::lock_guard lock(mu_);
+  return handlers_;
+}
+
+Status NatsTransport::Send(const wire::BranchRequest& request) {
+  TXC_RETURN_IF_ERROR(ValidateGid(request.gid));
+  if (!wire::IsValidParticipantName(request.participant)) {
+    return Status::InvalidArgument("participant '" + request.participant +
+                                   "' is not a valid participant name");
+  }
+  if (request.branch < 0 || request.attempt < 0) {
+    return Status::InvalidArgument("branch and attempt must not be negative");
+  }
+  const std::string subject = wire::ParticipantSubject(request.participant, request.op);
+  std::string reply = inbox_;
+  reply.append(".").append(request.gid);
+  reply.append(".").append(std::to_string(request.branch));
+  reply.append(".").append(wire::OpName(request.op));
+  reply.append(".").append(std::to_string(request.attempt));
+  reply.append(".").append(std::to_string(SteadyMicros()));
+  const std::string body = wire::Encode(request);
+  if (body.size() > INT_MAX) return Status::InvalidArgument("request too large");
+  // Buffered: written by nats.c's flusher thread (see Flush), or into the reconnect buffer.
+  const natsStatus s = natsConnection_PublishRequest(conn_.get(), subject.c_str(), reply.c_str(),
+                                                     body.data(), static_cast<int>(body.size()));
+  if (s != NATS_OK) {
+    return FromNats(s, std::string("sending ") + wire::OpName(request.op) + " for " + request.gid +
+                           " branch " + std::to_string(request.branch) + " to " + subject);
+  }
+  return Status::Ok();
+}
+
+// Why Flush does no I/O: every publish already kicks nats.c's internal flusher thread, which
+// waits ~1 ms to coalesce a batch and then writes the whole buffer (publishes that fill the
+// 32 KiB write buffer are written inline). natsConnection_Flush/FlushTimeout would add a PING/PONG
+// round trip on top, blocking the engine thread for an RTT per batch; while disconnected they
+// block until reconnect or timeout and then fail although the data is safely in the reconnect
+// buffer. nats.c exposes no "write the buffer now" call without the PING, and SendAsap would
+// cost a write syscall per branch. So a batch reaches the socket within about a millisecond,
+// without blocking; Flush only reports a connection that is closed for good.
+Status NatsTransport::Flush() {
+  if (natsConnection_IsClosed(conn_.get())) return Status::Unavailable("NATS connection closed");
+  return Status::Ok();
+}
+
+bool NatsTransport::Connected() const {
+  return natsConnection_Status(conn_.get()) == NATS_CONN_STATUS_CONNECTED;
+}
+
+void NatsTransport::HandleReply(natsMsg* msg) {
+  NatsMsgPtr owned(msg);
+  const std::string_view subject = natsMsg_GetSubject(msg);
+  InboundReply reply;
+  int64_t sent_us = 0;
+  if (subject.size() <= inbox_.size() + 1 || subject.compare(0, inbox_.size(), inbox_) != 0 ||
+      !ParseReplyTokens(subject.substr(inbox_.size() + 1), &reply, &sent_us)) {
+    Log("dropping a message on unroutable reply subject '%.200s'", subject.data());
+    return;
+  }
+  reply.latency_us = std::max<int64_t>(0, SteadyMicros() - sent_us);
+  if (natsMsg_IsNoResponders(msg)) {
+    reply.result = core::AttemptResult::kNoResponders;
+    reply.message = "no responders";
+  } else {
+    const char* data = natsMsg_GetData(msg);
+    const std::string_view body(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    auto decoded = wire::DecodeBranchReply(body);
+    reply.result = core::AttemptResult::kError;
+    if (!decoded.ok()) {
+      reply.message = "malformed reply: " + decoded.status().message();
+    } else if (decoded->gid != reply.gid || decoded->branch != reply.branch ||
+               decoded->op != reply.op) {
+      reply.message = "malformed reply: names " + decoded->gid + " branch " +
+                      std::to_string(decoded->branch) + " " + wire::OpName(decoded->op) +
+                      ", expected " + reply.gid + " branch " + std::to_string(reply.branch) + " " +
+                      wire::OpName(reply.op);
+    } else {
+      reply.result = ToAttemptResult(decoded->outcome);
+      reply.message = std::move(decoded->message);
+    }
+  }
+  owned.reset();  // release nats.c memory before calling out
+  const auto handlers = CurrentHandlers();
+  if (handlers && handlers->on_reply) handlers->on_reply(std::move(reply));
+}
+
+void NatsTransport::HandleStatusQuery(natsMsg* msg) {
+  NatsMsgPtr owned(msg);
+  const char* reply_to = natsMsg_GetReply(msg);
+  if (reply_to == nullptr || *reply_to == '\0') {
+    Log("ignoring a status query without a reply subject");
+    return;
+  }
+  const std::string reply_subject = reply_to;
+  const char* data = natsMsg_GetData(msg);
+  auto query = wire::DecodeStatusQuery(
+      std::string_view(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(msg))));
+  owned.reset();
+  if (!query.ok()) {
+    Log("ignoring a malformed status query: %s", query.status().message().c_str());
+    return;
+  }
+  const auto handlers = CurrentHandlers();
+  if (!handlers || !handlers->on_status_query) return;
+  const std::string body = wire::Encode(handlers->on_status_query(*query));
+  const natsStatus s = natsConnection_Publish(conn_.get(), reply_subject.c_str(), body.data(),
+                                              static_cast<int>(body.size()));
+  if (s != NATS_OK) Log("answering a status query failed: %s", natsStatus_GetText(s));
+}
+
+void NatsTransport::OnReplyMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  // HandleReply takes ownership of msg first thing, so it is destroyed even if a handler throws.
+  CatchAll("reply handler", [&] { static_cast<NatsTransport*>(closure)->HandleReply(msg); });
+}
+
+void NatsTransport::OnStatusMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  CatchAll("status query handler",
+           [&] { static_cast<NatsTransport*>(closure)->HandleStatusQuery(msg); });
+}
+
+void NatsTransport::OnSubscriptionComplete(void* closure) {
+  CatchAll("subscription completion", [&] {
+    auto* self = static_cast<NatsTransport*>(closure);
+    // Notify under the lock: once it is released the destructor may finish and free `self`.
+    std::lock_guard lock(self->mu_);
+    --self->subs_active_;
+    self->done_cv_.notify_all();
+  });
+}
+
+void NatsTransport::OnError(natsConnection* nc, natsSubscription* sub, natsStatus err,
+                            void* closure) {
+  CatchAll("error callback", [&] {
+    auto* self = static_cast<NatsTransport*>(closure);
+    if (err == NATS_SLOW_CONSUMER) {
+      self->slow_consumers_.fetch_add(1);
+      int64_t dropped = 0;
+      const char* subject = "?";
+      if (sub != nullptr) {
+        (void)natsSubscription_GetDropped(sub, &dropped);
+        subject = natsSubscription_GetSubject(sub);
+      }
+      Log("slow consumer on '%s': %lld messages dropped so far (they will time out)", subject,
+          static_cast<long long>(dropped));
+      return;
+    }
+    const char* detail = nullptr;
+    (void)natsConnection_GetLastError(nc, &detail);
+    Log("NATS error: %s%s%s", natsStatus_GetText(err), detail ? ": " : "", detail ? detail : "");
+  });
+}
+
+void NatsTransport::OnConnected(natsConnection* nc, void*) {
+  CatchAll("connected callback", [&] {
+    std::array<char, 256> url{};
+    (void)natsConnection_GetConnectedUrl(nc, url.data(), url.size());
+    Log("connected to %s", url.data());
+  });
+}
+
+void NatsTransport::OnDisconnected(natsConnection*, void*) { Log("disconnected from NATS"); }
+
+void NatsTransport::OnReconnected(natsConnection* nc, void* closure) {
+  CatchAll("reconnected callback", [&] {
+    static_cast<NatsTransport*>(closure)->reconnects_.fetch_add(1);
+    std::array<char, 256> url{};
+    (void)natsConnection_GetConnectedUrl(nc, url.data(), url.size());
+    Log("reconnected to %s", url.data());
+  });
+}
+
+void NatsTransport::OnClosed(natsConnection*, void* closure) {
+  CatchAll("closed callback", [&] {
+    Log("connection closed");
+    auto* self = static_cast<NatsTransport*>(closure);
+    std::lock_guard lock(self->mu_);  // notify under the lock, see OnSubscriptionComplete
+    self->closed_ = true;
+    self->done_cv_.notify_all();
+  });
+}
+
+}  // namespace txc::transport

@@ -1,0 +1,111 @@
+// NatsTransport: the coordinator's Transport over NATS (nats.c).
+//
+// Requests are pipelined: Send() publishes with natsConnection_PublishRequest and a reply subject
+// under one wildcard inbox subscription, "<inbox>.<gid>.<branch>.<op>.<attempt>.<sent_us>", so a
+// reply (or the server's "no responders" status) carries everything needed to route it and no
+// table of pending requests is kept. Status queries from participants arrive on their own
+// subscription (own delivery thread), so a slow status handler never delays replies.
+//
+// Connection: reconnects forever and may be created before the server is up (Connected() is false
+// until it connects). While disconnected, Send() buffers into nats.c's reconnect buffer, which is
+// written out after reconnecting; when that buffer is full Send() returns Unavailable.
+//
+// Thread safety: Send, Flush, Connected and the counters may be called from any thread.
+// SetHandlers may be called at any time; callbacks that arrive while no handler is set are dropped.
+// Handlers run on nats.c delivery threads (one for replies, one for status queries).
+// Destruction drains the subscriptions, closes the connection and returns only after every
+// handler invocation has returned; no handler runs afterwards.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "transport/nats_handles.h"
+#include "transport/transport.h"
+#include "txc/status.h"
+
+namespace txc::transport {
+
+class NatsTransport final : public Transport {
+ public:
+  struct Options {
+    std::string url = "nats://127.0.0.1:4222";
+    std::string name = "txc-coordinator";  // shown by the server (connz)
+    std::chrono::milliseconds reconnect_wait{500};
+    // Per-subscription limits on messages received but not yet handled; beyond them nats.c drops
+    // messages and reports NATS_SLOW_CONSUMER (dropped replies end as timeouts and are retried).
+    int pending_msgs_limit = 65536;
+    int pending_bytes_limit = 64 * 1024 * 1024;
+    // Bytes of publishes kept while disconnected (nats.c default 8 MiB).
+    int reconnect_buffer_bytes = 8 * 1024 * 1024;
+    // How long the destructor lets queued replies and status queries drain.
+    std::chrono::milliseconds drain_timeout{5000};
+  };
+
+  // Creates the connection and subscriptions. Succeeds when the server is down (the connection
+  // keeps retrying in the background); fails on bad options or if nats.c cannot allocate.
+  static Result<std::unique_ptr<NatsTransport>> Connect(const Options& options);
+
+  ~NatsTransport() override;
+  NatsTransport(const NatsTransport&) = delete;
+  NatsTransport& operator=(const NatsTransport&) = delete;
+
+  void SetHandlers(Handlers handlers) override;
+  // InvalidArgument for a gid containing '.', '*', '>' or whitespace (or empty), an invalid
+  // participant name, or a negative branch/attempt; Unavailable if the connection is closed or
+  // the reconnect buffer is full.
+  Status Send(const wire::BranchRequest& request) override;
+  // Never blocks: see the comment in the .cpp. Unavailable once the connection is closed.
+  Status Flush() override;
+  bool Connected() const override;
+
+  // Successful reconnections since Connect (the first connection is not counted).
+  int64_t reconnects() const { return reconnects_.load(); }
+  // NATS_SLOW_CONSUMER reports (each means some inbound messages were dropped).
+  int64_t slow_consumer_events() const { return slow_consumers_.load(); }
+  // The unique inbox prefix; replies are routed under "<inbox>.>".
+  const std::string& inbox() const { return inbox_; }
+
+ private:
+  explicit NatsTransport(Options options) : options_(std::move(options)) {}
+
+  Status Subscribe(const std::string& subject, natsMsgHandler handler, NatsSubscriptionPtr* out);
+  std::shared_ptr<const Handlers> CurrentHandlers() const;
+  void HandleReply(natsMsg* msg);
+  void HandleStatusQuery(natsMsg* msg);
+  void Shutdown();
+
+  // nats.c callbacks; `closure` is the NatsTransport. Each catches everything.
+  static void OnReplyMsg(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
+  static void OnStatusMsg(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
+  static void OnSubscriptionComplete(void* closure);
+  static void OnError(natsConnection* nc, natsSubscription* sub, natsStatus err, void* closure);
+  static void OnConnected(natsConnection* nc, void* closure);
+  static void OnDisconnected(natsConnection* nc, void* closure);
+  static void OnReconnected(natsConnection* nc, void* closure);
+  static void OnClosed(natsConnection* nc, void* closure);
+
+  const Options options_;
+  std::string inbox_;  // set once in Connect, then read-only
+
+  mutable std::mutex mu_;
+  std::shared_ptr<const Handlers> handlers_;  // guarded by mu_
+  std::condition_variable done_cv_;
+  bool closed_ = false;  // guarded by mu_; the closed callback has run
+  int subs_active_ = 0;  // guarded by mu_; subscriptions whose completion is awaited
+
+  std::atomic<int64_t> reconnects_{0};
+  std::atomic<int64_t> slow_consumers_{0};
+
+  // Declared so that subscriptions are destroyed before the connection.
+  NatsConnectionPtr conn_;
+  NatsSubscriptionPtr reply_sub_;
+  NatsSubscriptionPtr status_sub_;
+};
+
+}  // namespace txc::transport

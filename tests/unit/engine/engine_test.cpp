@@ -1,0 +1,309 @@
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "fake_clock.h"
+#include "in_memory_transport.h"
+#include "in_memory_tx_log.h"
+
+namespace txc::engine {
+namespace {
+
+using core::AttemptResult;
+using core::TxState;
+using testing::FakeClock;
+using testing::InMemoryTransport;
+using testing::InMemoryTxLog;
+using wire::Op;
+
+core::Transaction Draft(int branches, std::string key = "", std::string hash = "") {
+  core::Transaction tx;
+  tx.protocol = core::Protocol::kTwoPhase;
+  tx.timeout = core::Duration(5000);
+  tx.idempotency_key = std::move(key);
+  tx.request_hash = std::move(hash);
+  for (int i = 0; i < branches; ++i) {
+    core::Branch b;
+    b.index = i;
+    b.participant = "p" + std::to_string(i);
+    b.payload = {{"i", i}};
+    tx.branches.push_back(b);
+  }
+  return tx;
+}
+
+// One coordinator "process": an engine over a log that outlives it, driven by the test.
+class Coordinator {
+ public:
+  Coordinator(InMemoryTxLog& log, FakeClock& clock, core::RetryPolicy retry = {})
+      : engine_(std::make_unique<Engine>(log, transport_, clock, EngineOptions{retry, {}})) {
+    EXPECT_TRUE(engine_->Start(/*own_thread=*/false).ok());
+    engine_->RunUntilIdle();
+  }
+
+  Result<BeginOutcome> Begin(core::Transaction draft) {
+    std::optional<Result<BeginOutcome>> out;
+    engine_->Begin(std::move(draft), [&](Result<BeginOutcome> r) { out.emplace(std::move(r)); });
+    engine_->RunUntilIdle();
+    if (!out) return Status::Internal("begin not answered yet");
+    return std::move(*out);
+  }
+
+  void Reply(const wire::BranchRequest& to, AttemptResult result, std::string message = "") {
+    transport_.Deliver({to.gid, to.branch, to.op, to.attempt, result, std::move(message), 50});
+    engine_->RunUntilIdle();
+  }
+
+  std::vector<wire::BranchRequest> Take(Op op) {
+    std::vector<wire::BranchRequest> out;
+    for (auto& r : transport_.TakeSent()) {
+      if (r.op == op) out.push_back(r);
+    }
+    return out;
+  }
+
+  Engine& engine() { return *engine_; }
+  InMemoryTransport& transport() { return transport_; }
+
+ private:
+  InMemoryTransport transport_;  // declared first: destroyed after the engine
+  std::unique_ptr<Engine> engine_;
+};
+
+std::optional<TxState> StateInLog(InMemoryTxLog& log, const std::string& id) {
+  auto found = log.Find(id, false);
+  if (!found.ok() || !found->has_value()) return std::nullopt;
+  return (*found)->state;
+}
+
+TEST(Engine, SendsPreparesOnlyOnceTheTransactionIsDurable) {
+  InMemoryTxLog log;
+  FakeClock clock;
+  log.set_auto_complete(false);
+  Coordinator c(log, clock);
+  std::optional<Result<BeginOutcome>> begun;
+  c.engine().Begin(Draft(2), [&](Result<BeginOutcome> r) { begun.emplace(std::move(r)); });
+  c.engine().RunUntilIdle();
+  EXPECT_FALSE(begun.has_value()) << "answered before the transaction was durable";
+  EXPECT_TRUE(c.transport().sent().empty()) << "prepare sent before the transaction was durable";
+  log.CompleteAll();
+  c.engine().RunUntilIdle();
+  ASSERT_TRUE(begun.has_value());
+  ASSERT_TRUE(begun->ok());
+  EXPECT_TRUE((*begun)->created);
+  EXPECT_EQ((*begun)->tx.id.size(), 32u);
+  auto prepares = c.Take(Op::kPrepare);
+  ASSERT_EQ(prepares.size(), 2u);
+  EXPECT_EQ(prepares[1].participant, "p1");
+  EXPECT_EQ(prepares[1].payload["i"], 1);
+  EXPECT_EQ(prepares[1].gid, (*begun)->tx.id);
+  EXPECT_GE(c.transport().flushes(), 1);
+}
+
+TEST(Engine, CommitsLeaveOnlyAfterTheDecisionIsDurableAndStatusReflectsOnlyDurableState) {
+  InMemoryTxLog log;
+  FakeClock clock;
+  Coordinator c(log, clock);
+  auto begun = c.Begin(Draft(2));
+  ASSERT_TRUE(begun.ok());
+  const std::string id = begun->tx.id;
+  auto prepares = c.Take(Op::kPrepare);
+  EXPECT_EQ(c.transport().AskStatus(id)->decision, wire::Decision::kPending);
+
+  log.set_auto_complete(false);
+  c.Reply(prepares[0], AttemptResult::kOk);
+  c.Reply(prepares[1], AttemptResult::kOk);
+  EXPECT_TRUE(c.Take(Op::kCommit).empty()) << "commit sent before the decision was durable";
+  EXPECT_EQ(c.transport().AskStatus(id)->decision, wire::Decision::kPending)
+      << "a decision still in the log queue must not be reported";
+  log.CompleteAll();
+  c.engine().RunUntilIdle();
+  EXPECT_EQ(c.transport().AskStatus(id)->decision, wire::Decision::kCommit);
+  auto commits = c.Take(Op::kCommit);
+  ASSERT_EQ(commits.size(), 2u);
+  log.set_auto_complete(true);
+  log.CompleteAll();
+  c.Reply(commits[0], AttemptResult::kOk);
+  c.Reply(commits[1], AttemptResult::kOk);
+  EXPECT_EQ(StateInLog(log, id), TxState::kCommitted);
+  EXPECT_EQ(c.engine().live_count(), 0u);
+  // Finished transactions are answered from the log; unknown ones are presumed aborted.
+  EXPECT_EQ(c.transport().AskStatus(id)->decision, wire::Decision::kCommit);
+  EXPECT_EQ(c.transport().AskStatus("nope")->decision, wire::Decision::kAbort);
+}
+
+TEST(Engine, AbortsOnARefusalAndExplainsWhy) {
+  InMemoryTxLog log;
+  FakeClock clock;
+  Coordinator c(log, clock);
+  auto begun = c.Begin(Draft(2));
+  auto prepares = c.Take(Op::kPrepare);
+  c.Reply(prepares[0], AttemptResult::kOk);
+  c.Reply(prepares[1], AttemptResult::kRefused, "out of stock");
+  auto aborts = c.Take(Op::kAbort);
+  ASSERT_EQ(aborts.size(), 1u);
+  EXPECT_EQ(aborts[0].branch, 0);
+  c.Reply(aborts[0], AttemptResult::kOk);
+  auto tx = log.Find(begun->tx.id, true);
+  ASSERT_TRUE(tx.ok() && tx->has_value());
+  EXPECT_EQ((*tx)->state, TxState::kAborted);
+  EXPECT_NE((*tx)->reason.find("out of stock"), std::string::npos);
+  EXPECT_EQ((*tx)->branches[1].state, core::BranchState::kRefused);
+}
+
+TEST(Engine, DeadlineAndReplyTimeoutsRunOnTheClock) {
+  InMemoryTxLog log;
+  FakeClock clock;
+  core::RetryPolicy retry{core::Duration(1000), core::Duration(100), core::Duration(400)};
+  Coordinator c(log, clock, retry);
+  auto begun = c.Begin(Draft(1));
+  ASSERT_EQ(c.Take(Op::kPrepare).size(), 1u);
+  clock.Advance(core::Duration(999));
+  c.engine().RunUntilIdle();
+  EXPECT_TRUE(c.transport().sent().empty());
+  clock.Advance(core::Duration(1));  // reply timeout
+  c.engine().RunUntilIdle();
+  clock.Advance(core::Duration(100));  // back-off
+  c.engine().RunUntilIdle();
+  auto again = c.Take(Op::kPrepare);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 2);
+  clock.Advance(core::Duration(5000));  // the phase-one deadline
+  c.engine().RunUntilIdle();
+  EXPECT_EQ(StateInLog(log, begun->tx.id), TxState::kAborting);
+  EXPECT_FALSE(c.Take(Op::kAbort).empty());
+}
+
+TEST(Engine, RetriesCommitUntilAcknowledged) {
+  InMemoryTxLog log;
+  FakeClock clock;
+  core::RetryPolicy retry{core::Duration(1000), core::Duration(100), core::Duration(400)};
+  Coordinator c(log, clock, retry);
+  auto begun = c.Begin(Draft(1));
+  c.Reply(c.Take(Op::kPrepare)[0], AttemptResult::kOk);
+  auto commit = c.Take(Op::kCommit);
+  for (int i = 0; i < 5; ++i) {
+    c.Reply(commit.at(0), AttemptResult::kError, "locked");
+    clock.Advance(core::Duration(400));
+    c.engine().RunUntilIdle();
+    commit = c.Take(Op::kCommit);
+    ASSERT_EQ(commit.size(), 1u) << "round " << i;
+  }
+  EXPECT_EQ(commit[0].attempt, 6);
+  c.Reply(commit[0], AttemptResult::kOk);
+  auto tx = log.Find(begun->tx.id, true);
+  EXPECT_EQ((*tx)->state, TxState::kCommitted);
+  EXPECT_EQ((*tx)->branches[0].history.size(), 7u);  // prepare + 5 errors + ack
+}
+
+TEST(Engine, IdempotencyKeyReturnsTheSameTransactionLiveFinishedAndAfterRestart) {
+  InMemoryTxLog log;
+  FakeClock clock;
+  std::string id;
+  {
+    Coordinator c(log, clock);
+    auto first = c.Begin(Draft(1, "key-1", "h1"));
+    ASSERT_TRUE(first.ok());
+    id = first->tx.id;
+    auto again = c.Begin(Draft(1, "key-1", "h1"));
+    ASSERT_TRUE(again.ok());
+    EXPECT_FALSE(again->created);
+    EXPECT_EQ(again->tx.id, id);
+    auto other = c.Begin(Draft(1, "key-1", "other body"));
+    ASSERT_FALSE(other.ok());
+    EXPECT_EQ(other.status().code(), StatusCode::kAlreadyExists);
+    c.Reply(c.Take(Op::kPrepare)[0], AttemptResult::kOk);
+    c.Reply(c.Take(Op::kCommit)[0], AttemptResult::kOk);
+    auto finished = c.Begin(Draft(1, "key-1", "h1"));
+    ASSERT_TRUE(finished.ok());
+    EXPECT_EQ(finished->tx.id, id);
+  }
+  Coordinator restarted(log, clock);
+  auto after = restarted.Begin(Draft(1, "key-1", "h1"));
+  ASSERT_TRUE(after.ok());
+  EXPECT_FALSE(after->created);
+  EXPECT_EQ(after->tx.id, id);
+  EXPECT_TRUE(restarted.transport().sent().empty());
+}
+
+TEST(Engine, ALogFailureStopsAllDecisions) {
+  InMemoryTxLog log;
+  FakeClock clock;
+  Coordinator c(log, clock);
+  auto begun = c.Begin(Draft(2));
+  auto prepares = c.Take(Op::kPrepare);
+  log.Poison(Status::DataLoss("disk I/O error"));
+  c.Reply(prepares[0], AttemptResult::kOk);
+  c.Reply(prepares[1], AttemptResult::kOk);
+  EXPECT_TRUE(c.Take(Op::kCommit).empty());
+  EXPECT_FALSE(c.engine().Health().ok());
+  auto refused = c.Begin(Draft(1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+}
+
+// Crash the coordinator after each step of a run (any number of log batches may be lost with
+// it), restart from the log, and let the participants answer everything. Each participant
+// remembers what it was told: no one may hear commit and abort for the same transaction, and
+// the restarted coordinator must reach a terminal state.
+TEST(Engine, CrashAtEveryStepNeverSplitsTheOutcome) {
+  for (int crash_at = 0; crash_at < 12; ++crash_at) {
+    for (bool lose_pending : {false, true}) {
+      InMemoryTxLog log;
+      FakeClock clock;
+      std::map<int, std::set<Op>> heard;  // branch -> decisions heard
+      std::string id;
+      int step = 0;
+      bool crashed = false;
+      {
+        Coordinator c(log, clock);
+        log.set_auto_complete(false);
+        std::optional<Result<BeginOutcome>> begun;
+        c.engine().Begin(Draft(2), [&](Result<BeginOutcome> r) { begun.emplace(std::move(r)); });
+        // Each step: make the log durable, then answer every message sent so far with yes/ack.
+        while (!crashed && step < 12) {
+          if (step++ == crash_at) {
+            crashed = true;
+            break;
+          }
+          c.engine().RunUntilIdle();
+          log.CompleteAll();
+          c.engine().RunUntilIdle();
+          if (begun && begun->ok()) id = (*begun)->tx.id;
+          for (auto& r : c.transport().TakeSent()) {
+            if (r.op != Op::kPrepare) heard[r.branch].insert(r.op);
+            c.Reply(r, AttemptResult::kOk);
+          }
+        }
+        if (lose_pending) log.DropPending();
+        log.CompleteAll();
+      }
+      log.set_auto_complete(true);
+      Coordinator restarted(log, clock);
+      for (int round = 0; round < 4; ++round) {
+        for (auto& r : restarted.transport().TakeSent()) {
+          if (r.op != Op::kPrepare) heard[r.branch].insert(r.op);
+          restarted.Reply(r, AttemptResult::kOk);
+        }
+      }
+      for (auto& [branch, ops] : heard) {
+        EXPECT_LE(ops.size(), 1u) << "crash_at=" << crash_at << " branch " << branch
+                                  << " heard both commit and abort";
+      }
+      EXPECT_EQ(restarted.engine().live_count(), 0u) << "crash_at=" << crash_at;
+      if (!id.empty()) {
+        auto state = StateInLog(log, id);
+        ASSERT_TRUE(state.has_value());
+        EXPECT_TRUE(core::IsTerminal(*state)) << "crash_at=" << crash_at;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace txc::engine
