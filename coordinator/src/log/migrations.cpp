@@ -1,0 +1,98 @@
+#include "log/migrations.h"
+
+#include <array>
+#include <string>
+
+#include "log/sqlite_statement.h"
+
+namespace txc::log {
+namespace {
+
+// Step i takes the schema from version i to i+1.
+constexpr std::array<const char*, 1> kMigrations = {
+    // 1: the initial schema.
+    R"sql(
+CREATE TABLE transactions (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order; never reused
+  id              TEXT NOT NULL UNIQUE,
+  protocol        TEXT NOT NULL,
+  state           TEXT NOT NULL,
+  terminal        INTEGER NOT NULL,
+  timeout_ms      INTEGER NOT NULL,
+  created_at      INTEGER NOT NULL,                   -- ms since the Unix epoch
+  updated_at      INTEGER NOT NULL,
+  reason          TEXT NOT NULL DEFAULT '',
+  idempotency_key TEXT UNIQUE,                        -- NULL when the client sent none
+  request_hash    TEXT NOT NULL DEFAULT ''
+);
+-- Partial index: recovery reads only unfinished transactions, however old.
+CREATE INDEX transactions_unfinished ON transactions(seq) WHERE terminal = 0;
+-- The rowid (seq) is every index's implicit last column, so these also serve
+-- "state = ? AND seq < ? ORDER BY seq DESC" for List.
+CREATE INDEX transactions_state ON transactions(state);
+CREATE INDEX transactions_protocol ON transactions(protocol);
+
+CREATE TABLE branches (
+  tx_id       TEXT NOT NULL REFERENCES transactions(id),
+  idx         INTEGER NOT NULL,
+  participant TEXT NOT NULL,
+  payload     TEXT NOT NULL,                          -- JSON
+  state       TEXT NOT NULL,
+  op          TEXT NOT NULL,
+  op_attempt  INTEGER NOT NULL,
+  attempts    INTEGER NOT NULL,
+  last_error  TEXT NOT NULL DEFAULT '',
+  updated_at  INTEGER NOT NULL,
+  PRIMARY KEY (tx_id, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE attempts (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  tx_id      TEXT NOT NULL,
+  branch     INTEGER NOT NULL,
+  op         TEXT NOT NULL,
+  number     INTEGER NOT NULL,
+  at         INTEGER NOT NULL,
+  result     TEXT NOT NULL,
+  error      TEXT NOT NULL DEFAULT '',
+  latency_us INTEGER NOT NULL,
+  FOREIGN KEY (tx_id, branch) REFERENCES branches(tx_id, idx)
+);
+CREATE INDEX attempts_tx ON attempts(tx_id);
+)sql",
+};
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(kMigrations.size()); }
+
+Status Migrate(sqlite3* db) {
+  TXC_RETURN_IF_ERROR(ExecSql(db, "BEGIN IMMEDIATE"));
+  // Read the version inside the write transaction: another process may have migrated meanwhile.
+  Status st = [&]() -> Status {
+    TXC_ASSIGN_OR_RETURN(int64_t version, QueryInt(db, "PRAGMA user_version"));
+    if (version > LatestSchemaVersion()) {
+      return Status::FailedPrecondition("log schema version " + std::to_string(version) +
+                                        " is newer than this coordinator supports (" +
+                                        std::to_string(LatestSchemaVersion()) + ")");
+    }
+    if (version < 0) {
+      return Status::FailedPrecondition("log schema version " + std::to_string(version) +
+                                        " is invalid");
+    }
+    for (auto v = static_cast<size_t>(version); v < kMigrations.size(); ++v) {
+      Status s = ExecSql(db, kMigrations[v]);
+      if (!s.ok()) return s.WithContext("migration to version " + std::to_string(v + 1));
+    }
+    // PRAGMA takes no bound parameters; the value is our own integer.
+    std::string set = "PRAGMA user_version = " + std::to_string(LatestSchemaVersion());
+    return ExecSql(db, set.c_str());
+  }();
+  if (!st.ok()) {
+    (void)ExecSql(db, "ROLLBACK");
+    return st;
+  }
+  return ExecSql(db, "COMMIT");
+}
+
+}  // namespace txc::log

@@ -1,0 +1,177 @@
+#include "log/sqlite_tx_log.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <exception>
+#include <utility>
+
+#include "log/sqlite_reader.h"
+#include "log/sqlite_writer.h"
+
+namespace txc::log {
+namespace {
+
+Result<std::string> NormaliseSynchronous(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  if (s != "FULL" && s != "NORMAL") {
+    return Status::InvalidArgument("synchronous must be FULL or NORMAL, not '" + s + "'");
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteTxLog>> SqliteTxLog::Open(const Options& options) {
+  if (options.path.empty() || options.path == ":memory:") {
+    // Two connections must see the same database, so it has to be a file.
+    return Status::InvalidArgument("tx log path must name a file");
+  }
+  if (options.max_batch == 0) return Status::InvalidArgument("max_batch must be at least 1");
+  if (options.busy_timeout_ms < 0) return Status::InvalidArgument("busy_timeout_ms is negative");
+  Options opts = options;
+  TXC_ASSIGN_OR_RETURN(opts.synchronous, NormaliseSynchronous(options.synchronous));
+
+  // The writer opens first: it creates the file, enables WAL and migrates the schema, all of
+  // which the reader relies on.
+  TXC_ASSIGN_OR_RETURN(std::unique_ptr<SqliteWriter> writer,
+                       SqliteWriter::Open(opts.path, opts.synchronous, opts.busy_timeout_ms));
+  TXC_ASSIGN_OR_RETURN(std::unique_ptr<SqliteReader> reader,
+                       SqliteReader::Open(opts.path, opts.busy_timeout_ms));
+  std::unique_ptr<SqliteTxLog> log(
+      new SqliteTxLog(std::move(opts), std::move(writer), std::move(reader)));
+  try {
+    log->thread_ = std::thread(&SqliteTxLog::WriterLoop, log.get());
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("start tx log writer thread: ") + e.what());
+  }
+  return log;
+}
+
+SqliteTxLog::SqliteTxLog(Options options, std::unique_ptr<SqliteWriter> writer,
+                         std::unique_ptr<SqliteReader> reader)
+    : options_(std::move(options)), writer_(std::move(writer)), reader_(std::move(reader)) {}
+
+SqliteTxLog::~SqliteTxLog() { Close(); }
+
+void SqliteTxLog::Close() {
+  std::lock_guard close_lock(close_mu_);
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SqliteTxLog::Append(std::vector<core::LogRecord> records, Done done) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      // Even a poisoned log queues: `done` then still runs on the writer thread, as promised,
+      // and never re-entrantly inside the caller.
+      queue_.push_back(Pending{std::move(records), std::move(done)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  if (done) done(Status::Unavailable("tx log is closed"));
+}
+
+void SqliteTxLog::WriterLoop() {
+  std::vector<Pending> group;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued has been completed
+      // Take whole batches while they fit in max_batch; the first is taken even when larger.
+      size_t records = 0;
+      while (!queue_.empty()) {
+        size_t n = queue_.front().records.size();
+        if (!group.empty() && records + n > options_.max_batch) break;
+        records += n;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    WriteGroup(group);
+    group.clear();  // frees the records and callbacks here, outside mu_
+  }
+}
+
+void SqliteTxLog::WriteGroup(std::vector<Pending>& group) {
+  Status st;
+  {
+    std::lock_guard lock(mu_);
+    st = poison_;
+  }
+  if (st.ok()) {
+    std::vector<const std::vector<core::LogRecord>*> batches;
+    size_t records = 0;
+    for (const Pending& p : group) {
+      batches.push_back(&p.records);
+      records += p.records.size();
+    }
+    Status written;
+    if (records > 0) {
+      try {
+        written = writer_->ApplyGroup(batches);
+      } catch (const std::exception& e) {  // only bad_alloc is possible; don't unwind the thread
+        written = Status::Internal(e.what());
+      }
+    }
+    if (written.ok()) {
+      if (records > 0) commits_.fetch_add(1);
+      records_.fetch_add(records);
+      appends_.fetch_add(group.size());
+    } else {
+      // Whether or not the file holds the group, nothing later may be acknowledged: the engine
+      // must not send a decision it cannot prove was logged.
+      st = Status::DataLoss("tx log poisoned: " + written.message());
+      std::lock_guard lock(mu_);
+      if (poison_.ok()) poison_ = st;
+    }
+  }
+  for (Pending& p : group) {
+    if (!p.done) continue;
+    try {
+      p.done(st);
+    } catch (const std::exception& e) {  // the writer thread is a boundary: keep it alive
+      std::fprintf(stderr, "txc: tx log completion callback threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "txc: tx log completion callback threw\n");
+    }
+  }
+}
+
+Result<std::vector<core::Transaction>> SqliteTxLog::LoadUnfinished() {
+  return reader_->LoadUnfinished();
+}
+
+Result<std::optional<core::Transaction>> SqliteTxLog::Find(const std::string& id,
+                                                           bool with_history) {
+  return reader_->Find(id, with_history);
+}
+
+Result<std::optional<core::Transaction>> SqliteTxLog::FindByIdempotencyKey(const std::string& key) {
+  return reader_->FindByIdempotencyKey(key);
+}
+
+Result<TxPage> SqliteTxLog::List(const TxFilter& filter) { return reader_->List(filter); }
+
+Status SqliteTxLog::Health() {
+  std::lock_guard lock(mu_);
+  return poison_;
+}
+
+SqliteTxLog::Stats SqliteTxLog::stats() const {
+  Stats s;
+  s.appends = appends_.load();
+  s.records = records_.load();
+  s.commits = commits_.load();
+  return s;
+}
+
+}  // namespace txc::log

@@ -1,0 +1,105 @@
+// SqliteTxLog: the durable TxLog, one SQLite file in WAL mode.
+//
+// Writes: Append() only queues. One writer thread takes everything queued (up to max_batch
+// records, never splitting one Append's batch), applies it inside a single
+// BEGIN IMMEDIATE ... COMMIT and then runs each batch's `done` in order, on the writer thread,
+// with no lock held. If a write, commit or sync fails the group is rolled back and the log is
+// poisoned: that group and every later Append complete with kDataLoss carrying the SQLite error,
+// and Health() returns it. Reopening the file is the only way back.
+//
+// Reads go through a second connection (serialised by a mutex) and see only committed data.
+//
+// Thread safety: every public method may be called from any thread. No method throws.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "log/tx_log.h"
+
+namespace txc::log {
+
+class SqliteReader;
+class SqliteWriter;
+
+class SqliteTxLog final : public TxLog {
+ public:
+  struct Options {
+    std::string path;                  // the database file; created when missing
+    std::string synchronous = "FULL";  // "FULL" (fsync every commit) or "NORMAL" (faster; a
+                                       // power loss may lose the last commits, never corrupt)
+    size_t max_batch = 4096;           // records per commit, at most (one batch may exceed it)
+    int busy_timeout_ms = 5000;        // wait for a lock held by another connection
+  };
+
+  struct Stats {
+    uint64_t appends = 0;  // batches completed with Ok
+    uint64_t records = 0;  // records committed
+    uint64_t commits = 0;  // successful COMMITs (group commit: usually far fewer than appends)
+  };
+
+  // Opens or creates the log, migrates its schema and starts the writer thread.
+  // Errors: kInvalidArgument (bad options), kFailedPrecondition (schema newer than this code),
+  // kUnavailable (cannot open the file), kInternal (other SQLite failures).
+  static Result<std::unique_ptr<SqliteTxLog>> Open(const Options& options);
+
+  // Close()s.
+  ~SqliteTxLog() override;
+  SqliteTxLog(const SqliteTxLog&) = delete;
+  SqliteTxLog& operator=(const SqliteTxLog&) = delete;
+
+  // See TxLog. After Close(), `done` runs at once on the caller's thread with kUnavailable.
+  void Append(std::vector<core::LogRecord> records, Done done) override;
+  Result<std::vector<core::Transaction>> LoadUnfinished() override;
+  Result<std::optional<core::Transaction>> Find(const std::string& id, bool with_history) override;
+  Result<std::optional<core::Transaction>> FindByIdempotencyKey(const std::string& key) override;
+  // Newest first; limit is clamped to 1..1000; a malformed cursor is kInvalidArgument.
+  Result<TxPage> List(const TxFilter& filter) override;
+  Status Health() override;
+
+  // Completes everything already queued, then stops the writer thread. Idempotent. Reads keep
+  // working afterwards. Must not be called (nor the log destroyed) from a `done` callback, which
+  // runs on the writer thread it would join.
+  void Close();
+
+  Stats stats() const;
+  uint64_t commits() const { return commits_.load(); }
+
+ private:
+  struct Pending {
+    std::vector<core::LogRecord> records;
+    Done done;
+  };
+
+  SqliteTxLog(Options options, std::unique_ptr<SqliteWriter> writer,
+              std::unique_ptr<SqliteReader> reader);
+  void WriterLoop();
+  // Applies one group and completes its batches. Runs on the writer thread, mu_ not held.
+  void WriteGroup(std::vector<Pending>& group);
+
+  const Options options_;
+  std::unique_ptr<SqliteWriter> writer_;  // used only by the writer thread
+  std::unique_ptr<SqliteReader> reader_;  // internally synchronised
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;  // guarded by mu_
+  bool stopping_ = false;      // guarded by mu_
+  Status poison_;              // guarded by mu_; not Ok once a write failed
+  std::thread thread_;         // joined by Close(); Close() is serialised by close_mu_
+  std::mutex close_mu_;
+
+  std::atomic<uint64_t> appends_{0};
+  std::atomic<uint64_t> records_{0};
+  std::atomic<uint64_t> commits_{0};
+};
+
+}  // namespace txc::log

@@ -1,0 +1,174 @@
+#include "log/sqlite_writer.h"
+
+#include <utility>
+
+#include "log/migrations.h"
+
+namespace txc::log {
+namespace {
+
+Result<std::unique_ptr<SqliteStatement>> PrepareOwned(sqlite3* db, const char* sql) {
+  TXC_ASSIGN_OR_RETURN(SqliteStatement st, SqliteStatement::Prepare(db, sql));
+  return std::make_unique<SqliteStatement>(std::move(st));
+}
+
+// Payloads come from clients; invalid UTF-8 is replaced rather than thrown on.
+std::string DumpJson(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteWriter>> SqliteWriter::Open(const std::string& path,
+                                                         const std::string& synchronous,
+                                                         int busy_timeout_ms) {
+  std::unique_ptr<SqliteWriter> w(new SqliteWriter());
+  TXC_ASSIGN_OR_RETURN(
+      w->db_, OpenSqlite(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                         busy_timeout_ms));
+  sqlite3* db = w->db_.get();
+
+  // journal_mode answers with the mode actually in effect; anything but WAL (e.g. a file system
+  // without shared memory) would silently change the durability and concurrency we rely on.
+  {
+    TXC_ASSIGN_OR_RETURN(SqliteStatement st,
+                         SqliteStatement::Prepare(db, "PRAGMA journal_mode=WAL"));
+    TXC_ASSIGN_OR_RETURN(bool row, st.Step());
+    std::string mode = row ? st.ColumnText(0) : "";
+    if (mode != "wal")
+      return Status::Unavailable("cannot enable WAL on " + path + " (got '" + mode + "')");
+  }
+  std::string sync = "PRAGMA synchronous=" + synchronous;
+  TXC_RETURN_IF_ERROR(ExecSql(db, sync.c_str()));
+  TXC_RETURN_IF_ERROR(ExecSql(db, "PRAGMA foreign_keys=ON"));
+  TXC_RETURN_IF_ERROR(Migrate(db).WithContext(path));
+
+  TXC_ASSIGN_OR_RETURN(w->begin_, PrepareOwned(db, "BEGIN IMMEDIATE"));
+  TXC_ASSIGN_OR_RETURN(w->commit_, PrepareOwned(db, "COMMIT"));
+  TXC_ASSIGN_OR_RETURN(w->rollback_, PrepareOwned(db, "ROLLBACK"));
+  TXC_ASSIGN_OR_RETURN(w->insert_tx_, PrepareOwned(db, R"sql(
+      INSERT INTO transactions(id, protocol, state, terminal, timeout_ms, created_at, updated_at,
+                               reason, idempotency_key, request_hash)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))sql"));
+  TXC_ASSIGN_OR_RETURN(w->insert_branch_, PrepareOwned(db, R"sql(
+      INSERT INTO branches(tx_id, idx, participant, payload, state, op, op_attempt, attempts,
+                           last_error, updated_at)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))sql"));
+  TXC_ASSIGN_OR_RETURN(w->update_tx_state_, PrepareOwned(db, R"sql(
+      UPDATE transactions SET state = ?2, terminal = ?3, reason = ?4, updated_at = ?5
+      WHERE id = ?1)sql"));
+  TXC_ASSIGN_OR_RETURN(w->update_branch_, PrepareOwned(db, R"sql(
+      UPDATE branches SET state = ?3, op = ?4, op_attempt = ?5, attempts = ?6, last_error = ?7,
+                          updated_at = ?8
+      WHERE tx_id = ?1 AND idx = ?2)sql"));
+  TXC_ASSIGN_OR_RETURN(w->insert_attempt_, PrepareOwned(db, R"sql(
+      INSERT INTO attempts(tx_id, branch, op, number, at, result, error, latency_us)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql"));
+  return w;
+}
+
+Status SqliteWriter::ApplyGroup(const std::vector<const std::vector<core::LogRecord>*>& batches) {
+  TXC_RETURN_IF_ERROR(begin_->Run().WithContext("begin"));
+  Status st;
+  for (const auto* batch : batches) {
+    for (const auto& record : *batch) {
+      st = Apply(record);
+      if (!st.ok()) break;
+    }
+    if (!st.ok()) break;
+  }
+  // With synchronous=FULL the WAL is fsynced inside COMMIT, so a failed sync surfaces here.
+  if (st.ok()) st = commit_->Run().WithContext("commit");
+  if (!st.ok() && !sqlite3_get_autocommit(db_.get())) {
+    // Best effort: if even ROLLBACK fails the log is poisoned anyway and the file is recovered
+    // from the WAL on the next Open.
+    (void)rollback_->Run();
+  }
+  return st;
+}
+
+Status SqliteWriter::Apply(const core::LogRecord& record) {
+  return std::visit([this](const auto& r) { return Apply(r); }, record);
+}
+
+Status SqliteWriter::Apply(const core::TxCreated& r) {
+  const core::Transaction& tx = r.tx;
+  const std::string ctx = "TxCreated(" + tx.id + ")";
+  SqliteStatement& s = *insert_tx_;
+  s.Bind(1, tx.id);
+  s.Bind(2, core::ProtocolName(tx.protocol));
+  s.Bind(3, core::TxStateName(tx.state));
+  s.Bind(4, int64_t{core::IsTerminal(tx.state) ? 1 : 0});
+  s.Bind(5, int64_t{tx.timeout.count()});
+  s.Bind(6, core::ToMillis(tx.created_at));
+  s.Bind(7, core::ToMillis(tx.updated_at));
+  s.Bind(8, tx.reason);
+  s.BindTextOrNull(9, tx.idempotency_key);
+  s.Bind(10, tx.request_hash);
+  TXC_RETURN_IF_ERROR(s.Run().WithContext(ctx));
+
+  SqliteStatement& b = *insert_branch_;
+  for (const core::Branch& br : tx.branches) {
+    b.Bind(1, tx.id);
+    b.Bind(2, int64_t{br.index});
+    b.Bind(3, br.participant);
+    b.Bind(4, DumpJson(br.payload));
+    b.Bind(5, core::BranchStateName(br.state));
+    b.Bind(6, wire::OpName(br.op));
+    b.Bind(7, int64_t{br.op_attempt});
+    b.Bind(8, int64_t{br.attempts});
+    b.Bind(9, br.last_error);
+    b.Bind(10, core::ToMillis(tx.updated_at));
+    TXC_RETURN_IF_ERROR(b.Run().WithContext(ctx + " branch " + std::to_string(br.index)));
+  }
+  return Status::Ok();
+}
+
+Status SqliteWriter::Apply(const core::TxStateChanged& r) {
+  const std::string ctx = "TxStateChanged(" + r.id + ")";
+  SqliteStatement& s = *update_tx_state_;
+  s.Bind(1, r.id);
+  s.Bind(2, core::TxStateName(r.state));
+  s.Bind(3, int64_t{core::IsTerminal(r.state) ? 1 : 0});
+  s.Bind(4, r.reason);
+  s.Bind(5, core::ToMillis(r.at));
+  TXC_RETURN_IF_ERROR(s.Run().WithContext(ctx));
+  return ExpectOneChange(ctx);
+}
+
+Status SqliteWriter::Apply(const core::BranchChanged& r) {
+  const std::string ctx = "BranchChanged(" + r.id + ", " + std::to_string(r.branch) + ")";
+  SqliteStatement& s = *update_branch_;
+  s.Bind(1, r.id);
+  s.Bind(2, int64_t{r.branch});
+  s.Bind(3, core::BranchStateName(r.state));
+  s.Bind(4, wire::OpName(r.op));
+  s.Bind(5, int64_t{r.op_attempt});
+  s.Bind(6, int64_t{r.attempts});
+  s.Bind(7, r.last_error);
+  s.Bind(8, core::ToMillis(r.at));
+  TXC_RETURN_IF_ERROR(s.Run().WithContext(ctx));
+  return ExpectOneChange(ctx);
+}
+
+Status SqliteWriter::Apply(const core::AttemptRecorded& r) {
+  const core::Attempt& a = r.attempt;
+  SqliteStatement& s = *insert_attempt_;
+  s.Bind(1, r.id);
+  s.Bind(2, int64_t{r.branch});
+  s.Bind(3, wire::OpName(a.op));
+  s.Bind(4, int64_t{a.number});
+  s.Bind(5, core::ToMillis(a.at));
+  s.Bind(6, core::AttemptResultName(a.result));
+  s.Bind(7, a.error);
+  s.Bind(8, a.latency_us);
+  // The foreign key to branches rejects attempts of unknown transactions or branches.
+  return s.Run().WithContext("AttemptRecorded(" + r.id + ", " + std::to_string(r.branch) + ")");
+}
+
+Status SqliteWriter::ExpectOneChange(const std::string& what) {
+  if (sqlite3_changes(db_.get()) == 1) return Status::Ok();
+  return Status::Internal(what + ": no such transaction or branch");
+}
+
+}  // namespace txc::log

@@ -1,0 +1,51 @@
+// SqliteWriter: the log's write connection and its cached statements. It applies groups of log
+// records inside one transaction; the group-commit queue and thread live in SqliteTxLog.
+// Not thread-safe: after Open, only the log-writer thread uses it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/actions.h"
+#include "log/sqlite_statement.h"
+#include "txc/status.h"
+
+namespace txc::log {
+
+class SqliteWriter {
+ public:
+  // Opens (creating if needed) the database at `path`, switches it to WAL with the given
+  // synchronous level ("FULL" or "NORMAL"), enables foreign keys, migrates the schema and
+  // prepares the statements.
+  static Result<std::unique_ptr<SqliteWriter>> Open(const std::string& path,
+                                                    const std::string& synchronous,
+                                                    int busy_timeout_ms);
+
+  // Applies every record of every batch, in order, between BEGIN IMMEDIATE and COMMIT. On any
+  // failure the transaction is rolled back (nothing of the group is applied) and the error,
+  // naming the record that failed, is returned.
+  Status ApplyGroup(const std::vector<const std::vector<core::LogRecord>*>& batches);
+
+ private:
+  SqliteWriter() = default;
+  Status Apply(const core::LogRecord& record);
+  Status Apply(const core::TxCreated& r);
+  Status Apply(const core::TxStateChanged& r);
+  Status Apply(const core::BranchChanged& r);
+  Status Apply(const core::AttemptRecorded& r);
+  // An UPDATE that matched no row means the record refers to something never created.
+  Status ExpectOneChange(const std::string& what);
+
+  SqliteDb db_;
+  std::unique_ptr<SqliteStatement> begin_;
+  std::unique_ptr<SqliteStatement> commit_;
+  std::unique_ptr<SqliteStatement> rollback_;
+  std::unique_ptr<SqliteStatement> insert_tx_;
+  std::unique_ptr<SqliteStatement> insert_branch_;
+  std::unique_ptr<SqliteStatement> update_tx_state_;
+  std::unique_ptr<SqliteStatement> update_branch_;
+  std::unique_ptr<SqliteStatement> insert_attempt_;
+};
+
+}  // namespace txc::log

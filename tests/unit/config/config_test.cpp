@@ -1,0 +1,63 @@
+#include "config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+namespace txc {
+namespace {
+
+std::map<std::string, std::string> g_env;
+const char* FakeEnv(const char* name) {
+  auto it = g_env.find(name);
+  return it == g_env.end() ? nullptr : it->second.c_str();
+}
+
+TEST(Config, DefaultsMatchTheDocumentedOnes) {
+  g_env.clear();
+  auto c = ParseConfig({}, FakeEnv);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->nats_url, "nats://127.0.0.1:4222");
+  EXPECT_EQ(c->http_host, "127.0.0.1");
+  EXPECT_EQ(c->http_port, 8080);
+  EXPECT_EQ(c->db_path, "./txc.db");
+  EXPECT_EQ(c->synchronous, "FULL");
+}
+
+TEST(Config, FlagsOverrideEnvironmentWhichOverridesDefaults) {
+  g_env = {{"TXC_NATS_URL", "nats://env:1"}, {"TXC_DB_PATH", "/env.db"}};
+  auto c = ParseConfig({"--db-path", "/flag.db", "--http-addr=0.0.0.0:9000"}, FakeEnv);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->nats_url, "nats://env:1");
+  EXPECT_EQ(c->db_path, "/flag.db");
+  EXPECT_EQ(c->http_host, "0.0.0.0");
+  EXPECT_EQ(c->http_port, 9000);
+}
+
+TEST(Config, RejectsBadValuesWithAClearMessage) {
+  g_env.clear();
+  for (auto args : std::vector<std::vector<std::string>>{{"--http-addr", "nope"},
+                                                         {"--http-addr", "h:70000"},
+                                                         {"--reply-timeout-ms", "0"},
+                                                         {"--reply-timeout-ms", "12x"},
+                                                         {"--synchronous", "OFF"},
+                                                         {"--bogus"},
+                                                         {"--db-path"}}) {
+    auto c = ParseConfig(args, FakeEnv);
+    EXPECT_FALSE(c.ok()) << args[0];
+    EXPECT_FALSE(c.status().message().empty());
+  }
+  g_env = {{"TXC_BACKOFF_CAP_MS", "50"}};
+  EXPECT_FALSE(ParseConfig({}, FakeEnv).ok()) << "base 100 ms above a 50 ms cap";
+}
+
+TEST(Config, HelpListsEveryVariable) {
+  const std::string help = ConfigHelp();
+  for (const char* v : {"TXC_NATS_URL", "TXC_HTTP_ADDR", "TXC_DB_PATH", "TXC_REPLY_TIMEOUT_MS"}) {
+    EXPECT_NE(help.find(v), std::string::npos) << v;
+  }
+}
+
+}  // namespace
+}  // namespace txc
