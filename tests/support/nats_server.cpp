@@ -1,6 +1,7 @@
 #include "nats_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -52,6 +53,11 @@ bool NatsServer::Start() {
   if (pid_ > 0) return true;
   pid_t pid = fork();
   if (pid == 0) {
+    // The server's banner and connection logs would bury the test output.
+    if (int devnull = open("/dev/null", O_WRONLY); devnull >= 0) {
+      dup2(devnull, STDOUT_FILENO);
+      dup2(devnull, STDERR_FILENO);
+    }
     const std::string port = std::to_string(port_);
     execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", port.c_str(),
            static_cast<char*>(nullptr));

@@ -1,0 +1,163 @@
+// txc participant SDK: the library a service embeds to take part in txc two-phase-commit
+// transactions over NATS.
+//
+// A Participant answers the coordinator's requests for one participant name
+// ("txc.participant.<name>.*", queue group <name>, so several instances of a service share the
+// load). For every branch it keeps a durable record in the service's own SQLite database (table
+// txc_branches), written in the same local transaction as the service's business writes, so:
+//   - prepare runs the prepare handler once; a yes vote is on disk before the reply is sent;
+//   - duplicates (re-sent prepare/commit/abort) are answered from the record without calling the
+//     handler again;
+//   - an abort that arrives before its prepare is recorded (null rollback), and the late prepare
+//     is then refused (no hanging reservation);
+//   - a prepared branch that hears nothing for Options::in_doubt_after, and every prepared branch
+//     found when Start() runs, is resolved by asking the coordinator (wire::kStatusSubject). The
+//     participant never decides alone after voting yes.
+//
+// Threading: handlers run one at a time per Participant, on the NATS delivery thread or on the
+// in-doubt resolver thread, always with the SDK's database lock held; a slow handler delays the
+// next request. A handler must not call Stop(), destroy the Participant or call WithDb (that
+// deadlocks). All public methods are thread-safe. Failures come back as Status/Result; the only
+// exceptions that leave the SDK are the ones a WithDb function throws itself.
+//
+// Record states: 'prepared', 'committed', 'aborted'; updated_at is wall-clock milliseconds since
+// the Unix epoch. Instances sharing one participant name must share one database file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "txc/status.h"
+#include "txc/wire.h"
+
+struct sqlite3;
+
+namespace txc {
+
+// What a handler gets for one branch operation. Valid only during the handler call.
+struct BranchContext {
+  std::string gid;
+  int branch = 0;
+  std::string participant;
+  std::string protocol;
+  wire::Op op = wire::Op::kPrepare;
+  // 1 for the coordinator's first send of this op, +1 per re-send; 0 when the SDK applies a
+  // decision by itself (in-doubt resolution after asking the coordinator).
+  int attempt = 1;
+  // The branch's business payload. For commit/abort it is the payload of the request, or, when
+  // the SDK resolves in doubt, the payload stored with the prepare.
+  nlohmann::json payload;
+  // The service's own database, inside the local transaction the SDK opened (BEGIN IMMEDIATE).
+  // Business writes made through it commit atomically with the SDK's branch record, or roll back
+  // with it. The handler must not BEGIN/COMMIT/ROLLBACK itself (SAVEPOINTs of its own are fine);
+  // if it ends the transaction the SDK answers `error` and records nothing. Do not keep it.
+  sqlite3* db = nullptr;
+};
+
+// A handler's verdict.
+//   Ok:     the work is done (prepare: resources reserved, vote yes).
+//   Refuse: definitive no. Only meaningful for prepare; for commit/abort it is treated as Retry.
+//   Retry:  transient failure; the SDK rolls back and answers `error` so the coordinator retries.
+struct HandlerResult {
+  wire::Outcome outcome = wire::Outcome::kOk;
+  std::string message;  // shown in the coordinator's branch history
+
+  static HandlerResult Ok() { return {wire::Outcome::kOk, ""}; }
+  static HandlerResult Refuse(std::string why) { return {wire::Outcome::kRefused, std::move(why)}; }
+  static HandlerResult Retry(std::string why) { return {wire::Outcome::kError, std::move(why)}; }
+};
+
+// A handler may throw: the SDK catches everything, rolls back and answers `error`.
+using Handler = std::function<HandlerResult(const BranchContext&)>;
+
+class Participant {
+ public:
+  struct Options {
+    std::string nats_url = "nats://127.0.0.1:4222";
+    std::string name;     // must satisfy wire::IsValidParticipantName
+    std::string db_path;  // the service's SQLite database (the SDK adds a txc_branches table)
+    // A prepared branch with no outcome for this long is resolved by asking the coordinator.
+    std::chrono::milliseconds in_doubt_after{2000};
+    std::chrono::milliseconds resolve_interval{500};  // how often the resolver looks
+    std::chrono::milliseconds status_timeout{1000};   // per status query
+    std::chrono::milliseconds reconnect_wait{250};    // between NATS reconnect attempts
+    std::chrono::milliseconds busy_timeout{5000};     // SQLite lock wait (instances share a file)
+    std::chrono::milliseconds drain_timeout{5000};    // Stop(): finish in-flight requests
+  };
+
+  // Snapshot of monotonically increasing counters (for tests and metrics).
+  struct Counters {
+    uint64_t prepare_calls = 0;  // handler invocations, per op
+    uint64_t commit_calls = 0;
+    uint64_t abort_calls = 0;
+    uint64_t requests = 0;      // messages received on the participant subject
+    uint64_t bad_requests = 0;  // undecodable, misaddressed or unsupported
+    uint64_t replies_sent = 0;
+    uint64_t status_queries = 0;     // questions asked to the coordinator
+    uint64_t in_doubt_resolved = 0;  // branches committed/aborted after asking the coordinator
+  };
+
+  // Validates the options and opens the database (WAL, synchronous=FULL), creating txc_branches
+  // if needed. Does not touch NATS. Errors: kInvalidArgument (options), kUnavailable (database).
+  static Result<std::unique_ptr<Participant>> Create(Options options);
+
+  ~Participant();  // calls Stop()
+  Participant(const Participant&) = delete;
+  Participant& operator=(const Participant&) = delete;
+
+  // Register handlers; call before Start() (later calls are ignored and logged). Without a
+  // prepare handler prepare votes yes; without a commit/abort handler the SDK only records the
+  // new state.
+  void OnPrepare(Handler h);
+  void OnCommit(Handler h);
+  void OnAbort(Handler h);
+
+  // Connects to NATS, subscribes, and starts the in-doubt resolver (which first looks at every
+  // prepared branch left from a previous run). Succeeds even if the server is not up yet: the
+  // connection keeps retrying forever. Errors: kFailedPrecondition if already started or
+  // stopped, kUnavailable/kInvalidArgument for NATS setup failures.
+  Status Start();
+
+  // Stops the resolver, drains the subscription (in-flight requests are answered, up to
+  // drain_timeout), closes the connection. When it returns no handler or NATS callback is
+  // running or will run. Idempotent; a stopped Participant cannot be started again.
+  void Stop();
+
+  // Runs fn with the SDK's database connection under the SDK's lock, for the service's own
+  // reads/writes outside transactions (autocommit). fn must not leave a transaction open (the
+  // SDK rolls it back and logs). Exceptions from fn propagate to the caller. Returns fn's result.
+  template <typename F>
+  std::invoke_result_t<F&, sqlite3*> WithDb(F&& fn) {
+    using R = std::invoke_result_t<F&, sqlite3*>;
+    if constexpr (std::is_void_v<R>) {
+      RunWithDb([&fn](sqlite3* db) { fn(db); });
+    } else {
+      std::optional<R> out;
+      RunWithDb([&fn, &out](sqlite3* db) { out.emplace(fn(db)); });
+      return std::move(*out);
+    }
+  }
+  void RunWithDb(const std::function<void(sqlite3*)>& fn);
+
+  // The durable state of a branch: "prepared", "committed", "aborted", or nullopt if there is
+  // no record. Errors: kUnavailable (database).
+  Result<std::optional<std::string>> BranchState(const std::string& gid, int branch);
+
+  Counters counters() const;
+  const Options& options() const;
+
+ private:
+  struct Impl;
+  explicit Participant(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace txc

@@ -1,0 +1,207 @@
+#include "nats_endpoint.h"
+
+#include <exception>
+#include <utility>
+
+#include "log.h"
+
+namespace txc::sdk {
+namespace {
+
+// Generous: a healthy participant answers in microseconds; these only bound bursts.
+constexpr int kPendingMsgLimit = 65536;
+constexpr int kPendingBytesLimit = 64 * 1024 * 1024;
+
+Status NatsError(natsStatus s, std::string_view what) {
+  std::string message = std::string(what) + ": " + natsStatus_GetText(s);
+  switch (s) {
+    case NATS_TIMEOUT:
+      return Status::DeadlineExceeded(std::move(message));
+    case NATS_INVALID_ARG:
+    case NATS_ADDRESS_MISSING:
+      return Status::InvalidArgument(std::move(message));
+    default:
+      return Status::Unavailable(std::move(message));
+  }
+}
+
+}  // namespace
+
+NatsEndpoint::NatsEndpoint(Options options, MessageFn on_message, CounterSet* counters)
+    : options_(std::move(options)), on_message_(std::move(on_message)), counters_(counters) {}
+
+NatsEndpoint::~NatsEndpoint() { Close(); }
+
+Result<std::unique_ptr<NatsEndpoint>> NatsEndpoint::Open(Options options, MessageFn on_message,
+                                                         CounterSet* counters) {
+  std::unique_ptr<NatsEndpoint> endpoint(
+      new NatsEndpoint(std::move(options), std::move(on_message), counters));
+  // On failure the destructor closes whatever was opened and waits for its callbacks.
+  TXC_RETURN_IF_ERROR(endpoint->Connect());
+  return endpoint;
+}
+
+Status NatsEndpoint::Connect() {
+  natsOptions* raw_opts = nullptr;
+  natsStatus s = natsOptions_Create(&raw_opts);
+  NatsOptionsPtr opts(raw_opts);
+  const std::string conn_name = "txc-participant-" + options_.name;
+  if (s == NATS_OK) s = natsOptions_SetURL(opts.get(), options_.url.c_str());
+  if (s == NATS_OK) s = natsOptions_SetName(opts.get(), conn_name.c_str());
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts.get(), -1);  // forever
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts.get(), options_.reconnect_wait.count());
+  // With a connected callback, Connect returns NATS_NOT_YET_CONNECTED instead of blocking when
+  // the server is not up yet, and keeps trying in the background.
+  if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(opts.get(), true, &OnConnected, this);
+  // This connection mostly replies: send each reply at once instead of buffering.
+  if (s == NATS_OK) s = natsOptions_SetSendAsap(opts.get(), true);
+  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts.get(), &OnDisconnected, this);
+  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts.get(), &OnReconnected, this);
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), &OnClosed, this);
+  if (s == NATS_OK) s = natsOptions_SetErrorHandler(opts.get(), &OnError, this);
+  if (s != NATS_OK) return NatsError(s, "nats options");
+
+  natsConnection* raw_nc = nullptr;
+  s = natsConnection_Connect(&raw_nc, opts.get());
+  nc_.reset(raw_nc);
+  const bool connected = s == NATS_OK;
+  if (s == NATS_NOT_YET_CONNECTED) {
+    LogLine(options_.name, "nats server " + options_.url + " not reachable yet; retrying");
+    s = NATS_OK;
+  }
+  if (s != NATS_OK) return NatsError(s, "connect to " + options_.url);
+
+  natsSubscription* raw_sub = nullptr;
+  s = natsConnection_QueueSubscribe(&raw_sub, nc_.get(), options_.subject.c_str(),
+                                    options_.name.c_str(), &OnMessage, this);
+  sub_.reset(raw_sub);
+  if (s == NATS_OK) s = natsSubscription_SetOnCompleteCB(sub_.get(), &OnSubscriptionComplete, this);
+  if (s == NATS_OK) complete_cb_set_ = true;
+  if (s == NATS_OK) {
+    s = natsSubscription_SetPendingLimits(sub_.get(), kPendingMsgLimit, kPendingBytesLimit);
+  }
+  if (s != NATS_OK) return NatsError(s, "subscribe to " + options_.subject);
+  // Round trip so the server has our interest when Start() returns. If the server is not up
+  // yet, the subscription is sent when the connection is established.
+  if (connected) {
+    s = natsConnection_FlushTimeout(nc_.get(), 2000);
+    if (s != NATS_OK) LogLine(options_.name, std::string("flush: ") + natsStatus_GetText(s));
+  }
+  return Status::Ok();
+}
+
+Result<std::string> NatsEndpoint::Request(std::string_view subject, std::string_view data,
+                                          std::chrono::milliseconds timeout) {
+  if (!nc_) return Status::Unavailable("nats connection closed");
+  const std::string subj(subject);
+  natsMsg* raw = nullptr;
+  const natsStatus s = natsConnection_Request(&raw, nc_.get(), subj.c_str(), data.data(),
+                                              static_cast<int>(data.size()), timeout.count());
+  NatsMsgPtr reply(raw);
+  if (s != NATS_OK) return NatsError(s, "request " + subj);
+  return std::string(natsMsg_GetData(reply.get()),
+                     static_cast<size_t>(natsMsg_GetDataLength(reply.get())));
+}
+
+void NatsEndpoint::StopReceiving() {
+  if (drained_ || !sub_ || !complete_cb_set_) return;
+  drained_ = true;
+  if (natsConnection_Status(nc_.get()) != NATS_CONN_STATUS_CONNECTED) {
+    // Nobody to send UNSUB or replies to; whatever is queued is dropped with the connection and
+    // will be re-sent by the coordinator.
+    return;
+  }
+  natsStatus s = natsSubscription_DrainTimeout(sub_.get(), options_.drain_timeout.count());
+  if (s == NATS_OK) {
+    s = natsSubscription_WaitForDrainCompletion(sub_.get(), options_.drain_timeout.count() + 1000);
+  }
+  if (s != NATS_OK) {
+    LogLine(options_.name, std::string("drain: ") + natsStatus_GetText(s) + " (closing anyway)");
+  }
+}
+
+void NatsEndpoint::Close() {
+  if (closed_) return;
+  closed_ = true;
+  closing_ = true;
+  if (nc_) {
+    // Closing also closes the subscription; nats.c then runs its completion callback and,
+    // last, the closed callback. Wait for both: they point at this object.
+    natsConnection_Close(nc_.get());
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return conn_closed_ && (!complete_cb_set_ || sub_complete_); });
+  }
+  sub_.reset();
+  nc_.reset();
+}
+
+void NatsEndpoint::OnMessage(natsConnection* nc, natsSubscription*, natsMsg* raw,
+                             void* closure) noexcept {
+  NatsMsgPtr msg(raw);
+  auto* self = static_cast<NatsEndpoint*>(closure);
+  try {
+    self->counters_->requests++;
+    const char* reply_subject = natsMsg_GetReply(msg.get());
+    const std::string reply_to = reply_subject != nullptr ? reply_subject : "";
+    const std::string data(natsMsg_GetData(msg.get()),
+                           static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
+    msg.reset();
+    std::optional<std::string> body = self->on_message_(data, !reply_to.empty());
+    if (!body || reply_to.empty()) return;
+    const natsStatus s =
+        natsConnection_Publish(nc, reply_to.c_str(), body->data(), static_cast<int>(body->size()));
+    if (s == NATS_OK) {
+      self->counters_->replies_sent++;
+    } else {
+      LogLine(self->options_.name, std::string("reply not sent: ") + natsStatus_GetText(s));
+    }
+  } catch (const std::exception& e) {
+    LogLine(self->options_.name, std::string("message callback failed: ") + e.what());
+  } catch (...) {
+    LogLine(self->options_.name, "message callback failed: unknown exception");
+  }
+}
+
+void NatsEndpoint::OnSubscriptionComplete(void* closure) noexcept {
+  auto* self = static_cast<NatsEndpoint*>(closure);
+  std::lock_guard lock(self->mu_);  // notify under the lock: Close() may destroy us right after
+  self->sub_complete_ = true;
+  self->cv_.notify_all();
+}
+
+void NatsEndpoint::OnConnected(natsConnection*, void* closure) noexcept {
+  auto* self = static_cast<NatsEndpoint*>(closure);
+  LogLine(self->options_.name, "connected to " + self->options_.url);
+}
+
+void NatsEndpoint::OnDisconnected(natsConnection*, void* closure) noexcept {
+  auto* self = static_cast<NatsEndpoint*>(closure);
+  if (self->closing_) return;
+  LogLine(self->options_.name, "disconnected from " + self->options_.url + "; reconnecting");
+}
+
+void NatsEndpoint::OnReconnected(natsConnection*, void* closure) noexcept {
+  auto* self = static_cast<NatsEndpoint*>(closure);
+  LogLine(self->options_.name, "reconnected to " + self->options_.url);
+}
+
+void NatsEndpoint::OnClosed(natsConnection*, void* closure) noexcept {
+  auto* self = static_cast<NatsEndpoint*>(closure);
+  std::lock_guard lock(self->mu_);
+  self->conn_closed_ = true;
+  self->cv_.notify_all();
+}
+
+void NatsEndpoint::OnError(natsConnection*, natsSubscription*, natsStatus err,
+                           void* closure) noexcept {
+  auto* self = static_cast<NatsEndpoint*>(closure);
+  if (err == NATS_SLOW_CONSUMER) {
+    LogLine(self->options_.name,
+            "slow consumer: the server or client dropped requests (handlers too slow?); the "
+            "coordinator will re-send them");
+  } else {
+    LogLine(self->options_.name, std::string("nats error: ") + natsStatus_GetText(err));
+  }
+}
+
+}  // namespace txc::sdk

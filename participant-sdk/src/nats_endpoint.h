@@ -1,0 +1,92 @@
+// NatsEndpoint: the participant's NATS connection. One queue subscription whose messages are
+// handed, one at a time on the subscription's delivery thread, to a callback that returns the
+// reply body; plus blocking requests (status queries). Reconnects forever; connection events are
+// logged one line each.
+//
+// Lifetime: Close() (also run by the destructor) drains nothing; call StopReceiving() first for a
+// graceful stop. After Close() returns no nats.c callback runs or will run on this object.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "counters.h"
+#include "nats_handles.h"
+#include "txc/status.h"
+
+namespace txc::sdk {
+
+class NatsEndpoint {
+ public:
+  struct Options {
+    std::string url;
+    std::string name;     // participant name: logs, connection name, queue group
+    std::string subject;  // what to subscribe to
+    std::chrono::milliseconds reconnect_wait{250};
+    std::chrono::milliseconds drain_timeout{5000};
+  };
+  // Returns the body to publish to the message's reply subject, or nullopt for no reply. Runs on
+  // the delivery thread; exceptions are caught and logged (nothing unwinds into nats.c).
+  using MessageFn =
+      std::function<std::optional<std::string>(std::string_view data, bool has_reply)>;
+
+  // Connects (or, if the server is not reachable yet, keeps trying in the background) and
+  // subscribes. `counters` must outlive the endpoint. Errors: kInvalidArgument (bad URL),
+  // kUnavailable.
+  static Result<std::unique_ptr<NatsEndpoint>> Open(Options options, MessageFn on_message,
+                                                    CounterSet* counters);
+  ~NatsEndpoint();
+  NatsEndpoint(const NatsEndpoint&) = delete;
+  NatsEndpoint& operator=(const NatsEndpoint&) = delete;
+
+  // Request/reply. Errors: kDeadlineExceeded (timeout), kUnavailable (no responders,
+  // disconnected, closed).
+  Result<std::string> Request(std::string_view subject, std::string_view data,
+                              std::chrono::milliseconds timeout);
+
+  // Removes interest and waits (up to drain_timeout) until messages already received have been
+  // handled and answered. Idempotent.
+  void StopReceiving();
+  // Closes the connection and waits for the last callbacks. Idempotent.
+  void Close();
+
+ private:
+  NatsEndpoint(Options options, MessageFn on_message, CounterSet* counters);
+  Status Connect();
+
+  // nats.c callbacks. noexcept: nothing may unwind into C; OnMessage catches everything itself.
+  static void OnMessage(natsConnection* nc, natsSubscription* sub, natsMsg* msg,
+                        void* closure) noexcept;
+  static void OnSubscriptionComplete(void* closure) noexcept;
+  static void OnConnected(natsConnection* nc, void* closure) noexcept;
+  static void OnDisconnected(natsConnection* nc, void* closure) noexcept;
+  static void OnReconnected(natsConnection* nc, void* closure) noexcept;
+  static void OnClosed(natsConnection* nc, void* closure) noexcept;
+  static void OnError(natsConnection* nc, natsSubscription* sub, natsStatus err,
+                      void* closure) noexcept;
+
+  const Options options_;
+  const MessageFn on_message_;
+  CounterSet* const counters_;
+
+  NatsConnectionPtr nc_;
+  NatsSubscriptionPtr sub_;
+  bool complete_cb_set_ = false;  // only touched by Open/StopReceiving/Close (one thread)
+  bool drained_ = false;
+  bool closed_ = false;
+  std::atomic<bool> closing_{false};  // read by callbacks: a disconnect is then expected
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool conn_closed_ = false;   // guarded by mu_: the closed callback ran
+  bool sub_complete_ = false;  // guarded by mu_: the subscription's last callback returned
+};
+
+}  // namespace txc::sdk

@@ -1,0 +1,210 @@
+// Participant: wires the pieces together. BranchStore (the service DB and branch records),
+// Dispatcher (the barrier that runs handlers), NatsEndpoint (requests in, replies out, status
+// queries) and InDoubtResolver (asks the coordinator about branches left prepared).
+#include "txc/participant.h"
+
+#include <mutex>
+#include <utility>
+
+#include "branch_store.h"
+#include "counters.h"
+#include "dispatcher.h"
+#include "in_doubt_resolver.h"
+#include "log.h"
+#include "nats_endpoint.h"
+
+namespace txc {
+namespace {
+
+// For a request that failed to decode: keep whatever identifies it, so the coordinator can match
+// the error to its branch if it can.
+wire::BranchReply BadRequestReply(std::string_view data, const Status& why) {
+  wire::BranchReply reply{"", 0, wire::Op::kPrepare, wire::Outcome::kError,
+                          "bad request: " + why.message()};
+  const auto doc = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) return reply;
+  if (auto it = doc.find("gid"); it != doc.end() && it->is_string()) {
+    reply.gid = it->get<std::string>();
+  }
+  if (auto it = doc.find("branch"); it != doc.end() && it->is_number_integer()) {
+    const int64_t branch = it->get<int64_t>();
+    if (branch >= 0 && branch <= INT32_MAX) reply.branch = static_cast<int>(branch);
+  }
+  if (auto it = doc.find("op"); it != doc.end() && it->is_string()) {
+    if (auto op = wire::ParseOp(it->get<std::string>())) reply.op = *op;
+  }
+  return reply;
+}
+
+}  // namespace
+
+struct Participant::Impl {
+  enum class Phase { kCreated, kStarted, kStopped };
+
+  Options options;
+  std::unique_ptr<sdk::BranchStore> store;
+  sdk::CounterSet counters;
+
+  std::mutex lifecycle_mu;
+  Phase phase = Phase::kCreated;  // guarded by lifecycle_mu
+  sdk::Handlers handlers;         // guarded by lifecycle_mu; copied into the dispatcher at Start
+  // Created by Start, destroyed by Stop (callbacks only run in between).
+  std::unique_ptr<sdk::Dispatcher> dispatcher;
+  std::unique_ptr<sdk::NatsEndpoint> endpoint;
+  std::unique_ptr<sdk::InDoubtResolver> resolver;
+
+  // Delivery thread: one request in, the reply body out.
+  std::optional<std::string> OnMessage(std::string_view data, bool has_reply) {
+    auto request = wire::DecodeBranchRequest(data);
+    if (!request.ok()) {
+      counters.bad_requests++;
+      sdk::LogLine(options.name, "undecodable request" +
+                                     std::string(has_reply ? "" : " without reply subject") + ": " +
+                                     request.status().message());
+      if (!has_reply) return std::nullopt;
+      return wire::Encode(BadRequestReply(data, request.status()));
+    }
+    const wire::BranchReply reply = dispatcher->Handle(*request);
+    if (!has_reply) return std::nullopt;
+    return wire::Encode(reply);
+  }
+
+  // Resolver thread: what did the coordinator decide for gid?
+  std::optional<wire::Decision> Ask(const std::string& gid) {
+    auto body = endpoint->Request(wire::kStatusSubject, wire::Encode(wire::StatusQuery{gid}),
+                                  options.status_timeout);
+    // No answer (coordinator down, timeout, disconnected) is normal while in doubt: ask again
+    // next round, without filling the log.
+    if (!body.ok()) return std::nullopt;
+    auto reply = wire::DecodeStatusReply(*body);
+    if (!reply.ok()) {
+      sdk::LogLine(options.name, "bad status reply for " + gid + ": " + reply.status().message());
+      return std::nullopt;
+    }
+    if (reply->gid != gid) {
+      sdk::LogLine(options.name, "status reply for " + reply->gid + " when asking about " + gid);
+      return std::nullopt;
+    }
+    return reply->decision;
+  }
+
+  void SetHandler(Handler sdk::Handlers::*slot, Handler h, const char* what) {
+    std::lock_guard lock(lifecycle_mu);
+    if (phase != Phase::kCreated) {
+      sdk::LogLine(options.name, std::string(what) + " handler registered after Start; ignored");
+      return;
+    }
+    handlers.*slot = std::move(h);
+  }
+};
+
+Participant::Participant(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Participant::~Participant() { Stop(); }
+
+Result<std::unique_ptr<Participant>> Participant::Create(Options options) {
+  if (!wire::IsValidParticipantName(options.name)) {
+    return Status::InvalidArgument("participant name '" + options.name +
+                                   "' must be 1..64 characters of [A-Za-z0-9_-]");
+  }
+  if (options.db_path.empty()) return Status::InvalidArgument("db_path is empty");
+  if (options.nats_url.empty()) return Status::InvalidArgument("nats_url is empty");
+  using std::chrono::milliseconds;
+  if (options.in_doubt_after < milliseconds(0) || options.resolve_interval <= milliseconds(0) ||
+      options.status_timeout <= milliseconds(0) || options.reconnect_wait <= milliseconds(0) ||
+      options.busy_timeout < milliseconds(0) || options.drain_timeout <= milliseconds(0)) {
+    return Status::InvalidArgument(
+        "durations must be positive (in_doubt_after and busy_timeout may be 0)");
+  }
+  auto impl = std::make_unique<Impl>();
+  auto store = sdk::BranchStore::Open(options.db_path, options.busy_timeout);
+  if (!store.ok()) return store.status().WithContext("participant " + options.name);
+  impl->store = std::move(store).value();
+  impl->options = std::move(options);
+  return std::unique_ptr<Participant>(new Participant(std::move(impl)));
+}
+
+void Participant::OnPrepare(Handler h) {
+  impl_->SetHandler(&sdk::Handlers::prepare, std::move(h), "prepare");
+}
+void Participant::OnCommit(Handler h) {
+  impl_->SetHandler(&sdk::Handlers::commit, std::move(h), "commit");
+}
+void Participant::OnAbort(Handler h) {
+  impl_->SetHandler(&sdk::Handlers::abort, std::move(h), "abort");
+}
+
+Status Participant::Start() {
+  Impl& impl = *impl_;
+  std::lock_guard lock(impl.lifecycle_mu);
+  if (impl.phase != Impl::Phase::kCreated) {
+    return Status::FailedPrecondition("participant " + impl.options.name +
+                                      " was already started (a stopped one cannot restart)");
+  }
+  const Options& o = impl.options;
+  impl.dispatcher =
+      std::make_unique<sdk::Dispatcher>(o.name, impl.store.get(), impl.handlers, &impl.counters);
+  auto endpoint = sdk::NatsEndpoint::Open(
+      sdk::NatsEndpoint::Options{o.nats_url, o.name, wire::ParticipantWildcardSubject(o.name),
+                                 o.reconnect_wait, o.drain_timeout},
+      [&impl](std::string_view data, bool has_reply) { return impl.OnMessage(data, has_reply); },
+      &impl.counters);
+  if (!endpoint.ok()) {
+    impl.dispatcher.reset();  // no callback can run any more: Open closed what it opened
+    return endpoint.status().WithContext("participant " + o.name);
+  }
+  impl.endpoint = std::move(endpoint).value();
+  impl.resolver = std::make_unique<sdk::InDoubtResolver>(
+      sdk::InDoubtResolver::Options{o.name, o.in_doubt_after, o.resolve_interval}, impl.store.get(),
+      impl.dispatcher.get(), [&impl](const std::string& gid) { return impl.Ask(gid); },
+      &impl.counters);
+  impl.resolver->Start();
+  impl.phase = Impl::Phase::kStarted;
+  return Status::Ok();
+}
+
+void Participant::Stop() {
+  Impl& impl = *impl_;
+  std::lock_guard lock(impl.lifecycle_mu);
+  if (impl.phase == Impl::Phase::kStarted) {
+    // Resolver first: it uses the connection. Then let in-flight requests finish and be
+    // answered, then close and wait for nats.c's last callbacks.
+    impl.resolver->Stop();
+    impl.endpoint->StopReceiving();
+    impl.endpoint->Close();
+    impl.resolver.reset();
+    impl.endpoint.reset();
+    impl.dispatcher.reset();
+  }
+  impl.phase = Impl::Phase::kStopped;
+}
+
+void Participant::RunWithDb(const std::function<void(sqlite3*)>& fn) {
+  sdk::BranchStore& store = *impl_->store;
+  auto lock = store.Lock();
+  // The next branch operation must start from a clean connection, even if fn throws.
+  struct TransactionGuard {
+    sdk::BranchStore& store;
+    const std::string& name;
+    ~TransactionGuard() {
+      if (!store.InTransaction()) return;
+      sdk::LogLine(name, "WithDb left a transaction open; rolled back");
+      store.Rollback();
+    }
+  } guard{store, impl_->options.name};
+  fn(store.db());
+}
+
+Result<std::optional<std::string>> Participant::BranchState(const std::string& gid, int branch) {
+  auto lock = impl_->store->Lock();
+  auto record = impl_->store->Find(gid, branch);
+  if (!record.ok()) return record.status();
+  if (!record->has_value()) return std::optional<std::string>();
+  return std::optional<std::string>(sdk::BranchStateName((*record)->state));
+}
+
+Participant::Counters Participant::counters() const { return impl_->counters.Snapshot(); }
+
+const Participant::Options& Participant::options() const { return impl_->options; }
+
+}  // namespace txc
