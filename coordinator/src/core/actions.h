@@ -54,8 +54,9 @@ const char* TimerKindName(TimerKind k);
 struct TimerCommand {
   TimerKind kind;
   int branch;   // -1 for transaction-wide timers
-  int attempt;  // the attempt the timer belongs to; stale timers are ignored
+  int attempt;  // the (op, attempt) the timer belongs to; stale timers are ignored
   Duration delay;
+  wire::Op op = wire::Op::kPrepare;
 };
 
 struct Actions {

@@ -26,6 +26,7 @@ struct TimerFired {
   TimerKind kind;
   int branch;
   int attempt;
+  wire::Op op = wire::Op::kPrepare;  // with `attempt`: which message the timer was armed for
 };
 
 using Event = std::variant<Begin, Recover, Reply, TimerFired>;

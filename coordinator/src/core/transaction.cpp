@@ -28,15 +28,20 @@ std::optional<E> ValueOf(const std::array<std::pair<E, const char*>, N>& table,
 constexpr std::array<std::pair<Protocol, const char*>, 3> kProtocols = {
     {{Protocol::kTwoPhase, "2pc"}, {Protocol::kThreePhase, "3pc"}, {Protocol::kSaga, "saga"}}};
 
-constexpr std::array<std::pair<TxState, const char*>, 5> kTxStates = {{
+constexpr std::array<std::pair<TxState, const char*>, 10> kTxStates = {{
     {TxState::kPreparing, "preparing"},
+    {TxState::kPreCommitting, "precommitting"},
     {TxState::kCommitting, "committing"},
     {TxState::kAborting, "aborting"},
     {TxState::kCommitted, "committed"},
     {TxState::kAborted, "aborted"},
+    {TxState::kRunning, "running"},
+    {TxState::kCompensating, "compensating"},
+    {TxState::kCompleted, "completed"},
+    {TxState::kCompensated, "compensated"},
 }};
 
-constexpr std::array<std::pair<BranchState, const char*>, 7> kBranchStates = {{
+constexpr std::array<std::pair<BranchState, const char*>, 16> kBranchStates = {{
     {BranchState::kPreparing, "preparing"},
     {BranchState::kPrepared, "prepared"},
     {BranchState::kRefused, "refused"},
@@ -44,6 +49,15 @@ constexpr std::array<std::pair<BranchState, const char*>, 7> kBranchStates = {{
     {BranchState::kCommitted, "committed"},
     {BranchState::kAborting, "aborting"},
     {BranchState::kAborted, "aborted"},
+    {BranchState::kPreCommitting, "precommitting"},
+    {BranchState::kPreCommitted, "precommitted"},
+    {BranchState::kWaiting, "waiting"},
+    {BranchState::kActing, "acting"},
+    {BranchState::kDone, "done"},
+    {BranchState::kFailed, "failed"},
+    {BranchState::kCompensating, "compensating"},
+    {BranchState::kCompensated, "compensated"},
+    {BranchState::kSkipped, "skipped"},
 }};
 
 constexpr std::array<std::pair<AttemptResult, const char*>, 5> kAttemptResults = {{
@@ -69,7 +83,10 @@ const char* ProtocolName(Protocol p) { return NameOf(kProtocols, p); }
 std::optional<Protocol> ParseProtocol(std::string_view n) { return ValueOf(kProtocols, n); }
 const char* TxStateName(TxState s) { return NameOf(kTxStates, s); }
 std::optional<TxState> ParseTxState(std::string_view n) { return ValueOf(kTxStates, n); }
-bool IsTerminal(TxState s) { return s == TxState::kCommitted || s == TxState::kAborted; }
+bool IsTerminal(TxState s) {
+  return s == TxState::kCommitted || s == TxState::kAborted || s == TxState::kCompleted ||
+         s == TxState::kCompensated;
+}
 const char* BranchStateName(BranchState s) { return NameOf(kBranchStates, s); }
 std::optional<BranchState> ParseBranchState(std::string_view n) {
   return ValueOf(kBranchStates, n);

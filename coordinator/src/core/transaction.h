@@ -30,24 +30,38 @@ std::optional<Protocol> ParseProtocol(std::string_view name);
 // Every protocol's states share one enum so the log and the API stay protocol-agnostic; each
 // protocol file documents which subset it uses.
 enum class TxState {
-  kPreparing,   // 2PC: collecting votes (no decision yet)
-  kCommitting,  // decision COMMIT durably logged; phase two in progress
-  kAborting,    // decision ABORT logged; rollback in progress
-  kCommitted,   // terminal
-  kAborted,     // terminal
+  kPreparing,      // 2PC/3PC: collecting votes (no decision yet)
+  kPreCommitting,  // 3PC: PRECOMMIT durably logged; waiting for acknowledgements
+  kCommitting,     // decision COMMIT durably logged; the last phase is in progress
+  kAborting,       // decision ABORT logged; rollback in progress
+  kCommitted,      // terminal
+  kAborted,        // terminal
+  kRunning,        // saga: running actions
+  kCompensating,   // saga: a step failed; compensating (logged before the first compensation)
+  kCompleted,      // saga terminal: every action done
+  kCompensated,    // saga terminal: every needed compensation done
 };
 const char* TxStateName(TxState s);
 std::optional<TxState> ParseTxState(std::string_view name);
 bool IsTerminal(TxState s);
 
 enum class BranchState {
-  kPreparing,   // prepare sent, no vote yet
-  kPrepared,    // voted yes
-  kRefused,     // voted no (has rolled back locally; needs no abort)
-  kCommitting,  // commit sent, not acknowledged
-  kCommitted,   // commit acknowledged
-  kAborting,    // abort sent, not acknowledged
-  kAborted,     // abort acknowledged (or never prepared)
+  kPreparing,      // prepare / can_commit sent, no vote yet
+  kPrepared,       // voted yes
+  kRefused,        // voted no (has rolled back locally; needs no abort)
+  kCommitting,     // commit / do_commit sent, not acknowledged
+  kCommitted,      // commit acknowledged
+  kAborting,       // abort sent, not acknowledged
+  kAborted,        // abort acknowledged (or never prepared)
+  kPreCommitting,  // 3PC: pre_commit sent, not acknowledged
+  kPreCommitted,   // 3PC: pre_commit acknowledged
+  kWaiting,        // saga: action not started (waiting for the steps it comes after)
+  kActing,         // saga: action sent, no final answer yet
+  kDone,           // saga: action succeeded
+  kFailed,         // saga: action refused (or given up at the deadline)
+  kCompensating,   // saga: compensation sent, not acknowledged
+  kCompensated,    // saga: compensation acknowledged
+  kSkipped,        // saga: never started, nothing to undo
 };
 const char* BranchStateName(BranchState s);
 std::optional<BranchState> ParseBranchState(std::string_view name);
@@ -80,6 +94,7 @@ struct Branch {
   bool awaiting_reply = false;
   int attempts = 0;  // messages sent to this branch, all ops together
   std::string last_error;
+  std::vector<int> after;        // saga: indices of the steps this one runs after
   std::vector<Attempt> history;  // filled only when read back for display
 };
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <type_traits>
 
-#include "core/branch_records.h"
+#include "core/branch_actions.h"
 
 namespace txc::core {
 namespace {
@@ -12,10 +12,6 @@ namespace {
 bool Awaiting(const Branch& b) {
   return b.state == BranchState::kPreparing || b.state == BranchState::kCommitting ||
          b.state == BranchState::kAborting;
-}
-
-std::string Describe(const Branch& b) {
-  return "branch " + std::to_string(b.index) + " (" + b.participant + ")";
 }
 
 }  // namespace
@@ -43,7 +39,8 @@ Actions TwoPhaseCommit::OnBegin(Transaction& tx, TimePoint now) const {
     b.attempts = 1;
     b.awaiting_reply = true;
     out.sends.push_back({b.index, wire::Op::kPrepare, 1});
-    out.timers.push_back({TimerKind::kReplyTimeout, b.index, 1, retry_.reply_timeout});
+    out.timers.push_back(
+        {TimerKind::kReplyTimeout, b.index, 1, retry_.reply_timeout, wire::Op::kPrepare});
   }
   // The record carries attempt counts already, so no BranchChanged is needed for the first sends.
   out.persist.insert(out.persist.begin(), TxCreated{tx});
@@ -62,13 +59,12 @@ Actions TwoPhaseCommit::OnRecover(Transaction& tx, TimePoint now) const {
     case TxState::kAborting: {
       const wire::Op op = tx.state == TxState::kCommitting ? wire::Op::kCommit : wire::Op::kAbort;
       for (Branch& b : tx.branches) {
-        if (Awaiting(b)) SendTo(tx, b, op, now, out);
+        if (Awaiting(b)) SendPhaseTwo(tx, b, op, now, out);
       }
       FinishIfDone(tx, now, out);
       break;
     }
-    case TxState::kCommitted:
-    case TxState::kAborted:
+    default:  // terminal (or another protocol's state, which 2PC never enters)
       break;
   }
   return out;
@@ -122,7 +118,7 @@ Actions TwoPhaseCommit::OnReply(Transaction& tx, const Reply& r, TimePoint now) 
     FinishIfDone(tx, now, out);
   } else {
     out.persist.push_back(BranchRecord(tx, b, now));
-    ScheduleRetry(b, out);
+    ScheduleRetry(b, retry_, out);
   }
   return out;
 }
@@ -145,17 +141,11 @@ Actions TwoPhaseCommit::OnTimer(Transaction& tx, const TimerFired& t, TimePoint 
   }
   if (t.branch < 0 || t.branch >= static_cast<int>(tx.branches.size())) return out;
   Branch& b = tx.branches[t.branch];
-  if (!Awaiting(b) || t.attempt != b.op_attempt) return out;
-
-  if (t.kind == TimerKind::kReplyTimeout && b.awaiting_reply) {
-    b.awaiting_reply = false;
-    RecordAttempt(tx, b, b.op, b.op_attempt, AttemptResult::kTimeout,
-                  "no reply within " + std::to_string(retry_.reply_timeout.count()) + " ms", 0, now,
-                  out);
-    out.persist.push_back(BranchRecord(tx, b, now));
-    ScheduleRetry(b, out);
+  if (!Awaiting(b) || !IsCurrent(b, t)) return out;
+  if (t.kind == TimerKind::kReplyTimeout) {
+    OnReplyTimeout(tx, b, t, retry_, now, out);
   } else if (t.kind == TimerKind::kRetry && !b.awaiting_reply) {
-    SendTo(tx, b, b.op, now, out);
+    SendPhaseTwo(tx, b, b.op, now, out);
   }
   return out;
 }
@@ -169,26 +159,18 @@ void TwoPhaseCommit::Decide(Transaction& tx, bool commit, std::string reason, Ti
   out.persist.push_back(StateRecord(tx, now));
   for (Branch& b : tx.branches) {
     if (!commit && b.state == BranchState::kRefused) continue;  // already rolled back
-    SendTo(tx, b, commit ? wire::Op::kCommit : wire::Op::kAbort, now, out);
+    SendPhaseTwo(tx, b, commit ? wire::Op::kCommit : wire::Op::kAbort, now, out);
   }
   FinishIfDone(tx, now, out);
 }
 
-void TwoPhaseCommit::SendTo(Transaction& tx, Branch& b, wire::Op op, TimePoint now,
-                            Actions& out) const {
-  if (b.op != op) {
-    b.op = op;
-    b.op_attempt = 0;
-  }
-  b.state = op == wire::Op::kCommit  ? BranchState::kCommitting
-            : op == wire::Op::kAbort ? BranchState::kAborting
-                                     : BranchState::kPreparing;
-  b.op_attempt += 1;
-  b.attempts += 1;
-  b.awaiting_reply = true;
-  out.persist.push_back(BranchRecord(tx, b, now));
-  out.sends.push_back({b.index, op, b.op_attempt});
-  out.timers.push_back({TimerKind::kReplyTimeout, b.index, b.op_attempt, retry_.reply_timeout});
+void TwoPhaseCommit::SendPhaseTwo(Transaction& tx, Branch& b, wire::Op op, TimePoint now,
+                                  Actions& out) const {
+  // Also re-sends a lost prepare: the op then stays kPrepare.
+  const BranchState state = op == wire::Op::kCommit  ? BranchState::kCommitting
+                            : op == wire::Op::kAbort ? BranchState::kAborting
+                                                     : BranchState::kPreparing;
+  SendToBranch(tx, b, op, state, retry_, now, out);
 }
 
 void TwoPhaseCommit::FinishIfDone(Transaction& tx, TimePoint now, Actions& out) const {
@@ -198,22 +180,6 @@ void TwoPhaseCommit::FinishIfDone(Transaction& tx, TimePoint now, Actions& out) 
   tx.updated_at = now;
   out.persist.push_back(StateRecord(tx, now));
   out.terminal = true;
-}
-
-void TwoPhaseCommit::RecordAttempt(Transaction& tx, Branch& b, wire::Op op, int number,
-                                   AttemptResult result, const std::string& error,
-                                   int64_t latency_us, TimePoint now, Actions& out) const {
-  if (result != AttemptResult::kOk) {
-    b.last_error = std::string(wire::OpName(op)) + " attempt " + std::to_string(number) + ": " +
-                   AttemptResultName(result) + (error.empty() ? "" : ": " + error);
-  }
-  out.persist.push_back(
-      AttemptRecorded{tx.id, b.index, Attempt{op, number, now, result, error, latency_us}});
-}
-
-void TwoPhaseCommit::ScheduleRetry(Branch& b, Actions& out) const {
-  out.timers.push_back(
-      {TimerKind::kRetry, b.index, b.op_attempt, retry_.BackoffBefore(b.op_attempt + 1)});
 }
 
 }  // namespace txc::core

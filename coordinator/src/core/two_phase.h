@@ -34,12 +34,8 @@ class TwoPhaseCommit final : public ProtocolMachine {
   Actions OnTimer(Transaction& tx, const TimerFired& timer, TimePoint now) const;
 
   void Decide(Transaction& tx, bool commit, std::string reason, TimePoint now, Actions& out) const;
-  void SendTo(Transaction& tx, Branch& b, wire::Op op, TimePoint now, Actions& out) const;
+  void SendPhaseTwo(Transaction& tx, Branch& b, wire::Op op, TimePoint now, Actions& out) const;
   void FinishIfDone(Transaction& tx, TimePoint now, Actions& out) const;
-  void RecordAttempt(Transaction& tx, Branch& b, wire::Op op, int number, AttemptResult result,
-                     const std::string& error, int64_t latency_us, TimePoint now,
-                     Actions& out) const;
-  void ScheduleRetry(Branch& b, Actions& out) const;
 
   RetryPolicy retry_;
 };

@@ -26,10 +26,9 @@ std::optional<wire::Decision> DecisionOf(core::TxState state) {
     case core::TxState::kAborting:
     case core::TxState::kAborted:
       return wire::Decision::kAbort;
-    case core::TxState::kPreparing:
+    default:  // undecided, or a saga (sagas have no decision to ask about)
       return std::nullopt;
   }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -104,7 +103,8 @@ size_t Engine::RunUntilIdle() {
     for (auto& task : batch) task();
     const SteadyTime now = clock_.Steady();
     while (auto t = timers_.PopDue(now)) {
-      Dispatch(t->tx_id, core::TimerFired{t->command.kind, t->command.branch, t->command.attempt});
+      Dispatch(t->tx_id, core::TimerFired{t->command.kind, t->command.branch, t->command.attempt,
+                                          t->command.op});
       ++ran;
     }
     if (flush_needed_) {

@@ -144,12 +144,12 @@ TEST(TwoPhaseCommit, RetriesCommitWithCappedExponentialBackoffUntilAcknowledged)
     if (attempt % 2) {
       h.Feed(ReplyFor(0, Op::kCommit, AttemptResult::kError, attempt, "db locked"));
     } else {
-      h.Feed(TimerFired{TimerKind::kReplyTimeout, 0, attempt});
+      h.Feed(TimerFired{TimerKind::kReplyTimeout, 0, attempt, Op::kCommit});
     }
     auto retries = h.TimersFor(TimerKind::kRetry, 0);
     ASSERT_FALSE(retries.empty());
     delays.push_back(retries.back().delay.count());
-    h.Feed(TimerFired{TimerKind::kRetry, 0, attempt});
+    h.Feed(TimerFired{TimerKind::kRetry, 0, attempt, Op::kCommit});
     EXPECT_EQ(h.CountSent(0, Op::kCommit), attempt + 1);
   }
   EXPECT_EQ(delays, (std::vector<int64_t>{100, 200, 400, 800, 1600, 1600, 1600}));
@@ -188,19 +188,34 @@ TEST(TwoPhaseCommit, StaleTimersAndDuplicateRepliesChangeNothing) {
   EXPECT_EQ(h.CountSent(0, Op::kCommit), 1);
   EXPECT_EQ(h.CountSent(0, Op::kAbort), 0);
   size_t log_size = h.log().size();
-  h.Feed(TimerFired{TimerKind::kReplyTimeout, 0, 7});
-  h.Feed(TimerFired{TimerKind::kRetry, 0, 1});  // no retry is due: attempt 1 is still awaited
+  h.Feed(TimerFired{TimerKind::kReplyTimeout, 0, 7, Op::kCommit});
+  h.Feed(TimerFired{TimerKind::kRetry, 0, 1,
+                    Op::kCommit});  // no retry is due: attempt 1 is still awaited
   EXPECT_EQ(h.log().size(), log_size);
   EXPECT_EQ(h.CountSent(0, Op::kCommit), 1);
   // An error for attempt 1 arms one retry; the reply timeout for it then changes nothing.
   h.Feed(ReplyFor(0, Op::kCommit, AttemptResult::kError, 1));
-  h.Feed(TimerFired{TimerKind::kReplyTimeout, 0, 1});
+  h.Feed(TimerFired{TimerKind::kReplyTimeout, 0, 1, Op::kCommit});
   EXPECT_EQ(h.TimersFor(TimerKind::kRetry, 0).size(), 1u);
   h.Feed(ReplyFor(0, Op::kCommit, AttemptResult::kOk, 1));
   h.Feed(ReplyFor(0, Op::kCommit, AttemptResult::kOk, 1));
   EXPECT_EQ(h.tx().state, TxState::kCommitted);
-  h.Feed(TimerFired{TimerKind::kRetry, 0, 1});
+  h.Feed(TimerFired{TimerKind::kRetry, 0, 1, Op::kCommit});
   EXPECT_EQ(h.CountSent(0, Op::kCommit), 1);
+}
+
+// Regression: attempt numbers restart when the op changes, so a prepare's reply timeout
+// (attempt 1) must not be taken for the commit's (attempt 1).
+TEST(TwoPhaseCommit, APrepareTimerNeverCountsAgainstTheCommit) {
+  TwoPhaseCommit proto(Policy());
+  ProtocolHarness h(proto, MakeTx(1));
+  h.Feed(Begin{});
+  h.Feed(ReplyFor(0, Op::kPrepare, AttemptResult::kOk));
+  const size_t log_size = h.log().size();
+  h.Feed(TimerFired{TimerKind::kReplyTimeout, 0, 1, Op::kPrepare});
+  EXPECT_EQ(h.log().size(), log_size);
+  EXPECT_TRUE(h.TimersFor(TimerKind::kRetry, 0).empty());
+  EXPECT_TRUE(h.tx().branches[0].awaiting_reply);
 }
 
 TEST(TwoPhaseCommit, RestartBeforeTheDecisionAborts) {

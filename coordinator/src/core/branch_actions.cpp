@@ -1,0 +1,63 @@
+#include "core/branch_actions.h"
+
+namespace txc::core {
+
+BranchChanged BranchRecord(const Transaction& tx, const Branch& b, TimePoint now) {
+  return BranchChanged{tx.id, b.index, b.state, b.op, b.op_attempt, b.attempts, b.last_error, now};
+}
+
+TxStateChanged StateRecord(const Transaction& tx, TimePoint now) {
+  return TxStateChanged{tx.id, tx.state, tx.reason, now};
+}
+
+std::string Describe(const Branch& b) {
+  return "branch " + std::to_string(b.index) + " (" + b.participant + ")";
+}
+
+void SendToBranch(const Transaction& tx, Branch& b, wire::Op op, BranchState state,
+                  const RetryPolicy& retry, TimePoint now, Actions& out) {
+  if (b.op != op) {
+    b.op = op;
+    b.op_attempt = 0;
+  }
+  b.state = state;
+  b.op_attempt += 1;
+  b.attempts += 1;
+  b.awaiting_reply = true;
+  out.persist.push_back(BranchRecord(tx, b, now));
+  out.sends.push_back({b.index, op, b.op_attempt});
+  out.timers.push_back({TimerKind::kReplyTimeout, b.index, b.op_attempt, retry.reply_timeout, op});
+}
+
+void RecordAttempt(const Transaction& tx, Branch& b, wire::Op op, int number, AttemptResult result,
+                   const std::string& error, int64_t latency_us, TimePoint now, Actions& out) {
+  if (result != AttemptResult::kOk) {
+    b.last_error = std::string(wire::OpName(op)) + " attempt " + std::to_string(number) + ": " +
+                   AttemptResultName(result) + (error.empty() ? "" : ": " + error);
+  }
+  out.persist.push_back(
+      AttemptRecorded{tx.id, b.index, Attempt{op, number, now, result, error, latency_us}});
+}
+
+bool IsCurrent(const Branch& b, const TimerFired& t) {
+  return t.op == b.op && t.attempt == b.op_attempt;
+}
+
+void ScheduleRetry(const Branch& b, const RetryPolicy& retry, Actions& out) {
+  out.timers.push_back(
+      {TimerKind::kRetry, b.index, b.op_attempt, retry.BackoffBefore(b.op_attempt + 1), b.op});
+}
+
+bool OnReplyTimeout(const Transaction& tx, Branch& b, const TimerFired& t, const RetryPolicy& retry,
+                    TimePoint now, Actions& out) {
+  if (!IsCurrent(b, t) || !b.awaiting_reply) return false;
+  b.awaiting_reply = false;
+  RecordAttempt(tx, b, b.op, b.op_attempt, AttemptResult::kTimeout,
+                "no reply within " + std::to_string(retry.reply_timeout.count()) + " ms", 0, now,
+                out);
+  out.persist.push_back(BranchRecord(tx, b, now));
+  ScheduleRetry(b, retry, out);
+  return true;
+}
+
+}  // namespace txc::core

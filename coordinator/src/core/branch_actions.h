@@ -1,0 +1,39 @@
+// Steps every protocol takes on a branch, each turned into Actions the same way: a send with its
+// reply timeout, an attempt record, a retry after back-off, and the log records for them.
+#pragma once
+
+#include <string>
+
+#include "core/actions.h"
+#include "core/event.h"
+#include "core/retry_policy.h"
+
+namespace txc::core {
+
+BranchChanged BranchRecord(const Transaction& tx, const Branch& b, TimePoint now);
+TxStateChanged StateRecord(const Transaction& tx, TimePoint now);
+
+// "branch 1 (inventory)", for reasons shown to people.
+std::string Describe(const Branch& b);
+
+// Sends `op` to `b` (attempt numbers restart when the op changes), moves it to `state`, logs the
+// branch and arms the reply timeout.
+void SendToBranch(const Transaction& tx, Branch& b, wire::Op op, BranchState state,
+                  const RetryPolicy& retry, TimePoint now, Actions& out);
+
+// Logs what became of one attempt; a failure also becomes the branch's last_error.
+void RecordAttempt(const Transaction& tx, Branch& b, wire::Op op, int number, AttemptResult result,
+                   const std::string& error, int64_t latency_us, TimePoint now, Actions& out);
+
+// Arms the back-off timer that re-sends the branch's current op.
+void ScheduleRetry(const Branch& b, const RetryPolicy& retry, Actions& out);
+
+// The timer was armed for the branch's current op and attempt (not an older message's).
+bool IsCurrent(const Branch& b, const TimerFired& t);
+
+// A reply timeout for the attempt in flight: logs it and schedules the re-send. Returns false
+// (and does nothing) when the timer is stale.
+bool OnReplyTimeout(const Transaction& tx, Branch& b, const TimerFired& t, const RetryPolicy& retry,
+                    TimePoint now, Actions& out);
+
+}  // namespace txc::core
