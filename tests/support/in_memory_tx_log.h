@@ -263,6 +263,7 @@ class InMemoryTxLog : public log::TxLog {
         b.op_attempt = src.op_attempt;
         b.attempts = src.attempts;
         b.last_error = src.last_error;
+        b.after = src.after;
         tx.branches.push_back(std::move(b));
       }
       std::sort(tx.branches.begin(), tx.branches.end(),

@@ -4,6 +4,7 @@
 #include <future>
 #include <iostream>
 
+#include "core/saga.h"
 #include "core/two_phase.h"
 
 namespace txc::engine {
@@ -40,6 +41,7 @@ Engine::Engine(log::TxLog& log, transport::Transport& transport, const Clock& cl
       clock_(clock),
       options_(options),
       two_phase_(std::make_unique<core::TwoPhaseCommit>(options.retry)),
+      saga_(std::make_unique<core::Saga>(options.retry)),
       rng_(std::random_device{}()) {}
 
 Engine::~Engine() { Stop(); }
@@ -361,8 +363,9 @@ const core::ProtocolMachine* Engine::MachineFor(core::Protocol protocol) const {
   switch (protocol) {
     case core::Protocol::kTwoPhase:
       return two_phase_.get();
-    case core::Protocol::kThreePhase:
     case core::Protocol::kSaga:
+      return saga_.get();
+    case core::Protocol::kThreePhase:
       return nullptr;
   }
   return nullptr;

@@ -109,6 +109,7 @@ class Engine {
   const Clock& clock_;
   EngineOptions options_;
   std::unique_ptr<core::ProtocolMachine> two_phase_;
+  std::unique_ptr<core::ProtocolMachine> saga_;
 
   // Engine-thread state.
   std::unordered_map<std::string, Live> live_;

@@ -9,7 +9,7 @@ namespace txc::log {
 namespace {
 
 // Step i takes the schema from version i to i+1.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: the initial schema.
     R"sql(
 CREATE TABLE transactions (
@@ -59,6 +59,10 @@ CREATE TABLE attempts (
   FOREIGN KEY (tx_id, branch) REFERENCES branches(tx_id, idx)
 );
 CREATE INDEX attempts_tx ON attempts(tx_id);
+)sql",
+    // 2: saga steps name the steps they run after (a JSON array of branch indices).
+    R"sql(
+ALTER TABLE branches ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]';
 )sql",
 };
 

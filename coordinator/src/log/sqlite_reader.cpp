@@ -67,7 +67,7 @@ Result<std::unique_ptr<SqliteReader>> SqliteReader::Open(const std::string& path
     TXC_ASSIGN_OR_RETURN(r->list_[mask], PrepareOwned(db, sql));
   }
   TXC_ASSIGN_OR_RETURN(r->branches_, PrepareOwned(db, R"sql(
-      SELECT idx, participant, payload, state, op, op_attempt, attempts, last_error
+      SELECT idx, participant, payload, state, op, op_attempt, attempts, last_error, after_json
       FROM branches WHERE tx_id = ?1 ORDER BY idx)sql"));
   TXC_ASSIGN_OR_RETURN(r->history_, PrepareOwned(db, R"sql(
       SELECT branch, op, number, at, result, error, latency_us
@@ -138,6 +138,12 @@ Status SqliteReader::ReadBranches(core::Transaction& tx) {
     b.op_attempt = static_cast<int>(q.ColumnInt(5));
     b.attempts = static_cast<int>(q.ColumnInt(6));
     b.last_error = q.ColumnText(7);
+    nlohmann::json after = nlohmann::json::parse(q.ColumnText(8), nullptr, false);
+    if (!after.is_array()) return Corrupt(where + " after_json is not an array");
+    for (const auto& dep : after) {
+      if (!dep.is_number_integer()) return Corrupt(where + " after_json holds a non-integer");
+      b.after.push_back(dep.get<int>());
+    }
     tx.branches.push_back(std::move(b));
   }
 }

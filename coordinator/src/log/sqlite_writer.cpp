@@ -52,8 +52,8 @@ Result<std::unique_ptr<SqliteWriter>> SqliteWriter::Open(const std::string& path
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))sql"));
   TXC_ASSIGN_OR_RETURN(w->insert_branch_, PrepareOwned(db, R"sql(
       INSERT INTO branches(tx_id, idx, participant, payload, state, op, op_attempt, attempts,
-                           last_error, updated_at)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))sql"));
+                           last_error, updated_at, after_json)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11))sql"));
   TXC_ASSIGN_OR_RETURN(w->update_tx_state_, PrepareOwned(db, R"sql(
       UPDATE transactions SET state = ?2, terminal = ?3, reason = ?4, updated_at = ?5
       WHERE id = ?1)sql"));
@@ -119,6 +119,7 @@ Status SqliteWriter::Apply(const core::TxCreated& r) {
     b.Bind(8, int64_t{br.attempts});
     b.Bind(9, br.last_error);
     b.Bind(10, core::ToMillis(tx.updated_at));
+    b.Bind(11, nlohmann::json(br.after).dump());
     TXC_RETURN_IF_ERROR(b.Run().WithContext(ctx + " branch " + std::to_string(br.index)));
   }
   return Status::Ok();

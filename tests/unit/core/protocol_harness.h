@@ -101,6 +101,17 @@ class ProtocolHarness {
       ASSERT_TRUE(Logged(core::TxState::kCommitting))
           << "commit sent to branch " << s.branch << " before the decision was logged";
     }
+    if (s.op == wire::Op::kCompensate) {
+      ASSERT_TRUE(Logged(core::TxState::kCompensating))
+          << "compensation sent before the move to compensating was logged";
+    }
+    if (s.op == wire::Op::kAction) {
+      const core::Transaction durable = Rebuild();
+      for (int dep : durable.branches.at(s.branch).after) {
+        ASSERT_EQ(durable.branches.at(dep).state, core::BranchState::kDone)
+            << "step " << s.branch << " started before step " << dep << " was logged done";
+      }
+    }
     if (s.op == wire::Op::kAbort) {
       ASSERT_FALSE(Logged(core::TxState::kCommitting)) << "abort sent after a commit decision";
     }

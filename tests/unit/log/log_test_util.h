@@ -151,6 +151,7 @@ inline void ExpectSameTx(const Transaction& got, const Transaction& want) {
     EXPECT_EQ(g.index, w.index);
     EXPECT_EQ(g.participant, w.participant);
     EXPECT_EQ(g.payload, w.payload);
+    EXPECT_EQ(g.after, w.after);
     EXPECT_EQ(g.state, w.state);
     EXPECT_EQ(g.op, w.op);
     EXPECT_EQ(g.op_attempt, w.op_attempt);

@@ -72,6 +72,7 @@ class TxLogContract : public ::testing::TestWithParam<std::string> {
 TEST_P(TxLogContract, RoundTripsEveryRecordType) {
   Transaction want = MakeTx("tx-1", 2, Protocol::kThreePhase, "key-1");
   want.branches[1].payload = nlohmann::json::array({1, "two", nullptr, {{"deep", true}}});
+  want.branches[1].after = {0};
   MustAppend({Created(want)});
 
   core::Attempt a0{wire::Op::kCanCommit, 1, At(20), AttemptResult::kOk, "", 1234};
