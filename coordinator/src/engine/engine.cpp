@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/saga.h"
+#include "core/three_phase.h"
 #include "core/two_phase.h"
 
 namespace txc::engine {
@@ -41,6 +42,7 @@ Engine::Engine(log::TxLog& log, transport::Transport& transport, const Clock& cl
       clock_(clock),
       options_(options),
       two_phase_(std::make_unique<core::TwoPhaseCommit>(options.retry)),
+      three_phase_(std::make_unique<core::ThreePhaseCommit>(options.retry)),
       saga_(std::make_unique<core::Saga>(options.retry)),
       rng_(std::random_device{}()) {}
 
@@ -366,7 +368,7 @@ const core::ProtocolMachine* Engine::MachineFor(core::Protocol protocol) const {
     case core::Protocol::kSaga:
       return saga_.get();
     case core::Protocol::kThreePhase:
-      return nullptr;
+      return three_phase_.get();
   }
   return nullptr;
 }

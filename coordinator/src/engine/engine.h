@@ -109,6 +109,7 @@ class Engine {
   const Clock& clock_;
   EngineOptions options_;
   std::unique_ptr<core::ProtocolMachine> two_phase_;
+  std::unique_ptr<core::ProtocolMachine> three_phase_;
   std::unique_ptr<core::ProtocolMachine> saga_;
 
   // Engine-thread state.

@@ -101,6 +101,10 @@ class ProtocolHarness {
       ASSERT_TRUE(Logged(core::TxState::kCommitting))
           << "commit sent to branch " << s.branch << " before the decision was logged";
     }
+    if (s.op == wire::Op::kPreCommit) {
+      ASSERT_TRUE(Logged(core::TxState::kPreCommitting))
+          << "pre_commit sent before the pre-commit decision was logged";
+    }
     if (s.op == wire::Op::kCompensate) {
       ASSERT_TRUE(Logged(core::TxState::kCompensating))
           << "compensation sent before the move to compensating was logged";
