@@ -31,6 +31,14 @@ constexpr std::array<std::pair<Decision, const char*>, 3> kDecisions = {{
     {Decision::kPending, "pending"},
 }};
 
+constexpr std::array<std::pair<PeerState, const char*>, 5> kPeerStates = {{
+    {PeerState::kNone, "none"},
+    {PeerState::kUncertain, "uncertain"},
+    {PeerState::kPreCommitted, "precommitted"},
+    {PeerState::kCommitted, "committed"},
+    {PeerState::kAborted, "aborted"},
+}};
+
 template <typename E, size_t N>
 const char* NameOf(const std::array<std::pair<E, const char*>, N>& table, E value) {
   for (const auto& [v, name] : table) {
@@ -101,6 +109,17 @@ std::optional<Outcome> ParseOutcome(std::string_view name) { return ValueOf(kOut
 const char* DecisionName(Decision decision) { return NameOf(kDecisions, decision); }
 std::optional<Decision> ParseDecision(std::string_view name) { return ValueOf(kDecisions, name); }
 
+const char* PeerStateName(PeerState state) { return NameOf(kPeerStates, state); }
+std::optional<PeerState> ParsePeerState(std::string_view name) {
+  return ValueOf(kPeerStates, name);
+}
+
+std::string PeerStateSubject(std::string_view participant) {
+  std::string subject(kParticipantSubjectPrefix);
+  subject.append(participant).append(".").append(kPeerStateOp);
+  return subject;
+}
+
 bool IsValidParticipantName(std::string_view name) {
   if (name.empty() || name.size() > kMaxParticipantNameLength) return false;
   for (char c : name) {
@@ -146,6 +165,48 @@ std::string Encode(const StatusQuery& q) { return json{{"v", kVersion}, {"gid", 
 
 std::string Encode(const StatusReply& r) {
   return json{{"v", kVersion}, {"gid", r.gid}, {"decision", DecisionName(r.decision)}}.dump();
+}
+
+std::string Encode(const PeerStateQuery& q) {
+  return json{{"v", kVersion}, {"gid", q.gid}, {"from", q.from}}.dump();
+}
+
+std::string Encode(const PeerStateReply& r) {
+  json branches = json::array();
+  for (const auto& b : r.branches) {
+    branches.push_back({{"branch", b.branch}, {"state", PeerStateName(b.state)}});
+  }
+  return json{
+      {"v", kVersion}, {"gid", r.gid}, {"participant", r.participant}, {"branches", branches}}
+      .dump();
+}
+
+Result<PeerStateQuery> DecodePeerStateQuery(std::string_view data) {
+  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  PeerStateQuery q;
+  TXC_RETURN_IF_ERROR(ReadString(doc, "gid", &q.gid));
+  TXC_RETURN_IF_ERROR(ReadString(doc, "from", &q.from, /*required=*/false));
+  if (q.gid.empty()) return Status::InvalidArgument("gid is empty");
+  return q;
+}
+
+Result<PeerStateReply> DecodePeerStateReply(std::string_view data) {
+  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  PeerStateReply r;
+  TXC_RETURN_IF_ERROR(ReadString(doc, "gid", &r.gid));
+  TXC_RETURN_IF_ERROR(ReadString(doc, "participant", &r.participant));
+  auto it = doc.find("branches");
+  if (it == doc.end() || !it->is_array()) {
+    return Status::InvalidArgument("branches must be an array");
+  }
+  for (const auto& b : *it) {
+    if (!b.is_object()) return Status::InvalidArgument("branches must hold objects");
+    PeerBranchState s;
+    TXC_RETURN_IF_ERROR(ReadInt(b, "branch", &s.branch));
+    TXC_RETURN_IF_ERROR(ReadEnum(b, "state", kPeerStates, &s.state));
+    r.branches.push_back(s);
+  }
+  return r;
 }
 
 Result<BranchRequest> DecodeBranchRequest(std::string_view data) {

@@ -75,6 +75,37 @@ struct StatusQuery {
   std::string gid;
 };
 
+// 3PC termination protocol: a participant asks a peer, on "txc.participant.<peer>.state", what it
+// knows of transaction `gid`. Its answer covers every branch it holds of that transaction.
+inline constexpr std::string_view kPeerStateOp = "state";
+std::string PeerStateSubject(std::string_view participant);
+
+enum class PeerState {
+  kNone,          // no record of gid (never voted, or it was never asked)
+  kUncertain,     // voted yes, no pre_commit yet (Skeen's "w")
+  kPreCommitted,  // pre_commit received and recorded ("p")
+  kCommitted,
+  kAborted,
+};
+const char* PeerStateName(PeerState state);
+std::optional<PeerState> ParsePeerState(std::string_view name);
+
+struct PeerStateQuery {
+  std::string gid;
+  std::string from;  // the asking participant's name (for logs)
+};
+
+struct PeerBranchState {
+  int branch = 0;
+  PeerState state = PeerState::kNone;
+};
+
+struct PeerStateReply {
+  std::string gid;
+  std::string participant;                // who answers
+  std::vector<PeerBranchState> branches;  // empty: no record at all (kNone)
+};
+
 struct StatusReply {
   std::string gid;
   Decision decision = Decision::kPending;  // unknown gid -> kAbort (presumed abort)
@@ -84,10 +115,14 @@ std::string Encode(const BranchRequest& request);
 std::string Encode(const BranchReply& reply);
 std::string Encode(const StatusQuery& query);
 std::string Encode(const StatusReply& reply);
+std::string Encode(const PeerStateQuery& query);
+std::string Encode(const PeerStateReply& reply);
 
 Result<BranchRequest> DecodeBranchRequest(std::string_view data);
 Result<BranchReply> DecodeBranchReply(std::string_view data);
 Result<StatusQuery> DecodeStatusQuery(std::string_view data);
 Result<StatusReply> DecodeStatusReply(std::string_view data);
+Result<PeerStateQuery> DecodePeerStateQuery(std::string_view data);
+Result<PeerStateReply> DecodePeerStateReply(std::string_view data);
 
 }  // namespace txc::wire

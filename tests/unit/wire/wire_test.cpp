@@ -55,3 +55,26 @@ TEST(Wire, ParticipantNamesCannotAddressOtherSubjects) {
 
 }  // namespace
 }  // namespace txc::wire
+
+namespace txc::wire {
+namespace {
+
+TEST(Wire, PeerStateMessagesRoundTrip) {
+  EXPECT_EQ(PeerStateSubject("inv"), "txc.participant.inv.state");
+  auto q = DecodePeerStateQuery(Encode(PeerStateQuery{"g1", "order"}));
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->from, "order");
+  PeerStateReply r{"g1", "inv", {{0, PeerState::kUncertain}, {3, PeerState::kPreCommitted}}};
+  auto back = DecodePeerStateReply(Encode(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->branches.size(), 2u);
+  EXPECT_EQ(back->branches[1].branch, 3);
+  EXPECT_EQ(back->branches[1].state, PeerState::kPreCommitted);
+  EXPECT_FALSE(DecodePeerStateReply(
+                   R"({"gid":"g","participant":"p","branches":[{"branch":0,"state":"maybe"}]})")
+                   .ok());
+  EXPECT_FALSE(DecodePeerStateReply(R"({"gid":"g","participant":"p"})").ok());
+}
+
+}  // namespace
+}  // namespace txc::wire
