@@ -17,6 +17,7 @@ namespace txc::api {
 struct BranchSpec {
   std::string participant;  // already validated with wire::IsValidParticipantName
   nlohmann::json payload;
+  std::vector<int> after;  // saga: the steps this one runs after
 };
 
 struct BeginCommand {

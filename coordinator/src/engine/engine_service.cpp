@@ -16,6 +16,7 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
     b.index = static_cast<int>(i);
     b.participant = command.branches[i].participant;
     b.payload = command.branches[i].payload;
+    b.after = command.branches[i].after;
     draft.branches.push_back(std::move(b));
   }
   auto promise = std::make_shared<std::promise<Result<BeginOutcome>>>();

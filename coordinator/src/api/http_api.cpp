@@ -1,0 +1,182 @@
+#include "api/http_api.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "api/error_mapping.h"
+#include "api/tx_json.h"
+
+namespace txc::api {
+namespace {
+
+constexpr const char* kJson = "application/json";
+
+void Reply(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJson);
+}
+
+void ReplyError(httplib::Response& res, const Status& status) {
+  res.status = HttpStatusFor(status.code());
+  res.set_content(ErrorBody(status), kJson);
+}
+
+void ReplyError(httplib::Response& res, int http_status, StatusCode code, std::string message) {
+  res.status = http_status;
+  res.set_content(ErrorBody(Status(code, std::move(message))), kJson);
+}
+
+}  // namespace
+
+HttpApi::HttpApi(TransactionService& service, Options options)
+    : service_(service),
+      options_(std::move(options)),
+      server_(std::make_unique<httplib::Server>()) {
+  const int threads = options_.threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_payload_max_length(options_.max_body_bytes);
+  server_->set_read_timeout(options_.read_timeout_s, 0);
+  server_->set_write_timeout(options_.read_timeout_s, 0);
+  server_->set_keep_alive_max_count(1000);
+  Routes();
+}
+
+HttpApi::~HttpApi() { Stop(); }
+
+Status HttpApi::Start() {
+  if (options_.port == 0) {
+    port_ = server_->bind_to_any_port(options_.host);
+    if (port_ <= 0) return Status::Unavailable("cannot bind " + options_.host);
+  } else {
+    if (!server_->bind_to_port(options_.host, options_.port)) {
+      return Status::Unavailable("cannot bind " + options_.host + ":" +
+                                 std::to_string(options_.port));
+    }
+    port_ = options_.port;
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return Status::Ok();
+}
+
+void HttpApi::Stop() {
+  if (!thread_.joinable()) return;
+  server_->stop();
+  thread_.join();
+}
+
+void HttpApi::Routes() {
+  httplib::Server& s = *server_;
+
+  s.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr e) {
+        std::string what = "unknown exception";
+        try {
+          if (e) std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          what = ex.what();
+        } catch (...) {
+        }
+        std::cerr << "txc api: request failed: " << what << "\n";
+        ReplyError(res, 500, StatusCode::kInternal, "internal error");
+      });
+  // Errors httplib raises itself (no route, body too large, bad request line) get our JSON body.
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.get_header_value("Content-Type") == kJson) return;  // a route answered already
+    switch (res.status) {
+      case 404:
+        ReplyError(res, 404, StatusCode::kNotFound, "no route for " + req.method + " " + req.path);
+        break;
+      case 413:
+        ReplyError(res, 413, StatusCode::kResourceExhausted, "the request body is too large");
+        break;
+      default:
+        ReplyError(res, res.status, StatusCode::kInvalidArgument,
+                   "bad request (HTTP " + std::to_string(res.status) + ")");
+    }
+  });
+
+  const ParseLimits limits{options_.max_branches, options_.max_json_depth, options_.max_timeout};
+  s.Post("/v1/transactions", [this, limits](const httplib::Request& req, httplib::Response& res) {
+    const std::string encoding = req.get_header_value("Content-Encoding");
+    if (!encoding.empty() && encoding != "identity") {
+      return ReplyError(res, 415, StatusCode::kInvalidArgument,
+                        "Content-Encoding '" + encoding + "' is not accepted; send plain JSON");
+    }
+    const std::string type = req.get_header_value("Content-Type");
+    if (!type.empty() && type.rfind(kJson, 0) != 0) {
+      return ReplyError(res, 415, StatusCode::kInvalidArgument,
+                        "Content-Type must be application/json");
+    }
+    auto cmd = ParseBeginRequest(req.body, limits);
+    if (!cmd.ok()) return ReplyError(res, cmd.status());
+    if (req.has_header("Idempotency-Key")) {
+      cmd->idempotency_key = req.get_header_value("Idempotency-Key");
+      if (!IsValidIdempotencyKey(cmd->idempotency_key)) {
+        return ReplyError(res, Status::InvalidArgument(
+                                   "Idempotency-Key must be 1 to 128 printable ASCII characters"));
+      }
+      cmd->request_hash = RequestFingerprint(req.body);
+    }
+    auto begun = service_.Begin(*cmd);
+    if (!begun.ok()) return ReplyError(res, begun.status());
+    core::Transaction tx = begun->tx;
+    const std::string wait = req.get_param_value("wait");
+    if (wait == "true" || wait == "1") {
+      const core::Duration max_wait =
+          std::min(options_.max_wait, cmd->timeout + core::Duration(30000));
+      auto done = service_.AwaitTerminal(tx.id, max_wait);
+      if (!done.ok()) return ReplyError(res, done.status());
+      tx = std::move(*done);
+    }
+    Reply(res, begun->created ? 201 : 200, TransactionJson(tx));
+  });
+
+  s.Get(R"(/v1/transactions/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.matches[1];
+    if (!IsValidTransactionId(id)) {
+      return ReplyError(
+          res, Status::InvalidArgument("transaction ids are 1 to 64 letters, digits, '_' or '-'"));
+    }
+    auto tx = service_.Get(id);
+    if (!tx.ok()) return ReplyError(res, tx.status());
+    Reply(res, 200, TransactionJson(*tx));
+  });
+
+  s.Get("/v1/transactions", [this](const httplib::Request& req, httplib::Response& res) {
+    auto filter = ParseListQuery(req.params);
+    if (!filter.ok()) return ReplyError(res, filter.status());
+    auto page = service_.List(*filter);
+    if (!page.ok()) return ReplyError(res, page.status());
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& tx : page->items) items.push_back(TransactionJson(tx));
+    Reply(res, 200,
+          {{"items", std::move(items)},
+           {"next_cursor", page->next_cursor.empty() ? nlohmann::json(nullptr)
+                                                     : nlohmann::json(page->next_cursor)}});
+  });
+
+  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    Reply(res, 200, {{"status", "ok"}});
+  });
+  s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    Status ready = service_.Ready();
+    if (!ready.ok()) return ReplyError(res, 503, StatusCode::kUnavailable, ready.message());
+    Reply(res, 200, {{"status", "ready"}});
+  });
+
+  // Known paths with a method they do not serve.
+  auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
+    ReplyError(res, 405, StatusCode::kInvalidArgument,
+               req.method + " is not allowed on " + req.path);
+  };
+  for (const char* path : {"/v1/transactions", R"(/v1/transactions/([^/]+))"}) {
+    s.Put(path, not_allowed);
+    s.Patch(path, not_allowed);
+    s.Delete(path, not_allowed);
+  }
+  s.Post(R"(/v1/transactions/([^/]+))", not_allowed);
+}
+
+}  // namespace txc::api

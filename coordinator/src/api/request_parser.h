@@ -1,0 +1,41 @@
+// Parses and validates REST requests into commands before anything runs. Never throws; every
+// error is kInvalidArgument with a message naming the field, e.g. "branches[1].participant is
+// empty".
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "api/transaction_service.h"
+#include "log/tx_log.h"
+
+namespace txc::api {
+
+struct ParseLimits {
+  size_t max_branches = 64;
+  int max_json_depth = 32;
+  core::Duration max_timeout{24LL * 3600 * 1000};
+};
+
+// POST /v1/transactions body. Fills protocol, branches (saga steps default to running after the
+// previous step) and timeout; the idempotency key and request hash are the caller's.
+Result<BeginCommand> ParseBeginRequest(std::string_view body, const ParseLimits& limits);
+
+// GET /v1/transactions query parameters: state, protocol, limit (1..1000), cursor.
+Result<log::TxFilter> ParseListQuery(const std::multimap<std::string, std::string>& params);
+
+// Transaction ids: 1..64 of [A-Za-z0-9_-].
+bool IsValidTransactionId(std::string_view id);
+// Idempotency-Key header values: 1..128 printable ASCII characters.
+bool IsValidIdempotencyKey(std::string_view key);
+
+// A stable fingerprint of a request body (canonical JSON), to tell a retried request from a
+// different one sent under the same Idempotency-Key.
+std::string RequestFingerprint(std::string_view body);
+
+// Rejects JSON nested deeper than `max_depth` by scanning the text, before a recursive parser
+// could run out of stack on it.
+Status CheckJsonDepth(std::string_view text, int max_depth);
+
+}  // namespace txc::api

@@ -1,0 +1,56 @@
+#include "api/tx_json.h"
+
+#include <ctime>
+
+namespace txc::api {
+
+std::string IsoTime(core::TimePoint t) {
+  const int64_t ms = core::ToMillis(t);
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+nlohmann::json TransactionJson(const core::Transaction& tx) {
+  nlohmann::json branches = nlohmann::json::array();
+  for (const core::Branch& b : tx.branches) {
+    nlohmann::json branch = {{"index", b.index},
+                             {"participant", b.participant},
+                             {"state", core::BranchStateName(b.state)},
+                             {"attempts", b.attempts},
+                             {"last_error", b.last_error},
+                             {"payload", b.payload}};
+    if (tx.protocol == core::Protocol::kSaga) branch["after"] = b.after;
+    if (!b.history.empty()) {
+      nlohmann::json history = nlohmann::json::array();
+      for (const core::Attempt& a : b.history) {
+        history.push_back({{"op", wire::OpName(a.op)},
+                           {"attempt", a.number},
+                           {"at", IsoTime(a.at)},
+                           {"result", core::AttemptResultName(a.result)},
+                           {"error", a.error},
+                           {"latency_us", a.latency_us}});
+      }
+      branch["history"] = std::move(history);
+    }
+    branches.push_back(std::move(branch));
+  }
+  return {{"id", tx.id},
+          {"protocol", core::ProtocolName(tx.protocol)},
+          {"state", core::TxStateName(tx.state)},
+          {"terminal", core::IsTerminal(tx.state)},
+          {"reason", tx.reason},
+          {"timeout_ms", tx.timeout.count()},
+          {"created_at", IsoTime(tx.created_at)},
+          {"updated_at", IsoTime(tx.updated_at)},
+          {"created_at_ms", core::ToMillis(tx.created_at)},
+          {"updated_at_ms", core::ToMillis(tx.updated_at)},
+          {"branches", std::move(branches)}};
+}
+
+}  // namespace txc::api

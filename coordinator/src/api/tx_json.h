@@ -1,0 +1,16 @@
+// How a transaction looks in the REST API.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "core/transaction.h"
+
+namespace txc::api {
+
+// {id, protocol, state, reason, timeout_ms, created_at, updated_at (ISO-8601 UTC), *_ms, branches:
+// [{index, participant, state, attempts, last_error, payload, after?, history?}]}. History is
+// included when the branches carry it.
+nlohmann::json TransactionJson(const core::Transaction& tx);
+std::string IsoTime(core::TimePoint t);
+
+}  // namespace txc::api
