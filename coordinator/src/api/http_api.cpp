@@ -97,13 +97,19 @@ void HttpApi::Routes() {
     }
   });
 
+  // Runs before httplib reads the body: a compressed body is refused instead of inflated, so a
+  // small request can never expand past the body limit (a decompression bomb).
+  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    const std::string encoding = req.get_header_value("Content-Encoding");
+    if (encoding.empty() || encoding == "identity")
+      return httplib::Server::HandlerResponse::Unhandled;
+    ReplyError(res, 415, StatusCode::kInvalidArgument,
+               "Content-Encoding '" + encoding + "' is not accepted; send plain JSON");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+
   const ParseLimits limits{options_.max_branches, options_.max_json_depth, options_.max_timeout};
   s.Post("/v1/transactions", [this, limits](const httplib::Request& req, httplib::Response& res) {
-    const std::string encoding = req.get_header_value("Content-Encoding");
-    if (!encoding.empty() && encoding != "identity") {
-      return ReplyError(res, 415, StatusCode::kInvalidArgument,
-                        "Content-Encoding '" + encoding + "' is not accepted; send plain JSON");
-    }
     const std::string type = req.get_header_value("Content-Type");
     if (!type.empty() && type.rfind(kJson, 0) != 0) {
       return ReplyError(res, 415, StatusCode::kInvalidArgument,

@@ -1,0 +1,201 @@
+#include "api/http_api.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <mutex>
+#include <stdexcept>
+
+namespace txc::api {
+namespace {
+
+using nlohmann::json;
+
+// A TransactionService that records what the HTTP layer asked and answers as scripted.
+class FakeService : public TransactionService {
+ public:
+  Result<BeginResult> Begin(const BeginCommand& command) override {
+    std::lock_guard<std::mutex> lock(mu);
+    last_begin = command;
+    if (throw_on_begin) throw std::runtime_error("boom");
+    if (!begin_error.ok()) return begin_error;
+    core::Transaction tx;
+    tx.id = "tx1";
+    tx.protocol = command.protocol;
+    for (size_t i = 0; i < command.branches.size(); ++i) {
+      core::Branch b;
+      b.index = static_cast<int>(i);
+      b.participant = command.branches[i].participant;
+      tx.branches.push_back(b);
+    }
+    const bool created = !command.idempotency_key.empty() ? keys_seen++ == 0 : true;
+    return BeginResult{tx, created};
+  }
+  Result<core::Transaction> AwaitTerminal(const std::string& id, core::Duration max_wait) override {
+    awaited = id;
+    waited_for = max_wait;
+    core::Transaction tx;
+    tx.id = id;
+    tx.state = core::TxState::kCommitted;
+    return tx;
+  }
+  Result<core::Transaction> Get(const std::string& id) override {
+    if (id != "tx1") return Status::NotFound("no transaction with id '" + id + "'");
+    core::Transaction tx;
+    tx.id = id;
+    core::Branch b;
+    b.participant = "inv";
+    b.history.push_back(core::Attempt{wire::Op::kPrepare, 1, core::FromMillis(1000),
+                                      core::AttemptResult::kRefused, "out of stock", 42});
+    tx.branches.push_back(b);
+    return tx;
+  }
+  Result<log::TxPage> List(const log::TxFilter& filter) override {
+    last_filter = filter;
+    log::TxPage page;
+    core::Transaction tx;
+    tx.id = "tx1";
+    page.items.push_back(tx);
+    page.next_cursor = "c1";
+    return page;
+  }
+  Status Ready() override { return ready; }
+
+  std::mutex mu;
+  BeginCommand last_begin;
+  Status begin_error;
+  bool throw_on_begin = false;
+  int keys_seen = 0;
+  std::string awaited;
+  core::Duration waited_for{0};
+  log::TxFilter last_filter;
+  Status ready;
+};
+
+class HttpApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HttpApi::Options o;
+    o.port = 0;
+    o.max_body_bytes = 4096;
+    api_ = std::make_unique<HttpApi>(service_, o);
+    ASSERT_TRUE(api_->Start().ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", api_->port());
+  }
+
+  httplib::Result Post(const std::string& path, const std::string& body,
+                       httplib::Headers headers = {}) {
+    return client_->Post(path.c_str(), headers, body, "application/json");
+  }
+
+  static json Body(const httplib::Result& r) { return json::parse(r->body); }
+
+  FakeService service_;
+  std::unique_ptr<HttpApi> api_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+constexpr const char* kGood = R"({"protocol":"2pc","branches":[{"participant":"inv"}]})";
+
+TEST_F(HttpApiTest, CreatesATransaction) {
+  auto r = Post("/v1/transactions", kGood);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  EXPECT_EQ(Body(r)["id"], "tx1");
+  EXPECT_EQ(Body(r)["branches"][0]["participant"], "inv");
+  EXPECT_TRUE(service_.awaited.empty());
+}
+
+TEST_F(HttpApiTest, WaitTrueAnswersWithTheTerminalState) {
+  auto r = Post("/v1/transactions?wait=true",
+                R"({"protocol":"2pc","timeout_ms":2000,"branches":[{"participant":"inv"}]})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(Body(r)["state"], "committed");
+  EXPECT_EQ(service_.awaited, "tx1");
+  EXPECT_EQ(service_.waited_for, core::Duration(32000)) << "the timeout plus slack";
+}
+
+TEST_F(HttpApiTest, IdempotencyKeyIsPassedWithAFingerprintAndAReplayIs200) {
+  auto first = Post("/v1/transactions", kGood, {{"Idempotency-Key", "k-1"}});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 201);
+  EXPECT_EQ(service_.last_begin.idempotency_key, "k-1");
+  EXPECT_EQ(service_.last_begin.request_hash, RequestFingerprint(kGood));
+  auto again = Post("/v1/transactions", kGood, {{"Idempotency-Key", "k-1"}});
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(Body(again)["id"], "tx1");
+  auto bad = Post("/v1/transactions", kGood, {{"Idempotency-Key", std::string(200, 'k')}});
+  EXPECT_EQ(bad->status, 400);
+}
+
+TEST_F(HttpApiTest, ServiceErrorsMapToStatusCodesWithJsonBodies) {
+  service_.begin_error =
+      Status::AlreadyExists("Idempotency-Key 'k' was used for a different request");
+  auto r = Post("/v1/transactions", kGood);
+  EXPECT_EQ(r->status, 422);
+  EXPECT_EQ(Body(r)["error"]["code"], "already_exists");
+  service_.begin_error = Status::Unavailable("log down");
+  EXPECT_EQ(Post("/v1/transactions", kGood)->status, 503);
+}
+
+TEST_F(HttpApiTest, BadRequestsGetClearJsonErrors) {
+  auto r = Post("/v1/transactions", R"({"protocol":"2pc","branches":[{"participant":"a.b"}]})");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(Body(r)["error"]["code"], "invalid_argument");
+  EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find("branches[0].participant"),
+            std::string::npos);
+  auto form = client_->Post("/v1/transactions", kGood, "text/plain");
+  EXPECT_EQ(form->status, 415);
+  auto gz =
+      client_->Post("/v1/transactions", {{"Content-Encoding", "gzip"}}, kGood, "application/json");
+  EXPECT_EQ(gz->status, 415);
+  auto big = Post("/v1/transactions", std::string(10000, ' ') + kGood);
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+  EXPECT_EQ(Body(big)["error"]["code"], "resource_exhausted");
+}
+
+TEST_F(HttpApiTest, GetsAndListsTransactions) {
+  auto r = client_->Get("/v1/transactions/tx1");
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(Body(r)["branches"][0]["history"][0]["error"], "out of stock");
+  EXPECT_EQ(client_->Get("/v1/transactions/nope")->status, 404);
+  EXPECT_EQ(client_->Get("/v1/transactions/a%2Eb")->status, 400);
+  auto list = client_->Get("/v1/transactions?state=aborted&protocol=2pc&limit=5&cursor=c0");
+  EXPECT_EQ(list->status, 200);
+  EXPECT_EQ(Body(list)["next_cursor"], "c1");
+  EXPECT_EQ(Body(list)["items"][0]["id"], "tx1");
+  EXPECT_EQ(service_.last_filter.state, core::TxState::kAborted);
+  EXPECT_EQ(service_.last_filter.limit, 5);
+  EXPECT_EQ(service_.last_filter.cursor, "c0");
+  EXPECT_EQ(client_->Get("/v1/transactions?limit=0")->status, 400);
+}
+
+TEST_F(HttpApiTest, HealthReadinessAndUnknownRoutes) {
+  EXPECT_EQ(client_->Get("/healthz")->status, 200);
+  EXPECT_EQ(client_->Get("/readyz")->status, 200);
+  service_.ready = Status::Unavailable("not connected to NATS");
+  auto r = client_->Get("/readyz");
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(Body(r)["error"]["message"], "not connected to NATS");
+  auto missing = client_->Get("/v2/nothing");
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(Body(missing)["error"]["code"], "not_found");
+  EXPECT_EQ(client_->Delete("/v1/transactions/tx1")->status, 405);
+}
+
+TEST_F(HttpApiTest, AThrowingHandlerIsA500AndTheServerKeepsServing) {
+  service_.throw_on_begin = true;
+  auto r = Post("/v1/transactions", kGood);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(Body(r)["error"]["code"], "internal");
+  service_.throw_on_begin = false;
+  EXPECT_EQ(Post("/v1/transactions", kGood)->status, 201);
+}
+
+}  // namespace
+}  // namespace txc::api
