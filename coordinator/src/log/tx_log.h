@@ -43,8 +43,7 @@ class TxLog {
   // One transaction with its branches; with `with_history`, each branch's attempts too.
   virtual Result<std::optional<core::Transaction>> Find(const std::string& id,
                                                         bool with_history) = 0;
-  virtual Result<std::optional<core::Transaction>> FindByIdempotencyKey(
-      const std::string& key) = 0;
+  virtual Result<std::optional<core::Transaction>> FindByIdempotencyKey(const std::string& key) = 0;
   virtual Result<TxPage> List(const TxFilter& filter) = 0;
 
   // Ok while appends can still succeed; the error that poisoned the log otherwise.
