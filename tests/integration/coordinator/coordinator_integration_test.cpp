@@ -65,7 +65,7 @@ struct Coordinator {
                                  int timeout_ms = 5000) {
     api::BeginCommand cmd;
     cmd.timeout = core::Duration(timeout_ms);
-    for (auto& p : participants) cmd.branches.push_back({p, payload});
+    for (auto& p : participants) cmd.branches.push_back({p, payload, {}});
     return service->Begin(cmd);
   }
 
