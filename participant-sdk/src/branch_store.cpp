@@ -1,44 +1,163 @@
 #include "branch_store.h"
 
+#include <array>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 namespace txc::sdk {
 namespace {
 
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS txc_branches (
-  gid        TEXT    NOT NULL,
-  branch     INTEGER NOT NULL,
-  protocol   TEXT    NOT NULL,
-  state      TEXT    NOT NULL CHECK (state IN ('prepared', 'committed', 'aborted')),
-  payload    TEXT,
-  updated_at INTEGER NOT NULL,
+constexpr std::array<std::pair<BranchState, const char*>, 7> kStates = {{
+    {BranchState::kPrepared, "prepared"},
+    {BranchState::kPreCommitted, "precommitted"},
+    {BranchState::kCommitted, "committed"},
+    {BranchState::kAborted, "aborted"},
+    {BranchState::kDone, "done"},
+    {BranchState::kFailed, "failed"},
+    {BranchState::kCompensated, "compensated"},
+}};
+
+constexpr int kSchemaVersion = 2;
+
+// Version 2: the 3PC and saga states, and the participants of a 3PC transaction (so the
+// termination protocol can find the peers after a restart).
+constexpr const char* kCreateBranchesV2 = R"sql(
+CREATE TABLE txc_branches (
+  gid          TEXT    NOT NULL,
+  branch       INTEGER NOT NULL,
+  protocol     TEXT    NOT NULL,
+  state        TEXT    NOT NULL CHECK (state IN ('prepared', 'precommitted', 'committed',
+                         'aborted', 'done', 'failed', 'compensated')),
+  payload      TEXT,
+  updated_at   INTEGER NOT NULL,
+  participants TEXT,
   PRIMARY KEY (gid, branch)
 );
-CREATE INDEX IF NOT EXISTS txc_branches_by_state ON txc_branches (state, updated_at);
+CREATE INDEX txc_branches_by_state ON txc_branches (state, updated_at);
+)sql";
+
+// Version 1 had no schema table and only the 2PC states; SQLite cannot alter a CHECK
+// constraint, so the table is rebuilt around its rows.
+constexpr const char* kMigrateV1ToV2 = R"sql(
+ALTER TABLE txc_branches RENAME TO txc_branches_v1;
+DROP INDEX IF EXISTS txc_branches_by_state;
+)sql";
+constexpr const char* kCopyV1Rows = R"sql(
+INSERT INTO txc_branches (gid, branch, protocol, state, payload, updated_at)
+  SELECT gid, branch, protocol, state, payload, updated_at FROM txc_branches_v1;
+DROP TABLE txc_branches_v1;
 )sql";
 
 constexpr const char* kSavepoint = "txc_handler";
 
+std::string ParticipantsText(const std::vector<std::string>& participants) {
+  if (participants.empty()) return {};
+  return nlohmann::json(participants).dump();
+}
+
+std::vector<std::string> ParseParticipants(const std::string& text) {
+  std::vector<std::string> out;
+  const auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_array()) return out;
+  for (const auto& name : doc) {
+    out.push_back(name.is_string() ? name.get<std::string>() : std::string());
+  }
+  return out;
+}
+
+Result<bool> TableExists(sqlite3* db, const char* name) {
+  TXC_ASSIGN_OR_RETURN(auto stmt,
+                       SqliteStatement::Prepare(db,
+                                                "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                                "AND name = ?1"));
+  stmt.Bind(1, name);
+  return stmt.Step();
+}
+
+// Brings the SDK's tables to kSchemaVersion inside one transaction, so a crash mid-migration
+// leaves the old layout intact.
+Status Migrate(sqlite3* db) {
+  TXC_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+  auto migrate = [db]() -> Status {
+    TXC_RETURN_IF_ERROR(
+        Exec(db, "CREATE TABLE IF NOT EXISTS txc_schema (version INTEGER NOT NULL)"));
+    TXC_ASSIGN_OR_RETURN(auto read, SqliteStatement::Prepare(db, "SELECT version FROM txc_schema"));
+    TXC_ASSIGN_OR_RETURN(bool has_version, read.Step());
+    int64_t version = has_version ? read.ColumnInt(0) : 0;
+    if (version == 0) {
+      TXC_ASSIGN_OR_RETURN(bool v1, TableExists(db, "txc_branches"));
+      if (v1) version = 1;
+    }
+    if (version > kSchemaVersion) {
+      return Status::FailedPrecondition("txc_branches has schema version " +
+                                        std::to_string(version) + "; this SDK knows up to " +
+                                        std::to_string(kSchemaVersion));
+    }
+    if (version == kSchemaVersion) return Status::Ok();
+    if (version == 1) TXC_RETURN_IF_ERROR(Exec(db, kMigrateV1ToV2));
+    TXC_RETURN_IF_ERROR(Exec(db, kCreateBranchesV2));
+    if (version == 1) TXC_RETURN_IF_ERROR(Exec(db, kCopyV1Rows));
+    TXC_RETURN_IF_ERROR(Exec(db, "DELETE FROM txc_schema"));
+    return Exec(db,
+                ("INSERT INTO txc_schema (version) VALUES (" + std::to_string(kSchemaVersion) + ")")
+                    .c_str());
+  };
+  Status s = migrate();
+  if (!s.ok()) {
+    (void)Exec(db, "ROLLBACK");
+    return s;
+  }
+  return Exec(db, "COMMIT");
+}
+
+BranchRecord ReadRecord(const SqliteStatement& stmt, BranchState state) {
+  // Columns: gid, branch, protocol, state, payload, updated_at, participants.
+  return BranchRecord{stmt.ColumnText(0),
+                      static_cast<int>(stmt.ColumnInt(1)),
+                      stmt.ColumnText(2),
+                      state,
+                      stmt.ColumnText(4),
+                      stmt.ColumnInt(5),
+                      ParseParticipants(stmt.ColumnText(6))};
+}
+
+constexpr const char* kColumns =
+    "SELECT gid, branch, protocol, state, payload, updated_at, participants FROM txc_branches ";
+
 }  // namespace
 
 const char* BranchStateName(BranchState state) {
-  switch (state) {
-    case BranchState::kPrepared:
-      return "prepared";
-    case BranchState::kCommitted:
-      return "committed";
-    case BranchState::kAborted:
-      return "aborted";
+  for (const auto& [value, name] : kStates) {
+    if (value == state) return name;
   }
   return "unknown";
 }
 
 std::optional<BranchState> ParseBranchState(std::string_view name) {
-  if (name == "prepared") return BranchState::kPrepared;
-  if (name == "committed") return BranchState::kCommitted;
-  if (name == "aborted") return BranchState::kAborted;
+  for (const auto& [value, text] : kStates) {
+    if (name == text) return value;
+  }
   return std::nullopt;
+}
+
+bool IsInDoubt(BranchState state) {
+  return state == BranchState::kPrepared || state == BranchState::kPreCommitted;
+}
+
+wire::PeerState PeerStateOf(BranchState state) {
+  switch (state) {
+    case BranchState::kPrepared:
+      return wire::PeerState::kUncertain;
+    case BranchState::kPreCommitted:
+      return wire::PeerState::kPreCommitted;
+    case BranchState::kCommitted:
+      return wire::PeerState::kCommitted;
+    case BranchState::kAborted:
+      return wire::PeerState::kAborted;
+    default:
+      return wire::PeerState::kNone;
+  }
 }
 
 int64_t WallClockMs() {
@@ -60,7 +179,7 @@ Result<std::unique_ptr<BranchStore>> BranchStore::Open(const std::string& path,
   // COMMIT returns, which is what lets us reply ok afterwards.
   TXC_RETURN_IF_ERROR(Exec(db.get(), "PRAGMA journal_mode=WAL").WithContext(path));
   TXC_RETURN_IF_ERROR(Exec(db.get(), "PRAGMA synchronous=FULL").WithContext(path));
-  TXC_RETURN_IF_ERROR(Exec(db.get(), kSchema).WithContext(path));
+  TXC_RETURN_IF_ERROR(Migrate(db.get()).WithContext(path));
   return std::unique_ptr<BranchStore>(new BranchStore(std::move(db)));
 }
 
@@ -87,32 +206,54 @@ Status BranchStore::ReleaseSavepoint() {
   return Exec(db(), (std::string("RELEASE ") + kSavepoint).c_str());
 }
 
-Result<std::optional<BranchRecord>> BranchStore::Find(const std::string& gid, int branch) {
-  TXC_ASSIGN_OR_RETURN(auto stmt, SqliteStatement::Prepare(db(), R"sql(
-      SELECT protocol, state, payload, updated_at FROM txc_branches
-      WHERE gid = ?1 AND branch = ?2)sql"));
-  stmt.Bind(1, gid).Bind(2, int64_t{branch});
-  TXC_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return std::optional<BranchRecord>();
-  auto state = ParseBranchState(stmt.ColumnText(1));
-  if (!state) {
-    return Status::DataLoss("txc_branches(" + gid + ", " + std::to_string(branch) +
-                            ") has unknown state '" + stmt.ColumnText(1) + "'");
+namespace {
+
+Result<std::vector<BranchRecord>> ReadAll(SqliteStatement& stmt) {
+  std::vector<BranchRecord> out;
+  while (true) {
+    TXC_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    auto state = ParseBranchState(stmt.ColumnText(3));
+    if (!state) {
+      return Status::DataLoss("txc_branches(" + stmt.ColumnText(0) + ", " +
+                              std::to_string(stmt.ColumnInt(1)) + ") has unknown state '" +
+                              stmt.ColumnText(3) + "'");
+    }
+    out.push_back(ReadRecord(stmt, *state));
   }
-  return std::optional<BranchRecord>(
-      BranchRecord{gid, branch, stmt.ColumnText(0), *state, stmt.ColumnText(2), stmt.ColumnInt(3)});
+}
+
+}  // namespace
+
+Result<std::optional<BranchRecord>> BranchStore::Find(const std::string& gid, int branch) {
+  TXC_ASSIGN_OR_RETURN(
+      auto stmt,
+      SqliteStatement::Prepare(db(), std::string(kColumns) + "WHERE gid = ?1 AND branch = ?2"));
+  stmt.Bind(1, gid).Bind(2, int64_t{branch});
+  TXC_ASSIGN_OR_RETURN(auto rows, ReadAll(stmt));
+  if (rows.empty()) return std::optional<BranchRecord>();
+  return std::optional<BranchRecord>(std::move(rows.front()));
+}
+
+Result<std::vector<BranchRecord>> BranchStore::FindAll(const std::string& gid) {
+  TXC_ASSIGN_OR_RETURN(
+      auto stmt,
+      SqliteStatement::Prepare(db(), std::string(kColumns) + "WHERE gid = ?1 ORDER BY branch"));
+  stmt.Bind(1, gid);
+  return ReadAll(stmt);
 }
 
 Status BranchStore::Insert(const BranchRecord& r) {
   TXC_ASSIGN_OR_RETURN(auto stmt, SqliteStatement::Prepare(db(), R"sql(
-      INSERT INTO txc_branches (gid, branch, protocol, state, payload, updated_at)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6))sql"));
+      INSERT INTO txc_branches (gid, branch, protocol, state, payload, updated_at, participants)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULLIF(?7, '')))sql"));
   stmt.Bind(1, r.gid)
       .Bind(2, int64_t{r.branch})
       .Bind(3, r.protocol)
       .Bind(4, BranchStateName(r.state))
       .Bind(5, r.payload)
-      .Bind(6, r.updated_at_ms);
+      .Bind(6, r.updated_at_ms)
+      .Bind(7, ParticipantsText(r.participants));
   TXC_ASSIGN_OR_RETURN(bool row, stmt.Step());
   (void)row;
   return Status::Ok();
@@ -131,21 +272,12 @@ Status BranchStore::SetState(const std::string& gid, int branch, BranchState sta
   return Status::Ok();
 }
 
-Result<std::vector<BranchRecord>> BranchStore::ListPrepared(int64_t updated_before_ms, int limit) {
-  TXC_ASSIGN_OR_RETURN(auto stmt, SqliteStatement::Prepare(db(), R"sql(
-      SELECT gid, branch, protocol, payload, updated_at FROM txc_branches
-      WHERE state = 'prepared' AND updated_at < ?1
+Result<std::vector<BranchRecord>> BranchStore::ListInDoubt(int64_t updated_before_ms, int limit) {
+  TXC_ASSIGN_OR_RETURN(auto stmt, SqliteStatement::Prepare(db(), std::string(kColumns) + R"sql(
+      WHERE state IN ('prepared', 'precommitted') AND updated_at < ?1
       ORDER BY updated_at LIMIT ?2)sql"));
   stmt.Bind(1, updated_before_ms).Bind(2, int64_t{limit});
-  std::vector<BranchRecord> out;
-  while (true) {
-    TXC_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    out.push_back(BranchRecord{stmt.ColumnText(0), static_cast<int>(stmt.ColumnInt(1)),
-                               stmt.ColumnText(2), BranchState::kPrepared, stmt.ColumnText(3),
-                               stmt.ColumnInt(4)});
-  }
-  return out;
+  return ReadAll(stmt);
 }
 
 }  // namespace txc::sdk

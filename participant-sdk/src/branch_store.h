@@ -1,6 +1,6 @@
 // BranchStore: the service's SQLite database and, inside it, the SDK's durable branch records
 // (table txc_branches). It is the idempotency barrier's storage: one row per (gid, branch) whose
-// state moves prepared -> committed | aborted, or is born aborted (null rollback / refused vote).
+// state only moves forward (see branch_transitions.h for which moves exist).
 //
 // One connection, guarded by one mutex. Every method except Open/Lock expects the caller to hold
 // Lock() for the whole unit of work (typically Begin ... Commit/Rollback), so a handler's writes
@@ -18,20 +18,34 @@
 
 #include "sqlite_db.h"
 #include "txc/status.h"
+#include "txc/wire.h"
 
 namespace txc::sdk {
 
-enum class BranchState { kPrepared, kCommitted, kAborted };
+enum class BranchState {
+  kPrepared,      // 2PC: voted yes; 3PC: voted yes, uncertain (Skeen's "w")
+  kPreCommitted,  // 3PC: pre_commit received and recorded ("p")
+  kCommitted,
+  kAborted,      // rolled back, refused, or aborted before any vote (null rollback)
+  kDone,         // saga: the action took effect
+  kFailed,       // saga: the action was refused (nothing took effect)
+  kCompensated,  // saga: undone, or compensated before the action ever ran (null compensation)
+};
 const char* BranchStateName(BranchState state);
 std::optional<BranchState> ParseBranchState(std::string_view name);
+// Prepared or pre-committed: the outcome is someone else's to decide.
+bool IsInDoubt(BranchState state);
+// How a record is reported to a peer's 3PC termination protocol (saga records: kNone).
+wire::PeerState PeerStateOf(BranchState state);
 
 struct BranchRecord {
   std::string gid;
   int branch = 0;
   std::string protocol;
   BranchState state = BranchState::kPrepared;
-  std::string payload;        // the request's payload as JSON text
-  int64_t updated_at_ms = 0;  // wall clock, milliseconds since the Unix epoch
+  std::string payload;                    // the request's payload as JSON text
+  int64_t updated_at_ms = 0;              // wall clock, milliseconds since the Unix epoch
+  std::vector<std::string> participants;  // 3PC: every branch's participant, in branch order
 };
 
 // Wall-clock milliseconds since the epoch: what updated_at stores.
@@ -40,7 +54,8 @@ int64_t WallClockMs();
 class BranchStore {
  public:
   // Opens (creating if needed) the database with journal_mode=WAL, synchronous=FULL and the
-  // given busy timeout, and creates txc_branches. Errors: kUnavailable.
+  // given busy timeout, and creates or migrates the SDK's tables. Errors: kUnavailable, or
+  // kFailedPrecondition for a database written by a newer SDK.
   static Result<std::unique_ptr<BranchStore>> Open(const std::string& path,
                                                    std::chrono::milliseconds busy_timeout);
 
@@ -62,11 +77,13 @@ class BranchStore {
   Status ReleaseSavepoint();
 
   Result<std::optional<BranchRecord>> Find(const std::string& gid, int branch);
+  // Every branch of `gid` this participant holds, by branch index.
+  Result<std::vector<BranchRecord>> FindAll(const std::string& gid);
   Status Insert(const BranchRecord& record);
   Status SetState(const std::string& gid, int branch, BranchState state);
 
-  // Prepared records last updated before `updated_before_ms`, oldest first.
-  Result<std::vector<BranchRecord>> ListPrepared(int64_t updated_before_ms, int limit);
+  // Prepared or pre-committed records last updated before `updated_before_ms`, oldest first.
+  Result<std::vector<BranchRecord>> ListInDoubt(int64_t updated_before_ms, int limit);
 
  private:
   explicit BranchStore(SqlitePtr db) : db_(std::move(db)) {}

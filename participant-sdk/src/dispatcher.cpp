@@ -38,16 +38,31 @@ wire::BranchReply Dispatcher::Handle(const wire::BranchRequest& request) {
         reply, wire::Outcome::kError,
         "request for participant '" + request.participant + "' reached '" + participant_ + "'");
   }
-  if (request.op != wire::Op::kPrepare && request.op != wire::Op::kCommit &&
-      request.op != wire::Op::kAbort) {
-    counters_->bad_requests++;
-    return With(reply, wire::Outcome::kError,
-                std::string("op '") + wire::OpName(request.op) +
-                    "' is not supported by this participant (2pc only)");
-  }
   auto lock = store_->Lock();
   try {
-    return request.op == wire::Op::kPrepare ? Prepare(request, reply) : Finish(request, reply);
+    if (Status s = store_->Begin(); !s.ok()) return Fail(reply, s.ToString());
+    auto found = store_->Find(request.gid, request.branch);
+    if (!found.ok()) return Fail(reply, found.status().ToString());
+    const std::optional<BranchState> state =
+        found->has_value() ? std::optional<BranchState>((*found)->state) : std::nullopt;
+    const BranchStep step = PlanStep(request.op, state);
+    switch (step.kind) {
+      case BranchStep::Kind::kReply:
+        store_->Rollback();  // read-only
+        if (step.violation) {
+          LogLine(participant_, "protocol violation: " + step.message + " (" + Where(request) +
+                                    ", " + wire::OpName(request.op) + " attempt " +
+                                    std::to_string(request.attempt) + ")");
+        }
+        return With(reply, step.reply, step.message);
+      case BranchStep::Kind::kRecord:
+        return Record(request, state.has_value(), step, reply);
+      case BranchStep::Kind::kVote:
+        return Vote(request, step, reply);
+      case BranchStep::Kind::kApply:
+        return Apply(request, **found, step, reply);
+    }
+    return Fail(reply, "internal error: unknown step");
   } catch (const std::exception& e) {
     return Fail(reply, std::string("internal error: ") + e.what());
   } catch (...) {
@@ -55,37 +70,29 @@ wire::BranchReply Dispatcher::Handle(const wire::BranchRequest& request) {
   }
 }
 
-wire::BranchReply Dispatcher::Prepare(const wire::BranchRequest& request, wire::BranchReply reply) {
-  if (Status s = store_->Begin(); !s.ok()) return Fail(reply, s.ToString());
-  auto found = store_->Find(request.gid, request.branch);
-  if (!found.ok()) return Fail(reply, found.status().ToString());
-  if (found->has_value()) {
-    store_->Rollback();  // read-only so far
-    if ((*found)->state == BranchState::kAborted) {
-      return With(reply, wire::Outcome::kRefused, "already aborted");
-    }
-    return With(reply, wire::Outcome::kOk, "");  // duplicate of a yes vote
-  }
-
-  // The savepoint lets a refusal undo the handler's writes yet record 'aborted' in the same
+wire::BranchReply Dispatcher::Vote(const wire::BranchRequest& request, const BranchStep& step,
+                                   wire::BranchReply reply) {
+  const Handler& handler = HandlerFor(request.op);
+  // The savepoint lets a refusal undo the handler's writes yet record the refusal in the same
   // transaction, so no other request can slip in between.
   if (Status s = store_->Savepoint(); !s.ok()) return Fail(reply, s.ToString());
-  const HandlerResult verdict = handlers_.prepare
-                                    ? Call(handlers_.prepare, request, &counters_->prepare_calls)
-                                    : HandlerResult::Ok();
+  HandlerResult verdict = HandlerResult::Ok();
+  if (handler) {
+    verdict = Call(handler, request, request.payload);
+  } else if (request.op == wire::Op::kAction) {
+    verdict = HandlerResult::Refuse("participant " + participant_ +
+                                    " takes no saga steps (no action handler)");
+  }
   if (verdict.outcome == wire::Outcome::kError) return Fail(reply, verdict.message);
 
-  BranchRecord record{request.gid,
-                      request.branch,
-                      request.protocol,
-                      BranchState::kPrepared,
-                      PayloadText(request.payload),
-                      WallClockMs()};
+  BranchRecord record{
+      request.gid,   request.branch,      request.protocol, step.to, PayloadText(request.payload),
+      WallClockMs(), request.participants};
   Status s;
   if (verdict.outcome == wire::Outcome::kOk) {
     s = store_->ReleaseSavepoint();
   } else {
-    record.state = BranchState::kAborted;  // a duplicate prepare must be refused again
+    record.state = step.refused_to;  // a duplicate must be refused again
     s = store_->RollbackToSavepoint();
   }
   if (s.ok()) s = store_->Insert(record);
@@ -94,86 +101,127 @@ wire::BranchReply Dispatcher::Prepare(const wire::BranchRequest& request, wire::
   if (!s.ok()) return Fail(reply, s.ToString());
   if (verdict.outcome == wire::Outcome::kOk) return With(reply, wire::Outcome::kOk, "");
   return With(reply, wire::Outcome::kRefused,
-              verdict.message.empty() ? "refused by the prepare handler" : verdict.message);
+              verdict.message.empty()
+                  ? std::string("refused by the ") + wire::OpName(request.op) + " handler"
+                  : verdict.message);
 }
 
-wire::BranchReply Dispatcher::Finish(const wire::BranchRequest& request, wire::BranchReply reply) {
-  const bool commit = request.op == wire::Op::kCommit;
-  const BranchState target = commit ? BranchState::kCommitted : BranchState::kAborted;
-  if (Status s = store_->Begin(); !s.ok()) return Fail(reply, s.ToString());
-  auto found = store_->Find(request.gid, request.branch);
-  if (!found.ok()) return Fail(reply, found.status().ToString());
-
-  if (!found->has_value()) {
-    if (commit) return Fail(reply, "unknown branch: no prepare was recorded for " + Where(request));
-    // Null rollback: remember the abort so a prepare arriving late is refused.
-    Status s = store_->Insert(BranchRecord{request.gid, request.branch, request.protocol,
-                                           BranchState::kAborted, PayloadText(request.payload),
-                                           WallClockMs()});
-    if (s.ok()) s = store_->Commit();
-    if (!s.ok()) return Fail(reply, s.ToString());
-    return With(reply, wire::Outcome::kOk, "");
-  }
-
-  const BranchState state = (*found)->state;
-  if (state == target) {
-    store_->Rollback();
-    return With(reply, wire::Outcome::kOk, "");  // duplicate
-  }
-  if (state != BranchState::kPrepared) {
-    const std::string why = std::string("protocol violation: ") + wire::OpName(request.op) +
-                            " for branch " + Where(request) + " which is already " +
-                            BranchStateName(state);
-    LogLine(participant_, why);
-    return Fail(reply, why);
-  }
-
-  const Handler& handler = commit ? handlers_.commit : handlers_.abort;
+wire::BranchReply Dispatcher::Apply(const wire::BranchRequest& request, const BranchRecord& record,
+                                    const BranchStep& step, wire::BranchReply reply) {
+  const Handler& handler = HandlerFor(request.op);
   HandlerResult verdict = HandlerResult::Ok();
   if (handler) {
-    verdict = Call(handler, request, commit ? &counters_->commit_calls : &counters_->abort_calls);
+    // A peer's pre_commit (3PC termination) carries no payload: use the one stored with the vote.
+    nlohmann::json payload = request.payload;
+    if (payload.is_null()) {
+      payload = nlohmann::json::parse(record.payload, nullptr, /*allow_exceptions=*/false);
+      if (payload.is_discarded()) payload = nullptr;
+    }
+    verdict = Call(handler, request, payload);
   }
+  const std::string op = wire::OpName(request.op);
   if (verdict.outcome == wire::Outcome::kRefused) {
-    // A decided outcome cannot be refused; treat it as transient so the coordinator retries.
-    LogLine(participant_, std::string(wire::OpName(request.op)) + " handler refused " +
-                              Where(request) + " (" + verdict.message +
+    // A decided step cannot be refused; treat it as transient so the coordinator retries.
+    LogLine(participant_, op + " handler refused " + Where(request) + " (" + verdict.message +
                               "); a decided outcome cannot be refused, will be retried");
-    return Fail(reply, std::string(wire::OpName(request.op)) +
-                           " handler refused (retry expected): " + verdict.message);
+    return Fail(reply, op + " handler refused (retry expected): " + verdict.message);
   }
   if (verdict.outcome == wire::Outcome::kError) return Fail(reply, verdict.message);
 
-  Status s = store_->SetState(request.gid, request.branch, target);
+  Status s = store_->SetState(request.gid, request.branch, step.to);
   if (s.ok()) s = store_->Commit();
   if (!s.ok()) return Fail(reply, s.ToString());
   return With(reply, wire::Outcome::kOk, "");
 }
 
+wire::BranchReply Dispatcher::Record(const wire::BranchRequest& request, bool exists,
+                                     const BranchStep& step, wire::BranchReply reply) {
+  Status s = exists ? store_->SetState(request.gid, request.branch, step.to)
+                    : store_->Insert(BranchRecord{request.gid, request.branch, request.protocol,
+                                                  step.to, PayloadText(request.payload),
+                                                  WallClockMs(), request.participants});
+  if (s.ok()) s = store_->Commit();
+  if (!s.ok()) return Fail(reply, s.ToString());
+  return With(reply, wire::Outcome::kOk, "");
+}
+
+Result<wire::PeerStateReply> Dispatcher::PeerState(const wire::PeerStateQuery& query) {
+  auto lock = store_->Lock();
+  auto records = store_->FindAll(query.gid);
+  if (!records.ok()) return records.status();
+  wire::PeerStateReply reply{query.gid, participant_, {}};
+  for (const BranchRecord& r : *records) {
+    reply.branches.push_back(wire::PeerBranchState{r.branch, PeerStateOf(r.state)});
+  }
+  return reply;
+}
+
+const Handler& Dispatcher::HandlerFor(wire::Op op) const {
+  switch (op) {
+    case wire::Op::kPrepare:
+      return handlers_.prepare;
+    case wire::Op::kCanCommit:
+      return handlers_.can_commit ? handlers_.can_commit : handlers_.prepare;
+    case wire::Op::kPreCommit:
+      return handlers_.pre_commit;
+    case wire::Op::kCommit:
+      return handlers_.commit;
+    case wire::Op::kDoCommit:
+      return handlers_.do_commit ? handlers_.do_commit : handlers_.commit;
+    case wire::Op::kAbort:
+      return handlers_.abort;
+    case wire::Op::kAction:
+      return handlers_.action;
+    case wire::Op::kCompensate:
+      return handlers_.compensate;
+  }
+  return handlers_.prepare;
+}
+
+std::atomic<uint64_t>* Dispatcher::CallsFor(wire::Op op) {
+  switch (op) {
+    case wire::Op::kPrepare:
+    case wire::Op::kCanCommit:
+      return &counters_->prepare_calls;
+    case wire::Op::kPreCommit:
+      return &counters_->pre_commit_calls;
+    case wire::Op::kCommit:
+    case wire::Op::kDoCommit:
+      return &counters_->commit_calls;
+    case wire::Op::kAbort:
+      return &counters_->abort_calls;
+    case wire::Op::kAction:
+      return &counters_->action_calls;
+    case wire::Op::kCompensate:
+      return &counters_->compensate_calls;
+  }
+  return &counters_->prepare_calls;
+}
+
 HandlerResult Dispatcher::Call(const Handler& handler, const wire::BranchRequest& request,
-                               std::atomic<uint64_t>* calls) {
-  BranchContext ctx{request.gid, request.branch,  request.participant, request.protocol,
-                    request.op,  request.attempt, request.payload,     store_->db()};
-  (*calls)++;
+                               const nlohmann::json& payload) {
+  BranchContext ctx{request.gid,      request.branch, request.participant,
+                    request.protocol, request.op,     request.attempt,
+                    payload,          store_->db()};
+  (*CallsFor(request.op))++;
+  const std::string op = wire::OpName(request.op);
   HandlerResult verdict;
   try {
     verdict = handler(ctx);
   } catch (const std::exception& e) {
-    verdict =
-        HandlerResult::Retry(std::string(wire::OpName(request.op)) + " handler threw: " + e.what());
+    verdict = HandlerResult::Retry(op + " handler threw: " + e.what());
   } catch (...) {
-    verdict = HandlerResult::Retry(std::string(wire::OpName(request.op)) +
-                                   " handler threw a non-standard exception");
+    verdict = HandlerResult::Retry(op + " handler threw a non-standard exception");
   }
   if (!store_->InTransaction()) {
     // The handler committed or rolled back our transaction: its writes may already be durable
     // without a branch record, so nothing we could record now would be truthful.
-    const std::string why = std::string(wire::OpName(request.op)) + " handler for " +
-                            Where(request) + " ended the SDK's transaction";
+    const std::string why = op + " handler for " + Where(request) + " ended the SDK's transaction";
     LogLine(participant_, why);
     return HandlerResult::Retry(why);
   }
   if (verdict.outcome == wire::Outcome::kError && verdict.message.empty()) {
-    verdict.message = std::string(wire::OpName(request.op)) + " handler asked to retry";
+    verdict.message = op + " handler asked to retry";
   }
   return verdict;
 }

@@ -1,7 +1,12 @@
-// InDoubtResolver: a participant that voted yes never decides alone. This thread finds prepared
-// branches that have waited too long for an outcome (or that a previous run left prepared),
-// asks the coordinator what was decided, and applies commit/abort through the Dispatcher, the
-// same path a commit/abort message takes. "pending" or no answer: ask again next round.
+// InDoubtResolver: a participant that voted yes never decides alone. This thread finds branches
+// left prepared or pre-committed for too long (or by a previous run), asks the coordinator what
+// was decided, and applies the answer through the Dispatcher, the same path a message takes.
+// "pending" or no answer: ask again next round.
+//
+// 3PC only, when the coordinator is known to be down (NATS reports that nobody serves the status
+// subject; a mere timeout is not proof), it runs Skeen's termination protocol: it asks every peer
+// named in the transaction for its state, concludes with termination_rule.h, and carries the
+// conclusion out (pre-committing uncertain peers itself before it commits).
 #pragma once
 
 #include <chrono>
@@ -10,8 +15,10 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "branch_store.h"
 #include "counters.h"
@@ -20,12 +27,31 @@
 
 namespace txc::sdk {
 
+// What asking the coordinator gave.
+struct CoordinatorAnswer {
+  enum class Kind {
+    kDecision,  // `decision` holds the answer (possibly pending)
+    kDown,      // nobody serves the status subject: the coordinator is not running
+    kUnknown,   // timeout, disconnected, garbage: nothing can be concluded
+  };
+  Kind kind = Kind::kUnknown;
+  wire::Decision decision = wire::Decision::kPending;
+};
+
+// The resolver's view of the network; the Participant implements it over NATS. Every call
+// blocks for at most its own timeout and runs on the resolver thread only.
+struct ResolverLink {
+  std::function<CoordinatorAnswer(const std::string& gid)> ask_coordinator;
+  // nullopt: the peer did not answer.
+  std::function<std::optional<wire::PeerStateReply>(const std::string& peer,
+                                                    const std::string& gid)>
+      ask_peer;
+  // Sends a branch request to another participant; nullopt: no reply.
+  std::function<std::optional<wire::BranchReply>(const wire::BranchRequest& request)> send;
+};
+
 class InDoubtResolver {
  public:
-  // Asks the coordinator for gid's decision; nullopt when there was no usable answer (timeout,
-  // no responders, disconnected, garbage). Called on the resolver thread only.
-  using AskFn = std::function<std::optional<wire::Decision>(const std::string& gid)>;
-
   struct Options {
     std::string participant;
     std::chrono::milliseconds in_doubt_after{2000};
@@ -34,29 +60,37 @@ class InDoubtResolver {
   };
 
   // store, dispatcher and counters must outlive the resolver.
-  InDoubtResolver(Options options, BranchStore* store, Dispatcher* dispatcher, AskFn ask,
+  InDoubtResolver(Options options, BranchStore* store, Dispatcher* dispatcher, ResolverLink link,
                   CounterSet* counters);
   ~InDoubtResolver();  // calls Stop()
   InDoubtResolver(const InDoubtResolver&) = delete;
   InDoubtResolver& operator=(const InDoubtResolver&) = delete;
 
-  // Starts the thread; its first round runs at once and covers every branch prepared before
-  // Start (a restart in doubt).
+  // Starts the thread; its first round runs at once and covers every branch left in doubt
+  // before Start (a restart in doubt).
   void Start();
   // Wakes and joins the thread. A round in progress stops before its next question; a question
-  // in flight finishes (bounded by the ask timeout). Idempotent.
+  // in flight finishes (bounded by its timeout). Idempotent.
   void Stop();
 
  private:
   void Run();
   void RunOnce();
+  bool Stopping();
+  void Resolve(const std::string& gid, const std::vector<BranchRecord>& in_doubt);
+  void Terminate(const std::string& gid);
+  // Applies commit or abort to each record through the dispatcher; true if all were applied.
+  bool Apply(const std::vector<BranchRecord>& records, bool commit, const std::string& source);
+  void Note(const std::string& gid, const std::string& line);
 
   const Options options_;
   BranchStore* const store_;
   Dispatcher* const dispatcher_;
-  const AskFn ask_;
+  const ResolverLink link_;
   CounterSet* const counters_;
   int64_t started_at_ms_ = 0;  // written before the thread starts
+
+  std::set<std::string> noted_;  // resolver thread only: gids whose waiting was logged
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -17,6 +17,8 @@ Status NatsError(natsStatus s, std::string_view what) {
   switch (s) {
     case NATS_TIMEOUT:
       return Status::DeadlineExceeded(std::move(message));
+    case NATS_NO_RESPONDERS:
+      return Status::NotFound(std::move(message));
     case NATS_INVALID_ARG:
     case NATS_ADDRESS_MISSING:
       return Status::InvalidArgument(std::move(message));
@@ -143,10 +145,11 @@ void NatsEndpoint::OnMessage(natsConnection* nc, natsSubscription*, natsMsg* raw
     self->counters_->requests++;
     const char* reply_subject = natsMsg_GetReply(msg.get());
     const std::string reply_to = reply_subject != nullptr ? reply_subject : "";
+    const std::string subject = natsMsg_GetSubject(msg.get());
     const std::string data(natsMsg_GetData(msg.get()),
                            static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
     msg.reset();
-    std::optional<std::string> body = self->on_message_(data, !reply_to.empty());
+    std::optional<std::string> body = self->on_message_(subject, data, !reply_to.empty());
     if (!body || reply_to.empty()) return;
     const natsStatus s =
         natsConnection_Publish(nc, reply_to.c_str(), body->data(), static_cast<int>(body->size()));

@@ -34,8 +34,8 @@ class NatsEndpoint {
   };
   // Returns the body to publish to the message's reply subject, or nullopt for no reply. Runs on
   // the delivery thread; exceptions are caught and logged (nothing unwinds into nats.c).
-  using MessageFn =
-      std::function<std::optional<std::string>(std::string_view data, bool has_reply)>;
+  using MessageFn = std::function<std::optional<std::string>(
+      std::string_view subject, std::string_view data, bool has_reply)>;
 
   // Connects (or, if the server is not reachable yet, keeps trying in the background) and
   // subscribes. `counters` must outlive the endpoint. Errors: kInvalidArgument (bad URL),
@@ -46,8 +46,8 @@ class NatsEndpoint {
   NatsEndpoint(const NatsEndpoint&) = delete;
   NatsEndpoint& operator=(const NatsEndpoint&) = delete;
 
-  // Request/reply. Errors: kDeadlineExceeded (timeout), kUnavailable (no responders,
-  // disconnected, closed).
+  // Request/reply. Errors: kDeadlineExceeded (timeout), kNotFound (no responders: nobody
+  // subscribes to `subject`), kUnavailable (disconnected, closed).
   Result<std::string> Request(std::string_view subject, std::string_view data,
                               std::chrono::milliseconds timeout);
 

@@ -1,6 +1,6 @@
 // Participant: wires the pieces together. BranchStore (the service DB and branch records),
-// Dispatcher (the barrier that runs handlers), NatsEndpoint (requests in, replies out, status
-// queries) and InDoubtResolver (asks the coordinator about branches left prepared).
+// Dispatcher (the barrier that runs handlers), NatsEndpoint (requests in, replies out, questions
+// to the coordinator and to peers) and InDoubtResolver (resolves branches left in doubt).
 #include "txc/participant.h"
 
 #include <mutex>
@@ -54,8 +54,16 @@ struct Participant::Impl {
   std::unique_ptr<sdk::InDoubtResolver> resolver;
 
   // Delivery thread: one request in, the reply body out.
-  std::optional<std::string> OnMessage(std::string_view data, bool has_reply) {
+  std::optional<std::string> OnMessage(std::string_view subject, std::string_view data,
+                                       bool has_reply) {
+    const std::string_view last = subject.substr(subject.rfind('.') + 1);
+    if (last == wire::kPeerStateOp) return OnPeerQuery(data, has_reply);
     auto request = wire::DecodeBranchRequest(data);
+    if (request.ok() && last != wire::OpName(request->op)) {
+      // Subject permissions are per op; the body must not claim another one.
+      request = Status::InvalidArgument("op '" + std::string(wire::OpName(request->op)) +
+                                        "' arrived on subject " + std::string(subject));
+    }
     if (!request.ok()) {
       counters.bad_requests++;
       sdk::LogLine(options.name, "undecodable request" +
@@ -69,23 +77,66 @@ struct Participant::Impl {
     return wire::Encode(reply);
   }
 
+  // A peer running the 3PC termination protocol asks what we hold of a transaction.
+  std::optional<std::string> OnPeerQuery(std::string_view data, bool has_reply) {
+    auto query = wire::DecodePeerStateQuery(data);
+    if (!query.ok() || !has_reply) {
+      counters.bad_requests++;
+      sdk::LogLine(options.name, "bad peer state query: " +
+                                     (query.ok() ? "no reply subject" : query.status().message()));
+      return std::nullopt;
+    }
+    auto reply = dispatcher->PeerState(*query);
+    if (!reply.ok()) {
+      // Silence is the honest answer: the peer keeps asking rather than conclude from it.
+      sdk::LogLine(options.name,
+                   "peer state query for " + query->gid + " failed: " + reply.status().ToString());
+      return std::nullopt;
+    }
+    counters.peer_queries_answered++;
+    return wire::Encode(*reply);
+  }
+
   // Resolver thread: what did the coordinator decide for gid?
-  std::optional<wire::Decision> Ask(const std::string& gid) {
+  sdk::CoordinatorAnswer AskCoordinator(const std::string& gid) {
     auto body = endpoint->Request(wire::kStatusSubject, wire::Encode(wire::StatusQuery{gid}),
                                   options.status_timeout);
-    // No answer (coordinator down, timeout, disconnected) is normal while in doubt: ask again
-    // next round, without filling the log.
-    if (!body.ok()) return std::nullopt;
+    // No answer is normal while in doubt: ask again next round, without filling the log. Only
+    // "no responders" proves that no coordinator is running.
+    if (!body.ok()) {
+      return {body.status().code() == StatusCode::kNotFound
+                  ? sdk::CoordinatorAnswer::Kind::kDown
+                  : sdk::CoordinatorAnswer::Kind::kUnknown};
+    }
     auto reply = wire::DecodeStatusReply(*body);
-    if (!reply.ok()) {
-      sdk::LogLine(options.name, "bad status reply for " + gid + ": " + reply.status().message());
+    if (!reply.ok() || reply->gid != gid) {
+      sdk::LogLine(options.name,
+                   "bad status reply when asking about " + gid + ": " +
+                       (reply.ok() ? "it names " + reply->gid : reply.status().message()));
+      return {};
+    }
+    return {sdk::CoordinatorAnswer::Kind::kDecision, reply->decision};
+  }
+
+  std::optional<wire::PeerStateReply> AskPeer(const std::string& peer, const std::string& gid) {
+    auto body = endpoint->Request(wire::PeerStateSubject(peer),
+                                  wire::Encode(wire::PeerStateQuery{gid, options.name}),
+                                  options.status_timeout);
+    if (!body.ok()) return std::nullopt;
+    auto reply = wire::DecodePeerStateReply(*body);
+    if (!reply.ok()) return std::nullopt;
+    return std::move(reply).value();
+  }
+
+  std::optional<wire::BranchReply> SendToPeer(const wire::BranchRequest& request) {
+    auto body = endpoint->Request(wire::ParticipantSubject(request.participant, request.op),
+                                  wire::Encode(request), options.status_timeout);
+    if (!body.ok()) return std::nullopt;
+    auto reply = wire::DecodeBranchReply(*body);
+    if (!reply.ok() || reply->gid != request.gid || reply->branch != request.branch) {
       return std::nullopt;
     }
-    if (reply->gid != gid) {
-      sdk::LogLine(options.name, "status reply for " + reply->gid + " when asking about " + gid);
-      return std::nullopt;
-    }
-    return reply->decision;
+    return std::move(reply).value();
   }
 
   void SetHandler(Handler sdk::Handlers::*slot, Handler h, const char* what) {
@@ -133,6 +184,21 @@ void Participant::OnCommit(Handler h) {
 void Participant::OnAbort(Handler h) {
   impl_->SetHandler(&sdk::Handlers::abort, std::move(h), "abort");
 }
+void Participant::OnCanCommit(Handler h) {
+  impl_->SetHandler(&sdk::Handlers::can_commit, std::move(h), "can_commit");
+}
+void Participant::OnPreCommit(Handler h) {
+  impl_->SetHandler(&sdk::Handlers::pre_commit, std::move(h), "pre_commit");
+}
+void Participant::OnDoCommit(Handler h) {
+  impl_->SetHandler(&sdk::Handlers::do_commit, std::move(h), "do_commit");
+}
+void Participant::OnAction(Handler h) {
+  impl_->SetHandler(&sdk::Handlers::action, std::move(h), "action");
+}
+void Participant::OnCompensate(Handler h) {
+  impl_->SetHandler(&sdk::Handlers::compensate, std::move(h), "compensate");
+}
 
 Status Participant::Start() {
   Impl& impl = *impl_;
@@ -147,7 +213,9 @@ Status Participant::Start() {
   auto endpoint = sdk::NatsEndpoint::Open(
       sdk::NatsEndpoint::Options{o.nats_url, o.name, wire::ParticipantWildcardSubject(o.name),
                                  o.reconnect_wait, o.drain_timeout},
-      [&impl](std::string_view data, bool has_reply) { return impl.OnMessage(data, has_reply); },
+      [&impl](std::string_view subject, std::string_view data, bool has_reply) {
+        return impl.OnMessage(subject, data, has_reply);
+      },
       &impl.counters);
   if (!endpoint.ok()) {
     impl.dispatcher.reset();  // no callback can run any more: Open closed what it opened
@@ -156,7 +224,13 @@ Status Participant::Start() {
   impl.endpoint = std::move(endpoint).value();
   impl.resolver = std::make_unique<sdk::InDoubtResolver>(
       sdk::InDoubtResolver::Options{o.name, o.in_doubt_after, o.resolve_interval}, impl.store.get(),
-      impl.dispatcher.get(), [&impl](const std::string& gid) { return impl.Ask(gid); },
+      impl.dispatcher.get(),
+      sdk::ResolverLink{
+          [&impl](const std::string& gid) { return impl.AskCoordinator(gid); },
+          [&impl](const std::string& peer, const std::string& gid) {
+            return impl.AskPeer(peer, gid);
+          },
+          [&impl](const wire::BranchRequest& request) { return impl.SendToPeer(request); }},
       &impl.counters);
   impl.resolver->Start();
   impl.phase = Impl::Phase::kStarted;

@@ -1,18 +1,20 @@
-// txc participant SDK: the library a service embeds to take part in txc two-phase-commit
-// transactions over NATS.
+// txc participant SDK: the library a service embeds to take part in txc transactions (2PC, 3PC
+// and sagas) over NATS.
 //
 // A Participant answers the coordinator's requests for one participant name
 // ("txc.participant.<name>.*", queue group <name>, so several instances of a service share the
 // load). For every branch it keeps a durable record in the service's own SQLite database (table
 // txc_branches), written in the same local transaction as the service's business writes, so:
-//   - prepare runs the prepare handler once; a yes vote is on disk before the reply is sent;
-//   - duplicates (re-sent prepare/commit/abort) are answered from the record without calling the
-//     handler again;
-//   - an abort that arrives before its prepare is recorded (null rollback), and the late prepare
-//     is then refused (no hanging reservation);
-//   - a prepared branch that hears nothing for Options::in_doubt_after, and every prepared branch
-//     found when Start() runs, is resolved by asking the coordinator (wire::kStatusSubject). The
-//     participant never decides alone after voting yes.
+//   - a vote (prepare, can_commit) or a saga action runs its handler once, and its result is on
+//     disk before the reply is sent;
+//   - duplicates are answered from the record without calling the handler again;
+//   - an abort that arrives before its prepare is recorded (null rollback), and a compensation
+//     that arrives before its action (null compensation); the late prepare or action is then
+//     refused, so nothing hangs;
+//   - a branch left prepared or pre-committed (no outcome heard for Options::in_doubt_after, or
+//     found when Start() runs) is resolved by asking the coordinator (wire::kStatusSubject). The
+//     participant never decides alone after voting yes; for 3PC, when the coordinator is down,
+//     it runs the termination protocol with its peers (docs/protocol.md).
 //
 // Threading: handlers run one at a time per Participant, on the NATS delivery thread or on the
 // in-doubt resolver thread, always with the SDK's database lock held; a slow handler delays the
@@ -20,8 +22,9 @@
 // deadlocks). All public methods are thread-safe. Failures come back as Status/Result; the only
 // exceptions that leave the SDK are the ones a WithDb function throws itself.
 //
-// Record states: 'prepared', 'committed', 'aborted'; updated_at is wall-clock milliseconds since
-// the Unix epoch. Instances sharing one participant name must share one database file.
+// Record states: 'prepared', 'precommitted', 'committed', 'aborted' (2PC/3PC); 'done', 'failed',
+// 'compensated' (saga); updated_at is wall-clock milliseconds since the Unix epoch. Instances
+// sharing one participant name must share one database file.
 #pragma once
 
 #include <chrono>
@@ -63,8 +66,9 @@ struct BranchContext {
 };
 
 // A handler's verdict.
-//   Ok:     the work is done (prepare: resources reserved, vote yes).
-//   Refuse: definitive no. Only meaningful for prepare; for commit/abort it is treated as Retry.
+//   Ok:     the work is done (prepare/can_commit: resources held, vote yes; action: step done).
+//   Refuse: definitive no. Only meaningful for prepare, can_commit and action; for any other op
+//           it is treated as Retry (a decided outcome cannot be refused).
 //   Retry:  transient failure; the SDK rolls back and answers `error` so the coordinator retries.
 struct HandlerResult {
   wire::Outcome outcome = wire::Outcome::kOk;
@@ -84,10 +88,11 @@ class Participant {
     std::string nats_url = "nats://127.0.0.1:4222";
     std::string name;     // must satisfy wire::IsValidParticipantName
     std::string db_path;  // the service's SQLite database (the SDK adds a txc_branches table)
-    // A prepared branch with no outcome for this long is resolved by asking the coordinator.
+    // A branch prepared or pre-committed with no outcome for this long is resolved by asking the
+    // coordinator (3PC: and, if it is down, the peers).
     std::chrono::milliseconds in_doubt_after{2000};
     std::chrono::milliseconds resolve_interval{500};  // how often the resolver looks
-    std::chrono::milliseconds status_timeout{1000};   // per status query
+    std::chrono::milliseconds status_timeout{1000};   // per status query or peer question
     std::chrono::milliseconds reconnect_wait{250};    // between NATS reconnect attempts
     std::chrono::milliseconds busy_timeout{5000};     // SQLite lock wait (instances share a file)
     std::chrono::milliseconds drain_timeout{5000};    // Stop(): finish in-flight requests
@@ -95,14 +100,20 @@ class Participant {
 
   // Snapshot of monotonically increasing counters (for tests and metrics).
   struct Counters {
-    uint64_t prepare_calls = 0;  // handler invocations, per op
-    uint64_t commit_calls = 0;
+    uint64_t prepare_calls = 0;  // handler invocations: prepare and can_commit
+    uint64_t pre_commit_calls = 0;
+    uint64_t commit_calls = 0;  // commit and do_commit
     uint64_t abort_calls = 0;
-    uint64_t requests = 0;      // messages received on the participant subject
-    uint64_t bad_requests = 0;  // undecodable, misaddressed or unsupported
+    uint64_t action_calls = 0;
+    uint64_t compensate_calls = 0;
+    uint64_t requests = 0;      // messages received on the participant subjects
+    uint64_t bad_requests = 0;  // undecodable or misaddressed
     uint64_t replies_sent = 0;
-    uint64_t status_queries = 0;     // questions asked to the coordinator
-    uint64_t in_doubt_resolved = 0;  // branches committed/aborted after asking the coordinator
+    uint64_t status_queries = 0;         // questions asked to the coordinator
+    uint64_t in_doubt_resolved = 0;      // in-doubt branches committed/aborted by the SDK itself
+    uint64_t peer_queries = 0;           // 3PC termination: states asked of peers
+    uint64_t peer_queries_answered = 0;  // 3PC termination: peers' questions answered
+    uint64_t terminated = 0;  // 3PC transactions this participant finished without the coordinator
   };
 
   // Validates the options and opens the database (WAL, synchronous=FULL), creating txc_branches
@@ -113,12 +124,24 @@ class Participant {
   Participant(const Participant&) = delete;
   Participant& operator=(const Participant&) = delete;
 
-  // Register handlers; call before Start() (later calls are ignored and logged). Without a
-  // prepare handler prepare votes yes; without a commit/abort handler the SDK only records the
-  // new state.
+  // Register handlers; call before Start() (later calls are ignored and logged).
+  // 2PC: prepare (vote), commit, abort. Without a prepare handler prepare votes yes; without a
+  //   commit/abort handler the SDK only records the new state.
+  // 3PC: can_commit (vote), pre_commit, do_commit, abort. can_commit falls back to the prepare
+  //   handler and do_commit to the commit handler, so a 2PC service takes part in 3PC unchanged;
+  //   without a pre_commit handler the SDK only records it.
+  // Saga: action, compensate. Without an action handler actions are refused (the service takes
+  //   no saga steps); without a compensate handler the SDK only records it. The compensate
+  //   handler runs only for a step whose action is done; null compensations and late actions
+  //   are the SDK's business.
   void OnPrepare(Handler h);
   void OnCommit(Handler h);
   void OnAbort(Handler h);
+  void OnCanCommit(Handler h);
+  void OnPreCommit(Handler h);
+  void OnDoCommit(Handler h);
+  void OnAction(Handler h);
+  void OnCompensate(Handler h);
 
   // Connects to NATS, subscribes, and starts the in-doubt resolver (which first looks at every
   // prepared branch left from a previous run). Succeeds even if the server is not up yet: the
@@ -147,8 +170,8 @@ class Participant {
   }
   void RunWithDb(const std::function<void(sqlite3*)>& fn);
 
-  // The durable state of a branch: "prepared", "committed", "aborted", or nullopt if there is
-  // no record. Errors: kUnavailable (database).
+  // The durable state of a branch (see "Record states" above), or nullopt if there is no
+  // record. Errors: kUnavailable (database).
   Result<std::optional<std::string>> BranchState(const std::string& gid, int branch);
 
   Counters counters() const;

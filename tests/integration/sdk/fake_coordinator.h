@@ -49,9 +49,9 @@ class FakeCoordinator {
 
   bool ok() const { return ok_; }
 
-  // Publishes `body` to `subject` as a request and decodes the BranchReply.
-  Result<wire::BranchReply> SendRaw(const std::string& subject, const std::string& body,
-                                    std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  // A raw request/reply: the reply body.
+  Result<std::string> Request(const std::string& subject, const std::string& body,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     natsMsg* reply = nullptr;
     const natsStatus s = natsConnection_Request(&reply, nc_, subject.c_str(), body.data(),
                                                 static_cast<int>(body.size()), timeout.count());
@@ -59,10 +59,17 @@ class FakeCoordinator {
       natsMsg_Destroy(reply);
       return Status::Unavailable(std::string("request: ") + natsStatus_GetText(s));
     }
-    auto decoded = wire::DecodeBranchReply(
-        std::string_view(natsMsg_GetData(reply), natsMsg_GetDataLength(reply)));
+    std::string data(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
     natsMsg_Destroy(reply);
-    return decoded;
+    return data;
+  }
+
+  // Publishes `body` to `subject` as a request and decodes the BranchReply.
+  Result<wire::BranchReply> SendRaw(const std::string& subject, const std::string& body,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    auto reply = Request(subject, body, timeout);
+    if (!reply.ok()) return reply.status();
+    return wire::DecodeBranchReply(*reply);
   }
 
   Result<wire::BranchReply> Send(const wire::BranchRequest& request,

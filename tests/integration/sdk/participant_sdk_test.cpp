@@ -288,11 +288,11 @@ TEST_F(SdkTest, BadRequestsGetErrorRepliesAndDoNotTouchTheDatabase) {
   EXPECT_EQ(misaddressed->outcome, Outcome::kError);
   EXPECT_EQ(misaddressed->gid, "g1");
 
-  // An op this 2PC participant does not implement.
-  auto three_pc = Req("g2", Op::kCanCommit);
-  auto unsupported = coordinator_->Send(three_pc);
-  ASSERT_TRUE(unsupported.ok());
-  EXPECT_EQ(unsupported->outcome, Outcome::kError);
+  // A body whose op is not the subject's (subject permissions are granted per op).
+  auto smuggled = coordinator_->SendRaw(subject, wire::Encode(Req("g2", Op::kCommit)));
+  ASSERT_TRUE(smuggled.ok());
+  EXPECT_EQ(smuggled->outcome, Outcome::kError);
+  EXPECT_NE(smuggled->message.find("arrived on subject"), std::string::npos) << smuggled->message;
 
   // No reply subject: dropped quietly, and the participant keeps serving.
   ASSERT_TRUE(coordinator_->Publish(subject, "still not json"));
