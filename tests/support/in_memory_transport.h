@@ -35,6 +35,8 @@ class InMemoryTransport : public transport::Transport {
     return Status::Ok();
   }
 
+  Status FlushAndWait(std::chrono::milliseconds) override { return Flush(); }
+
   bool Connected() const override {
     std::lock_guard lock(mu_);
     return connected_;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,8 +52,11 @@ std::string NatsServer::url() const { return "nats://127.0.0.1:" + std::to_strin
 
 bool NatsServer::Start() {
   if (pid_ > 0) return true;
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+    if (getppid() != parent) _exit(126);
     // The server's banner and connection logs would bury the test output.
     if (int devnull = open("/dev/null", O_WRONLY); devnull >= 0) {
       dup2(devnull, STDOUT_FILENO);

@@ -7,6 +7,7 @@
 #include "core/saga.h"
 #include "core/three_phase.h"
 #include "core/two_phase.h"
+#include "engine/crash_point.h"
 
 namespace txc::engine {
 namespace {
@@ -249,11 +250,13 @@ void Engine::Execute(const std::string& id, core::Actions actions,
   }
   std::vector<core::LogRecord> records = std::move(actions.persist);
   actions.persist.clear();
+  CrashPoint("before_append");
   const std::optional<core::TxState> state = LastState(records);
   log_.Append(std::move(records), [this, id, actions = std::move(actions), state,
                                    after_durable = std::move(after_durable)](Status s) mutable {
     Post([this, id, actions = std::move(actions), state, s,
           after_durable = std::move(after_durable)]() mutable {
+      if (s.ok()) CrashPoint("after_append");
       if (s.ok() && state) {
         if (auto it = live_.find(id); it != live_.end()) {
           if (auto d = DecisionOf(*state)) it->second.durable_decision = d;
@@ -297,6 +300,10 @@ void Engine::OnDurable(const std::string& id, core::Actions actions, Status stat
       std::cerr << "txc engine: send to " << b.participant << " failed: " << s.ToString() << "\n";
     }
     flush_needed_ = true;
+    if (CrashPointsArmed()) {
+      CrashPoint(std::string("after_send:") + wire::OpName(send.op),
+                 [this] { (void)transport_.FlushAndWait(std::chrono::seconds(2)); });
+    }
   }
   const SteadyTime now = clock_.Steady();
   for (const auto& timer : actions.timers) timers_.Add(now, id, timer);
@@ -305,6 +312,7 @@ void Engine::OnDurable(const std::string& id, core::Actions actions, Status stat
 }
 
 void Engine::OnReply(const transport::InboundReply& r) {
+  if (CrashPointsArmed()) CrashPoint(std::string("after_reply:") + wire::OpName(r.op));
   Dispatch(r.gid, core::Reply{r.branch, r.op, r.attempt, r.result, r.message, r.latency_us});
 }
 

@@ -262,6 +262,12 @@ Status NatsTransport::Flush() {
   return Status::Ok();
 }
 
+Status NatsTransport::FlushAndWait(std::chrono::milliseconds timeout) {
+  const natsStatus s = natsConnection_FlushTimeout(conn_.get(), timeout.count());
+  if (s != NATS_OK) return FromNats(s, "flushing");
+  return Status::Ok();
+}
+
 bool NatsTransport::Connected() const {
   return natsConnection_Status(conn_.get()) == NATS_CONN_STATUS_CONNECTED;
 }

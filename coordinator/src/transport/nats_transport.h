@@ -62,6 +62,7 @@ class NatsTransport final : public Transport {
   Status Send(const wire::BranchRequest& request) override;
   // Never blocks: see the comment in the .cpp. Unavailable once the connection is closed.
   Status Flush() override;
+  Status FlushAndWait(std::chrono::milliseconds timeout) override;
   bool Connected() const override;
 
   // Successful reconnections since Connect (the first connection is not counted).

@@ -2,6 +2,7 @@
 // tests use an in-memory one. Sends are buffered: nothing is guaranteed to leave before Flush().
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -36,8 +37,11 @@ class Transport {
   virtual void SetHandlers(Handlers handlers) = 0;
   // Queues a request to request.participant for request.op. A reply, if any, comes to on_reply.
   virtual Status Send(const wire::BranchRequest& request) = 0;
-  // Pushes queued requests onto the wire.
+  // Pushes queued requests onto the wire without waiting.
   virtual Status Flush() = 0;
+  // Pushes queued requests onto the wire and waits until the server has them (a round trip).
+  // For shutdown and crash tests, never on the hot path.
+  virtual Status FlushAndWait(std::chrono::milliseconds timeout) = 0;
   virtual bool Connected() const = 0;
 };
 

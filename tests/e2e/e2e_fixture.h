@@ -1,0 +1,180 @@
+// E2eTest: real processes on free ports — a nats-server, the txc-coordinator binary and
+// txc-test-participant processes, each participant with its own SQLite database — driven through
+// the REST API, and inspected through the API and the participants' databases. Logs of every
+// process stay in the test's temp directory and are printed when a test fails.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nats_server.h"
+#include "process.h"
+#include "wait_for.h"
+
+namespace txc::testing {
+
+using nlohmann::json;
+
+class E2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(nats_.Running());
+    std::string tmpl = (std::filesystem::temp_directory_path() / "txc-e2e-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    api_port_ = FreePort();
+  }
+
+  void TearDown() override {
+    coordinator_.reset();
+    participants_.clear();
+    if (HasFailure()) {
+      for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+        if (entry.path().extension() != ".log") continue;
+        std::cerr << "---- " << entry.path().filename().string() << "\n"
+                  << ReadFile(entry.path().string()) << "\n";
+      }
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  std::string Path(const std::string& file) const { return dir_ + "/" + file; }
+
+  // Starts (or restarts, on the same log and port) the coordinator; `env` e.g. TXC_CRASH_AT=...
+  void StartCoordinator(const std::vector<std::string>& env = {}) {
+    coordinator_.reset();  // kill -9 a running one: the port and the log must be free
+    coordinator_ = Process::Start(
+        {TXC_COORDINATOR_BIN, "--nats-url", nats_.url(), "--http-addr",
+         "127.0.0.1:" + std::to_string(api_port_), "--db-path", Path("txc.db"),
+         "--reply-timeout-ms", "1000", "--backoff-base-ms", "50", "--backoff-cap-ms", "500"},
+        env, Path("coordinator.log"));
+    ASSERT_NE(coordinator_, nullptr);
+    ASSERT_TRUE(WaitFor([&] {
+      auto res = Client().Get("/readyz");
+      return res && res->status == 200;
+    })) << "coordinator not ready";
+  }
+
+  // Waits for the coordinator to die by itself (an armed crash point).
+  void ExpectCoordinatorCrash() {
+    ASSERT_TRUE(coordinator_->Wait(std::chrono::seconds(20)).has_value())
+        << "the coordinator did not reach its crash point";
+  }
+
+  void StartParticipant(const std::string& name, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {TXC_TEST_PARTICIPANT_BIN,
+                                     "--name",
+                                     name,
+                                     "--db",
+                                     Path(name + ".db"),
+                                     "--nats-url",
+                                     nats_.url(),
+                                     "--in-doubt-ms",
+                                     "300",
+                                     "--resolve-ms",
+                                     "100"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto p = Process::Start(argv, {}, Path(name + ".log"));
+    ASSERT_NE(p, nullptr);
+    Process* raw = p.get();
+    participants_[name] = std::move(p);
+    ASSERT_TRUE(
+        WaitFor([&] { return raw->Log().find("ready") != std::string::npos || !raw->Running(); }));
+    ASSERT_TRUE(raw->Running()) << raw->Log();
+  }
+
+  void KillParticipant(const std::string& name) { participants_.erase(name); }
+
+  httplib::Client Client() {
+    httplib::Client c("127.0.0.1", api_port_);
+    c.set_connection_timeout(2);
+    c.set_read_timeout(30);
+    return c;
+  }
+
+  // POST /v1/transactions; the response body (with "_status" added).
+  json Post(const json& body, bool wait = true, const std::string& idempotency_key = "") {
+    httplib::Headers headers;
+    if (!idempotency_key.empty()) headers.emplace("Idempotency-Key", idempotency_key);
+    auto res = Client().Post(wait ? "/v1/transactions?wait=true" : "/v1/transactions", headers,
+                             body.dump(), "application/json");
+    if (!res) return {{"_status", 0}};
+    json out = json::parse(res->body, nullptr, false);
+    if (!out.is_object()) out = json::object();
+    out["_status"] = res->status;
+    return out;
+  }
+
+  json Get(const std::string& id) {
+    auto res = Client().Get("/v1/transactions/" + id);
+    if (!res || res->status != 200) return json::object();
+    return json::parse(res->body, nullptr, false);
+  }
+
+  // Polls GET until the transaction is in `state`; returns the last body seen.
+  json WaitForState(const std::string& id, const std::string& state,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    json last;
+    WaitFor(
+        [&] {
+          last = Get(id);
+          return last.value("state", "") == state;
+        },
+        timeout);
+    return last;
+  }
+
+  // One SQL value from a participant's database (as text), "" if no row.
+  std::string Query(const std::string& participant, const std::string& sql) {
+    sqlite3* db = nullptr;
+    std::string out;
+    if (sqlite3_open_v2(Path(participant + ".db").c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) ==
+        SQLITE_OK) {
+      sqlite3_busy_timeout(db, 5000);
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+          sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+        out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      }
+      sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    return out;
+  }
+
+  // The SDK's record of a branch at a participant ("none" without one).
+  std::string BranchState(const std::string& participant, const std::string& gid, int branch) {
+    const std::string s = Query(participant, "SELECT state FROM txc_branches WHERE gid = '" + gid +
+                                                 "' AND branch = " + std::to_string(branch));
+    return s.empty() ? "none" : s;
+  }
+
+  // How many times a handler ran for (gid, op) at a participant.
+  int Effects(const std::string& participant, const std::string& gid, const std::string& op) {
+    return std::stoi("0" + Query(participant, "SELECT COUNT(*) FROM effects WHERE gid = '" + gid +
+                                                  "' AND op = '" + op + "'"));
+  }
+
+  static json Branch(const std::string& participant, json payload = json::object()) {
+    return {{"participant", participant}, {"payload", std::move(payload)}};
+  }
+
+  NatsServer nats_;
+  std::string dir_;
+  int api_port_ = 0;
+  std::unique_ptr<Process> coordinator_;
+  std::map<std::string, std::unique_ptr<Process>> participants_;
+};
+
+}  // namespace txc::testing

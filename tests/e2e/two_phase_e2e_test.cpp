@@ -1,0 +1,102 @@
+// 2PC end to end: the coordinator binary, two participant processes with their own databases,
+// REST calls; a committed and an aborted transaction observed through GET /v1/transactions/{id}
+// and in each participant's database.
+#include "e2e_fixture.h"
+
+namespace txc::testing {
+namespace {
+
+TEST_F(E2eTest, TwoPhaseCommitIsVisibleInTheApiAndAtEveryParticipant) {
+  StartParticipant("order");
+  StartParticipant("inventory");
+  StartCoordinator();
+  const json tx = Post({{"protocol", "2pc"},
+                        {"timeout_ms", 5000},
+                        {"branches", {Branch("order"), Branch("inventory")}}});
+  ASSERT_EQ(tx["_status"], 201) << tx.dump();
+  EXPECT_EQ(tx["state"], "committed");
+
+  const json got = Get(tx["id"]);
+  EXPECT_EQ(got["state"], "committed");
+  EXPECT_EQ(got["protocol"], "2pc");
+  ASSERT_EQ(got["branches"].size(), 2u);
+  for (const json& b : got["branches"]) {
+    EXPECT_EQ(b["state"], "committed");
+    EXPECT_EQ(b["attempts"], 2);  // prepare, commit
+    ASSERT_EQ(b["history"].size(), 2u) << b.dump();
+    EXPECT_EQ(b["history"][0]["op"], "prepare");
+    EXPECT_EQ(b["history"][0]["result"], "ok");
+    EXPECT_EQ(b["history"][1]["op"], "commit");
+  }
+  const std::string id = tx["id"];
+  EXPECT_EQ(BranchState("order", id, 0), "committed");
+  EXPECT_EQ(BranchState("inventory", id, 1), "committed");
+  EXPECT_EQ(Effects("order", id, "prepare"), 1);
+  EXPECT_EQ(Effects("inventory", id, "commit"), 1);
+}
+
+TEST_F(E2eTest, TwoPhaseRefusalAbortsWithItsReasonAndReleasesTheYesVoter) {
+  StartParticipant("order");
+  StartParticipant("inventory");
+  StartCoordinator();
+  const json tx = Post({{"protocol", "2pc"},
+                        {"branches", {Branch("order"), Branch("inventory", {{"refuse", true}})}}});
+  ASSERT_EQ(tx["_status"], 201) << tx.dump();
+  EXPECT_EQ(tx["state"], "aborted");
+  const std::string id = tx["id"];
+  const json got = Get(id);
+  EXPECT_EQ(got["state"], "aborted");
+  EXPECT_NE(got["reason"].get<std::string>().find("branch 1 (inventory) refused"),
+            std::string::npos)
+      << got["reason"];
+  EXPECT_EQ(got["branches"][0]["state"], "aborted");
+  EXPECT_EQ(got["branches"][1]["state"], "refused");
+  EXPECT_EQ(BranchState("order", id, 0), "aborted");
+  EXPECT_EQ(Effects("order", id, "abort"), 1);  // the yes voter released its hold
+  EXPECT_EQ(BranchState("inventory", id, 1), "aborted");
+  EXPECT_EQ(Effects("inventory", id, "prepare"), 0);  // the refusal left no effect
+}
+
+TEST_F(E2eTest, ParticipantWithNoRespondersAbortsAtOnce) {
+  StartParticipant("order");
+  StartCoordinator();
+  const json tx = Post({{"protocol", "2pc"}, {"branches", {Branch("order"), Branch("nobody")}}});
+  ASSERT_EQ(tx["_status"], 201);
+  EXPECT_EQ(tx["state"], "aborted");
+  EXPECT_NE(tx["reason"].get<std::string>().find("no responders"), std::string::npos)
+      << tx["reason"];
+}
+
+TEST_F(E2eTest, CommitDecidedBeforeACoordinatorCrashIsFinishedAfterRestart) {
+  StartParticipant("order");
+  StartParticipant("inventory");
+  // Dies once the commit decision is durable, before any commit message leaves.
+  StartCoordinator({"TXC_CRASH_AT=after_append@3"});
+  const json tx = Post({{"protocol", "2pc"}, {"branches", {Branch("order"), Branch("inventory")}}},
+                       /*wait=*/false);
+  ASSERT_EQ(tx["_status"], 201) << tx.dump();
+  ExpectCoordinatorCrash();
+  const std::string id = tx["id"];
+  StartCoordinator();
+  EXPECT_EQ(WaitForState(id, "committed")["state"], "committed");
+  EXPECT_EQ(BranchState("order", id, 0), "committed");
+  EXPECT_EQ(BranchState("inventory", id, 1), "committed");
+}
+
+TEST_F(E2eTest, IdempotencyKeyReturnsTheSameTransactionAcrossARestart) {
+  StartParticipant("order");
+  StartCoordinator();
+  const json body = {{"protocol", "2pc"}, {"branches", {Branch("order")}}};
+  const json first = Post(body, true, "key-1");
+  ASSERT_EQ(first["_status"], 201);
+  StartCoordinator();  // replaces the running one (killed)
+  const json again = Post(body, true, "key-1");
+  EXPECT_EQ(again["_status"], 200);
+  EXPECT_EQ(again["id"], first["id"]);
+  const json other =
+      Post({{"protocol", "2pc"}, {"branches", {Branch("order", {{"x", 1}})}}}, true, "key-1");
+  EXPECT_EQ(other["_status"], 422) << other.dump();
+}
+
+}  // namespace
+}  // namespace txc::testing
