@@ -30,7 +30,8 @@ Armed* LoadArmed() {
   }
   armed->point = s;
   armed->remaining = count > 0 ? count : 1;
-  std::fprintf(stderr, "txc: crash point armed: %s (passage %d)\n", s.c_str(), armed->remaining.load());
+  std::fprintf(stderr, "txc: crash point armed: %s (passage %d)\n", s.c_str(),
+               armed->remaining.load());
   return armed;
 }
 
