@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds, and runs txc natively —
 # nats-server, the coordinator, inventory-service and order-service on free local ports — then
-# places one order that commits and one that is refused (out of stock), as 2PC and as 3PC, and
-# shows what each service holds afterwards. Everything it starts is stopped on exit or Ctrl-C.
+# places one order that commits and one that is refused (out of stock), as 2PC, 3PC and a saga,
+# and shows what each service holds afterwards. Everything it starts is stopped on exit or Ctrl-C.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -70,17 +70,19 @@ place 2pc o-1 2 committed
 place 2pc o-2 10 aborted
 place 3pc o-3 1 committed
 place 3pc o-4 9 aborted
+place saga o-5 1 completed
+place saga o-6 9 compensated
 
 echo "== what the services hold now"
 stock=$(curl -fsS "http://127.0.0.1:$inv_port/stock")
 orders=$(curl -fsS "http://127.0.0.1:$ord_port/orders")
-json '"\n".join(f"  stock  {r[\"sku\"]}: {r[\"available\"]} available, {r[\"reserved\"]} reserved" for r in d)' <<<"$stock"
-json '"\n".join(f"  order  {r[\"order_id\"]}: {r[\"status\"]}" for r in d)' <<<"$orders"
+json '"\n".join("  stock  %s: %d available, %d reserved" % (r["sku"], r["available"], r["reserved"]) for r in d)' <<<"$stock"
+json '"\n".join("  order  %s: %s" % (r["order_id"], r["status"]) for r in d)' <<<"$orders"
 
-expect_stock='[{"available": 2, "reserved": 0, "sku": "widget"}]'
+expect_stock='[{"available": 1, "reserved": 0, "sku": "widget"}]'
 [[ $(json 'json.dumps(d, sort_keys=True)' <<<"$stock") == "$expect_stock" ]] || {
   echo "unexpected stock: $stock"; failures=$((failures + 1)); }
-expect_orders='o-1:confirmed o-2:cancelled o-3:confirmed o-4:cancelled'
+expect_orders='o-1:confirmed o-2:cancelled o-3:confirmed o-4:cancelled o-5:confirmed o-6:cancelled'
 [[ $(json '" ".join(r["order_id"] + ":" + r["status"] for r in d)' <<<"$orders") == "$expect_orders" ]] || {
   echo "unexpected orders: $orders"; failures=$((failures + 1)); }
 

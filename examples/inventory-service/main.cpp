@@ -122,6 +122,11 @@ int main(int argc, char** argv) {
                  "WHERE sku = ?2",
                  "released");
   });
+  // Saga: take the stock at once; the compensation puts it back.
+  p.OnAction([](const BranchContext& ctx) { return Take(ctx, /*hold=*/false); });
+  p.OnCompensate([](const BranchContext& ctx) {
+    return Apply(ctx, "UPDATE stock SET available = available + ?1 WHERE sku = ?2", "returned");
+  });
   return txc::examples::RunService(p, flags, {{"/stock", [&p](const std::string&) {
                                                  return p.WithDb([](sqlite3* db) {
                                                    return txc::examples::QueryJson(

@@ -92,6 +92,9 @@ int main(int argc, char** argv) {
   p.OnPrepare([](const BranchContext& ctx) { return Create(ctx, "pending"); });
   p.OnCommit([](const BranchContext& ctx) { return SetStatus(ctx, "confirmed"); });
   p.OnAbort([](const BranchContext& ctx) { return SetStatus(ctx, "cancelled"); });
+  // Saga: the order is confirmed by its action and cancelled by its compensation.
+  p.OnAction([](const BranchContext& ctx) { return Create(ctx, "confirmed"); });
+  p.OnCompensate([](const BranchContext& ctx) { return SetStatus(ctx, "cancelled"); });
   auto query = [&p](const std::string& sql, const std::string& arg) {
     return p.WithDb([&](sqlite3* db) { return txc::examples::QueryJson(db, sql, arg); });
   };
