@@ -1,6 +1,7 @@
 #include "nats_endpoint.h"
 
 #include <exception>
+#include <random>
 #include <utility>
 
 #include "log.h"
@@ -151,18 +152,29 @@ void NatsEndpoint::OnMessage(natsConnection* nc, natsSubscription*, natsMsg* raw
     msg.reset();
     std::optional<std::string> body = self->on_message_(subject, data, !reply_to.empty());
     if (!body || reply_to.empty()) return;
-    const natsStatus s =
-        natsConnection_Publish(nc, reply_to.c_str(), body->data(), static_cast<int>(body->size()));
-    if (s == NATS_OK) {
-      self->counters_->replies_sent++;
-    } else {
-      LogLine(self->options_.name, std::string("reply not sent: ") + natsStatus_GetText(s));
+    for (int copy = 0, copies = self->ReplyCopies(); copy < copies; ++copy) {
+      const natsStatus s = natsConnection_Publish(nc, reply_to.c_str(), body->data(),
+                                                  static_cast<int>(body->size()));
+      if (s == NATS_OK) {
+        self->counters_->replies_sent++;
+      } else {
+        LogLine(self->options_.name, std::string("reply not sent: ") + natsStatus_GetText(s));
+      }
     }
   } catch (const std::exception& e) {
     LogLine(self->options_.name, std::string("message callback failed: ") + e.what());
   } catch (...) {
     LogLine(self->options_.name, "message callback failed: unknown exception");
   }
+}
+
+int NatsEndpoint::ReplyCopies() {
+  if (options_.drop_reply <= 0 && options_.duplicate_reply <= 0) return 1;
+  // Delivery thread only, so the generator needs no lock.
+  const double draw = std::uniform_real_distribution<double>(0, 1)(fault_rng_);
+  if (draw < options_.drop_reply) return 0;
+  if (draw < options_.drop_reply + options_.duplicate_reply) return 2;
+  return 1;
 }
 
 void NatsEndpoint::OnSubscriptionComplete(void* closure) noexcept {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,8 @@ class NatsEndpoint {
     std::string subject;  // what to subscribe to
     std::chrono::milliseconds reconnect_wait{250};
     std::chrono::milliseconds drain_timeout{5000};
+    double drop_reply = 0;  // fault injection (Participant::Options::Faults)
+    double duplicate_reply = 0;
   };
   // Returns the body to publish to the message's reply subject, or nullopt for no reply. Runs on
   // the delivery thread; exceptions are caught and logged (nothing unwinds into nats.c).
@@ -60,6 +63,8 @@ class NatsEndpoint {
  private:
   NatsEndpoint(Options options, MessageFn on_message, CounterSet* counters);
   Status Connect();
+  // How many times to publish the next reply: 1, or 0/2 when fault injection says so.
+  int ReplyCopies();
 
   // nats.c callbacks. noexcept: nothing may unwind into C; OnMessage catches everything itself.
   static void OnMessage(natsConnection* nc, natsSubscription* sub, natsMsg* msg,
@@ -75,6 +80,7 @@ class NatsEndpoint {
   const Options options_;
   const MessageFn on_message_;
   CounterSet* const counters_;
+  std::mt19937_64 fault_rng_{std::random_device{}()};  // delivery thread only
 
   NatsConnectionPtr nc_;
   NatsSubscriptionPtr sub_;

@@ -159,6 +159,9 @@ Result<std::unique_ptr<Participant>> Participant::Create(Options options) {
                                    "' must be 1..64 characters of [A-Za-z0-9_-]");
   }
   if (options.db_path.empty()) return Status::InvalidArgument("db_path is empty");
+  for (double p : {options.faults.drop_reply, options.faults.duplicate_reply}) {
+    if (!(p >= 0 && p <= 1)) return Status::InvalidArgument("fault probabilities must be in [0, 1]");
+  }
   if (options.nats_url.empty()) return Status::InvalidArgument("nats_url is empty");
   using std::chrono::milliseconds;
   if (options.in_doubt_after < milliseconds(0) || options.resolve_interval <= milliseconds(0) ||
@@ -212,7 +215,8 @@ Status Participant::Start() {
       std::make_unique<sdk::Dispatcher>(o.name, impl.store.get(), impl.handlers, &impl.counters);
   auto endpoint = sdk::NatsEndpoint::Open(
       sdk::NatsEndpoint::Options{o.nats_url, o.name, wire::ParticipantWildcardSubject(o.name),
-                                 o.reconnect_wait, o.drain_timeout},
+                                 o.reconnect_wait, o.drain_timeout, o.faults.drop_reply,
+                                 o.faults.duplicate_reply},
       [&impl](std::string_view subject, std::string_view data, bool has_reply) {
         return impl.OnMessage(subject, data, has_reply);
       },

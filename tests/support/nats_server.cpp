@@ -74,9 +74,13 @@ bool NatsServer::Start() {
   return up;
 }
 
-void NatsServer::Stop() {
+void NatsServer::Stop() { Signal(SIGTERM); }
+
+void NatsServer::Kill() { Signal(SIGKILL); }
+
+void NatsServer::Signal(int sig) {
   if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
+  kill(pid_, sig);
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;

@@ -19,6 +19,7 @@ class NatsServer {
   int port() const { return port_; }
   std::string url() const;
   void Stop();   // SIGTERM and reap
+  void Kill();   // SIGKILL and reap (a crash)
   bool Start();  // on the same port; waits until it accepts connections
   bool Restart() {
     Stop();
@@ -26,6 +27,8 @@ class NatsServer {
   }
 
  private:
+  void Signal(int sig);  // and reap
+
   int port_ = 0;
   pid_t pid_ = -1;
 };

@@ -10,6 +10,9 @@
 //
 // Usage: txc-test-participant --name N --db PATH --nats-url URL [--accounts a1=100,a2=100]
 //          [--in-doubt-ms MS] [--resolve-ms MS]
+//          [--drop-reply P] [--duplicate-reply P] [--slow P:MS]
+// The last three make a flaky participant: replies lost or sent twice with probability P, and
+// handlers that take MS milliseconds with probability P.
 // Prints "ready" once subscribed; stops cleanly on SIGTERM/SIGINT.
 #include <pthread.h>
 #include <signal.h>
@@ -19,6 +22,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -114,11 +118,18 @@ HandlerResult Bank(const BranchContext& ctx) {
   return HandlerResult::Ok();
 }
 
+// --slow P:MS: handlers run one at a time, so these need no lock.
+double slow_probability = 0;
+int slow_ms = 0;
+std::mt19937_64 slow_rng{std::random_device{}()};
+
 HandlerResult Handle(const BranchContext& ctx) {
-  if (const int64_t ms = ctx.payload.is_object() ? ctx.payload.value("sleep_ms", int64_t{0}) : 0;
-      ms > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // a slow service, on purpose
+  int64_t ms = ctx.payload.is_object() ? ctx.payload.value("sleep_ms", int64_t{0}) : 0;
+  if (slow_probability > 0 &&
+      std::uniform_real_distribution<double>(0, 1)(slow_rng) < slow_probability) {
+    ms += slow_ms;
   }
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // slow, on purpose
   const bool vote = ctx.op == Op::kPrepare || ctx.op == Op::kCanCommit || ctx.op == Op::kAction;
   if (vote && ctx.payload.is_object() && ctx.payload.value("refuse", false)) {
     return HandlerResult::Refuse("refused by request");
@@ -163,6 +174,12 @@ int main(int argc, char** argv) {
   options.in_doubt_after = std::chrono::milliseconds(std::atoi(flags["in-doubt-ms"].c_str()));
   options.resolve_interval = std::chrono::milliseconds(std::atoi(flags["resolve-ms"].c_str()));
   options.status_timeout = std::chrono::milliseconds(500);
+  options.faults.drop_reply = std::atof(flags["drop-reply"].c_str());
+  options.faults.duplicate_reply = std::atof(flags["duplicate-reply"].c_str());
+  if (const std::string& slow = flags["slow"]; !slow.empty()) {
+    slow_probability = std::atof(slow.c_str());
+    slow_ms = std::atoi(slow.c_str() + slow.find(':') + 1);
+  }
   auto created = txc::Participant::Create(options);
   if (!created.ok()) {
     std::cerr << created.status().ToString() << std::endl;

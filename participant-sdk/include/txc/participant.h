@@ -96,6 +96,14 @@ class Participant {
     std::chrono::milliseconds reconnect_wait{250};    // between NATS reconnect attempts
     std::chrono::milliseconds busy_timeout{5000};     // SQLite lock wait (instances share a file)
     std::chrono::milliseconds drain_timeout{5000};    // Stop(): finish in-flight requests
+
+    // Fault injection for whole-system tests; all off by default. The work is done and recorded
+    // as usual, then its reply is lost or sent twice, as an unreliable network would.
+    struct Faults {
+      double drop_reply = 0;       // probability that a reply is not sent
+      double duplicate_reply = 0;  // probability that a reply is sent twice
+    };
+    Faults faults;
   };
 
   // Snapshot of monotonically increasing counters (for tests and metrics).
