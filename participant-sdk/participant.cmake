@@ -8,6 +8,7 @@ add_library(txc_participant STATIC
   ${CMAKE_CURRENT_LIST_DIR}/src/in_doubt_resolver.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/nats_endpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/participant.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/request_batcher.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/sqlite_db.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/termination_rule.cpp
 )

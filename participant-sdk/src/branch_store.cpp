@@ -49,8 +49,6 @@ INSERT INTO txc_branches (gid, branch, protocol, state, payload, updated_at)
 DROP TABLE txc_branches_v1;
 )sql";
 
-constexpr const char* kSavepoint = "txc_handler";
-
 std::string ParticipantsText(const std::vector<std::string>& participants) {
   if (participants.empty()) return {};
   return nlohmann::json(participants).dump();
@@ -193,17 +191,17 @@ void BranchStore::Rollback() {
 
 bool BranchStore::InTransaction() { return sqlite3_get_autocommit(db()) == 0; }
 
-Status BranchStore::Savepoint() {
-  return Exec(db(), (std::string("SAVEPOINT ") + kSavepoint).c_str());
+Status BranchStore::Savepoint(const char* name) {
+  return Exec(db(), (std::string("SAVEPOINT ") + name).c_str());
 }
 
-Status BranchStore::RollbackToSavepoint() {
-  TXC_RETURN_IF_ERROR(Exec(db(), (std::string("ROLLBACK TO ") + kSavepoint).c_str()));
-  return ReleaseSavepoint();
+Status BranchStore::RollbackToSavepoint(const char* name) {
+  TXC_RETURN_IF_ERROR(Exec(db(), (std::string("ROLLBACK TO ") + name).c_str()));
+  return ReleaseSavepoint(name);
 }
 
-Status BranchStore::ReleaseSavepoint() {
-  return Exec(db(), (std::string("RELEASE ") + kSavepoint).c_str());
+Status BranchStore::ReleaseSavepoint(const char* name) {
+  return Exec(db(), (std::string("RELEASE ") + name).c_str());
 }
 
 namespace {

@@ -71,10 +71,11 @@ class BranchStore {
   bool InTransaction();
 
   // A savepoint inside the open transaction, so a refused handler's writes can be undone while
-  // the same transaction records the refusal.
-  Status Savepoint();
-  Status RollbackToSavepoint();  // also releases it
-  Status ReleaseSavepoint();
+  // the same transaction records the refusal, and one request of a batch can be undone without
+  // the others. Names starting with "txc_" are the SDK's.
+  Status Savepoint(const char* name = "txc_handler");
+  Status RollbackToSavepoint(const char* name = "txc_handler");  // also releases it
+  Status ReleaseSavepoint(const char* name = "txc_handler");
 
   Result<std::optional<BranchRecord>> Find(const std::string& gid, int branch);
   // Every branch of `gid` this participant holds, by branch index.

@@ -1,12 +1,15 @@
 #include "dispatcher.h"
 
 #include <exception>
+#include <string_view>
 #include <utility>
 
 #include "log.h"
 
 namespace txc::sdk {
 namespace {
+
+constexpr const char* kRequestSavepoint = "txc_request";
 
 wire::BranchReply With(wire::BranchReply reply, wire::Outcome outcome, std::string message) {
   reply.outcome = outcome;
@@ -28,54 +31,127 @@ Dispatcher::Dispatcher(std::string participant, BranchStore* store, Handlers han
     : participant_(std::move(participant)),
       store_(store),
       handlers_(std::move(handlers)),
-      counters_(counters) {}
-
-wire::BranchReply Dispatcher::Handle(const wire::BranchRequest& request) {
-  wire::BranchReply reply{request.gid, request.branch, request.op, wire::Outcome::kError, ""};
-  if (request.participant != participant_) {
-    counters_->bad_requests++;
-    return With(
-        reply, wire::Outcome::kError,
-        "request for participant '" + request.participant + "' reached '" + participant_ + "'");
-  }
+      counters_(counters) {
   auto lock = store_->Lock();
-  try {
-    if (Status s = store_->Begin(); !s.ok()) return Fail(reply, s.ToString());
-    auto found = store_->Find(request.gid, request.branch);
-    if (!found.ok()) return Fail(reply, found.status().ToString());
-    const std::optional<BranchState> state =
-        found->has_value() ? std::optional<BranchState>((*found)->state) : std::nullopt;
-    const BranchStep step = PlanStep(request.op, state);
-    switch (step.kind) {
-      case BranchStep::Kind::kReply:
-        store_->Rollback();  // read-only
-        if (step.violation) {
-          LogLine(participant_, "protocol violation: " + step.message + " (" + Where(request) +
-                                    ", " + wire::OpName(request.op) + " attempt " +
-                                    std::to_string(request.attempt) + ")");
-        }
-        return With(reply, step.reply, step.message);
-      case BranchStep::Kind::kRecord:
-        return Record(request, state.has_value(), step, reply);
-      case BranchStep::Kind::kVote:
-        return Vote(request, step, reply);
-      case BranchStep::Kind::kApply:
-        return Apply(request, **found, step, reply);
-    }
-    return Fail(reply, "internal error: unknown step");
-  } catch (const std::exception& e) {
-    return Fail(reply, std::string("internal error: ") + e.what());
-  } catch (...) {
-    return Fail(reply, "internal error: unknown exception");
-  }
+  sqlite3_set_authorizer(store_->db(), &Dispatcher::Authorize, this);
 }
 
-wire::BranchReply Dispatcher::Vote(const wire::BranchRequest& request, const BranchStep& step,
-                                   wire::BranchReply reply) {
+Dispatcher::~Dispatcher() {
+  auto lock = store_->Lock();
+  sqlite3_set_authorizer(store_->db(), nullptr, nullptr);
+}
+
+int Dispatcher::Authorize(void* self, int action, const char* arg1, const char* arg2, const char*,
+                          const char*) {
+  const auto* d = static_cast<const Dispatcher*>(self);
+  if (!d->in_handler_) return SQLITE_OK;
+  if (action == SQLITE_TRANSACTION) return SQLITE_DENY;  // BEGIN, COMMIT, ROLLBACK
+  // RELEASE or ROLLBACK TO one of ours would end a request's or handler's scope under us.
+  if (action == SQLITE_SAVEPOINT && arg2 != nullptr &&
+      std::string_view(arg2).rfind("txc_", 0) == 0) {
+    (void)arg1;
+    return SQLITE_DENY;
+  }
+  return SQLITE_OK;
+}
+
+wire::BranchReply Dispatcher::Handle(const wire::BranchRequest& request) {
+  return HandleBatch({request}).front();
+}
+
+std::vector<wire::BranchReply> Dispatcher::HandleBatch(
+    const std::vector<wire::BranchRequest>& requests) {
+  std::vector<wire::BranchReply> replies;
+  replies.reserve(requests.size());
+  auto lock = store_->Lock();
+  if (Status s = store_->Begin(); !s.ok()) {
+    for (const auto& r : requests) {
+      replies.push_back({r.gid, r.branch, r.op, wire::Outcome::kError, s.ToString()});
+    }
+    return replies;
+  }
+  bool wrote = false;
+  for (const wire::BranchRequest& request : requests) {
+    wire::BranchReply error{request.gid, request.branch, request.op, wire::Outcome::kError, ""};
+    if (request.participant != participant_) {
+      counters_->bad_requests++;
+      replies.push_back(With(
+          error, wire::Outcome::kError,
+          "request for participant '" + request.participant + "' reached '" + participant_ + "'"));
+      continue;
+    }
+    if (Status s = store_->Savepoint(kRequestSavepoint); !s.ok()) {
+      replies.push_back(With(error, wire::Outcome::kError, s.ToString()));
+      continue;
+    }
+    Outcome outcome;
+    try {
+      outcome = Apply(request);
+    } catch (const std::exception& e) {
+      outcome = {With(error, wire::Outcome::kError, std::string("internal error: ") + e.what())};
+    } catch (...) {
+      outcome = {With(error, wire::Outcome::kError, "internal error: unknown exception")};
+    }
+    Status s = outcome.keep ? store_->ReleaseSavepoint(kRequestSavepoint)
+                            : store_->RollbackToSavepoint(kRequestSavepoint);
+    if (!s.ok()) {
+      // The transaction's state is unknown now: give up the whole batch.
+      store_->Rollback();
+      replies.push_back(std::move(outcome.reply));
+      for (auto& r : replies) r = With(r, wire::Outcome::kError, s.ToString());
+      while (replies.size() < requests.size()) {
+        const auto& r = requests[replies.size()];
+        replies.push_back({r.gid, r.branch, r.op, wire::Outcome::kError, s.ToString()});
+      }
+      return replies;
+    }
+    wrote = wrote || outcome.keep;
+    replies.push_back(std::move(outcome.reply));
+  }
+  // synchronous=FULL: when COMMIT returns, every vote and effect of the batch is on disk; only
+  // then may the replies leave.
+  Status s = wrote ? store_->Commit() : (store_->Rollback(), Status::Ok());
+  if (!s.ok()) {
+    store_->Rollback();
+    for (auto& r : replies) {
+      if (r.outcome != wire::Outcome::kError) r = With(r, wire::Outcome::kError, s.ToString());
+    }
+  }
+  return replies;
+}
+
+Dispatcher::Outcome Dispatcher::Apply(const wire::BranchRequest& request) {
+  wire::BranchReply reply{request.gid, request.branch, request.op, wire::Outcome::kError, ""};
+  auto found = store_->Find(request.gid, request.branch);
+  if (!found.ok()) return {With(reply, wire::Outcome::kError, found.status().ToString())};
+  const std::optional<BranchState> state =
+      found->has_value() ? std::optional<BranchState>((*found)->state) : std::nullopt;
+  const BranchStep step = PlanStep(request.op, state);
+  switch (step.kind) {
+    case BranchStep::Kind::kReply:
+      if (step.violation) {
+        LogLine(participant_, "protocol violation: " + step.message + " (" + Where(request) + ", " +
+                                  wire::OpName(request.op) + " attempt " +
+                                  std::to_string(request.attempt) + ")");
+      }
+      return {With(reply, step.reply, step.message)};
+    case BranchStep::Kind::kRecord:
+      return Record(request, state.has_value(), step, reply);
+    case BranchStep::Kind::kVote:
+      return Vote(request, step, reply);
+    case BranchStep::Kind::kApply:
+      return Run(request, **found, step, reply);
+  }
+  return {With(reply, wire::Outcome::kError, "internal error: unknown step")};
+}
+
+Dispatcher::Outcome Dispatcher::Vote(const wire::BranchRequest& request, const BranchStep& step,
+                                     wire::BranchReply reply) {
   const Handler& handler = HandlerFor(request.op);
-  // The savepoint lets a refusal undo the handler's writes yet record the refusal in the same
-  // transaction, so no other request can slip in between.
-  if (Status s = store_->Savepoint(); !s.ok()) return Fail(reply, s.ToString());
+  // The inner savepoint lets a refusal undo the handler's writes yet record the refusal.
+  if (Status s = store_->Savepoint(); !s.ok()) {
+    return {With(reply, wire::Outcome::kError, s.ToString())};
+  }
   HandlerResult verdict = HandlerResult::Ok();
   if (handler) {
     verdict = Call(handler, request, request.payload);
@@ -83,8 +159,9 @@ wire::BranchReply Dispatcher::Vote(const wire::BranchRequest& request, const Bra
     verdict = HandlerResult::Refuse("participant " + participant_ +
                                     " takes no saga steps (no action handler)");
   }
-  if (verdict.outcome == wire::Outcome::kError) return Fail(reply, verdict.message);
-
+  if (verdict.outcome == wire::Outcome::kError) {
+    return {With(reply, wire::Outcome::kError, verdict.message)};
+  }
   BranchRecord record{
       request.gid,   request.branch,      request.protocol, step.to, PayloadText(request.payload),
       WallClockMs(), request.participants};
@@ -96,17 +173,16 @@ wire::BranchReply Dispatcher::Vote(const wire::BranchRequest& request, const Bra
     s = store_->RollbackToSavepoint();
   }
   if (s.ok()) s = store_->Insert(record);
-  // synchronous=FULL: when COMMIT returns, the vote is on disk; only then do we answer.
-  if (s.ok()) s = store_->Commit();
-  if (!s.ok()) return Fail(reply, s.ToString());
-  if (verdict.outcome == wire::Outcome::kOk) return With(reply, wire::Outcome::kOk, "");
-  return With(reply, wire::Outcome::kRefused,
-              verdict.message.empty()
-                  ? std::string("refused by the ") + wire::OpName(request.op) + " handler"
-                  : verdict.message);
+  if (!s.ok()) return {With(reply, wire::Outcome::kError, s.ToString())};
+  if (verdict.outcome == wire::Outcome::kOk) return {With(reply, wire::Outcome::kOk, ""), true};
+  return {With(reply, wire::Outcome::kRefused,
+               verdict.message.empty()
+                   ? std::string("refused by the ") + wire::OpName(request.op) + " handler"
+                   : verdict.message),
+          true};
 }
 
-wire::BranchReply Dispatcher::Apply(const wire::BranchRequest& request, const BranchRecord& record,
+Dispatcher::Outcome Dispatcher::Run(const wire::BranchRequest& request, const BranchRecord& record,
                                     const BranchStep& step, wire::BranchReply reply) {
   const Handler& handler = HandlerFor(request.op);
   HandlerResult verdict = HandlerResult::Ok();
@@ -124,25 +200,26 @@ wire::BranchReply Dispatcher::Apply(const wire::BranchRequest& request, const Br
     // A decided step cannot be refused; treat it as transient so the coordinator retries.
     LogLine(participant_, op + " handler refused " + Where(request) + " (" + verdict.message +
                               "); a decided outcome cannot be refused, will be retried");
-    return Fail(reply, op + " handler refused (retry expected): " + verdict.message);
+    return {With(reply, wire::Outcome::kError,
+                 op + " handler refused (retry expected): " + verdict.message)};
   }
-  if (verdict.outcome == wire::Outcome::kError) return Fail(reply, verdict.message);
-
-  Status s = store_->SetState(request.gid, request.branch, step.to);
-  if (s.ok()) s = store_->Commit();
-  if (!s.ok()) return Fail(reply, s.ToString());
-  return With(reply, wire::Outcome::kOk, "");
+  if (verdict.outcome == wire::Outcome::kError) {
+    return {With(reply, wire::Outcome::kError, verdict.message)};
+  }
+  if (Status s = store_->SetState(request.gid, request.branch, step.to); !s.ok()) {
+    return {With(reply, wire::Outcome::kError, s.ToString())};
+  }
+  return {With(reply, wire::Outcome::kOk, ""), true};
 }
 
-wire::BranchReply Dispatcher::Record(const wire::BranchRequest& request, bool exists,
-                                     const BranchStep& step, wire::BranchReply reply) {
+Dispatcher::Outcome Dispatcher::Record(const wire::BranchRequest& request, bool exists,
+                                       const BranchStep& step, wire::BranchReply reply) {
   Status s = exists ? store_->SetState(request.gid, request.branch, step.to)
                     : store_->Insert(BranchRecord{request.gid, request.branch, request.protocol,
                                                   step.to, PayloadText(request.payload),
                                                   WallClockMs(), request.participants});
-  if (s.ok()) s = store_->Commit();
-  if (!s.ok()) return Fail(reply, s.ToString());
-  return With(reply, wire::Outcome::kOk, "");
+  if (!s.ok()) return {With(reply, wire::Outcome::kError, s.ToString())};
+  return {With(reply, wire::Outcome::kOk, ""), true};
 }
 
 Result<wire::PeerStateReply> Dispatcher::PeerState(const wire::PeerStateQuery& query) {
@@ -206,6 +283,7 @@ HandlerResult Dispatcher::Call(const Handler& handler, const wire::BranchRequest
   (*CallsFor(request.op))++;
   const std::string op = wire::OpName(request.op);
   HandlerResult verdict;
+  in_handler_ = true;
   try {
     verdict = handler(ctx);
   } catch (const std::exception& e) {
@@ -213,22 +291,11 @@ HandlerResult Dispatcher::Call(const Handler& handler, const wire::BranchRequest
   } catch (...) {
     verdict = HandlerResult::Retry(op + " handler threw a non-standard exception");
   }
-  if (!store_->InTransaction()) {
-    // The handler committed or rolled back our transaction: its writes may already be durable
-    // without a branch record, so nothing we could record now would be truthful.
-    const std::string why = op + " handler for " + Where(request) + " ended the SDK's transaction";
-    LogLine(participant_, why);
-    return HandlerResult::Retry(why);
-  }
+  in_handler_ = false;
   if (verdict.outcome == wire::Outcome::kError && verdict.message.empty()) {
     verdict.message = op + " handler asked to retry";
   }
   return verdict;
-}
-
-wire::BranchReply Dispatcher::Fail(wire::BranchReply reply, const std::string& why) {
-  store_->Rollback();
-  return With(std::move(reply), wire::Outcome::kError, why);
 }
 
 }  // namespace txc::sdk

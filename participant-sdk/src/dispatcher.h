@@ -1,18 +1,26 @@
-// Dispatcher: the idempotency barrier. Applies one branch request to the branch's durable record
-// as branch_transitions.h plans it, calling the service's handler inside the same local
+// Dispatcher: the idempotency barrier. Applies branch requests to the branches' durable records
+// as branch_transitions.h plans them, calling the service's handler inside the same local
 // transaction at most once per state change, and says what to answer. Messages from the
 // coordinator, from peers running the 3PC termination protocol, and decisions found by the
 // in-doubt resolver all take this same path, so recovery is just a retry.
 //
+// Group commit: HandleBatch applies many requests in ONE local transaction, each inside a
+// savepoint of its own (a failed request is rolled back to it without touching the others), and
+// commits once: one fsync for the whole batch. Replies are only valid once that commit is done,
+// which is when HandleBatch returns. A later request in a batch sees what earlier ones wrote, so
+// duplicates inside one batch are answered from the record like any other.
+//
 // A handler that refuses a decided step (commit, abort, pre_commit, do_commit, compensate), asks
-// to retry, throws, or ends the transaction itself rolls everything back and yields `error`: the
-// coordinator re-sends. Thread-safe: each call holds the store lock for its whole local
-// transaction.
+// to retry or throws rolls its request back and yields `error`: the coordinator re-sends.
+// Handlers cannot end the SDK's transaction: BEGIN, COMMIT, ROLLBACK and the SDK's own
+// savepoints are denied to them (SQLite authorizer). Thread-safe: a batch holds the store lock
+// from BEGIN to COMMIT.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "branch_store.h"
 #include "branch_transitions.h"
@@ -37,8 +45,11 @@ class Dispatcher {
  public:
   // `store` and `counters` must outlive the dispatcher.
   Dispatcher(std::string participant, BranchStore* store, Handlers handlers, CounterSet* counters);
+  ~Dispatcher();
 
-  // Never throws. A request for another participant gets an `error` reply.
+  // One reply per request, in order. Never throws. A request for another participant gets an
+  // `error` reply.
+  std::vector<wire::BranchReply> HandleBatch(const std::vector<wire::BranchRequest>& requests);
   wire::BranchReply Handle(const wire::BranchRequest& request);
 
   // What this participant holds of a transaction, for a peer's termination protocol. Never
@@ -46,29 +57,35 @@ class Dispatcher {
   Result<wire::PeerStateReply> PeerState(const wire::PeerStateQuery& query);
 
  private:
-  // These run with the store lock held and an open transaction, which they commit or roll back.
-  wire::BranchReply Vote(const wire::BranchRequest& request, const BranchStep& step,
-                         wire::BranchReply reply);
-  wire::BranchReply Apply(const wire::BranchRequest& request, const BranchRecord& record,
-                          const BranchStep& step, wire::BranchReply reply);
-  wire::BranchReply Record(const wire::BranchRequest& request, bool exists, const BranchStep& step,
-                           wire::BranchReply reply);
+  struct Outcome {
+    wire::BranchReply reply;
+    bool keep = false;  // the request's writes stay in the batch's transaction
+  };
+  // Applies one request inside the open transaction (within its savepoint).
+  Outcome Apply(const wire::BranchRequest& request);
+  Outcome Vote(const wire::BranchRequest& request, const BranchStep& step, wire::BranchReply reply);
+  Outcome Run(const wire::BranchRequest& request, const BranchRecord& record,
+              const BranchStep& step, wire::BranchReply reply);
+  Outcome Record(const wire::BranchRequest& request, bool exists, const BranchStep& step,
+                 wire::BranchReply reply);
 
   // The handler for `op`, with the documented fallbacks, and the counter of its calls.
   const Handler& HandlerFor(wire::Op op) const;
   std::atomic<uint64_t>* CallsFor(wire::Op op);
 
-  // Runs a handler inside the open transaction; exceptions and a handler that ended the
-  // transaction become Retry.
+  // Runs a handler inside the open transaction; exceptions become Retry.
   HandlerResult Call(const Handler& handler, const wire::BranchRequest& request,
                      const nlohmann::json& payload);
-  // Rolls back the open transaction and returns an `error` reply carrying `why`.
-  wire::BranchReply Fail(wire::BranchReply reply, const std::string& why);
+
+  // The SQLite authorizer that keeps handlers from ending the SDK's transaction.
+  static int Authorize(void* self, int action, const char* arg1, const char* arg2, const char* db,
+                       const char* trigger);
 
   const std::string participant_;
   BranchStore* const store_;
   const Handlers handlers_;
   CounterSet* const counters_;
+  bool in_handler_ = false;  // guarded by the store lock; read by Authorize
 };
 
 }  // namespace txc::sdk

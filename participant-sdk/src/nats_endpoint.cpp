@@ -138,7 +138,7 @@ void NatsEndpoint::Close() {
   nc_.reset();
 }
 
-void NatsEndpoint::OnMessage(natsConnection* nc, natsSubscription*, natsMsg* raw,
+void NatsEndpoint::OnMessage(natsConnection*, natsSubscription*, natsMsg* raw,
                              void* closure) noexcept {
   NatsMsgPtr msg(raw);
   auto* self = static_cast<NatsEndpoint*>(closure);
@@ -150,17 +150,7 @@ void NatsEndpoint::OnMessage(natsConnection* nc, natsSubscription*, natsMsg* raw
     const std::string data(natsMsg_GetData(msg.get()),
                            static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
     msg.reset();
-    std::optional<std::string> body = self->on_message_(subject, data, !reply_to.empty());
-    if (!body || reply_to.empty()) return;
-    for (int copy = 0, copies = self->ReplyCopies(); copy < copies; ++copy) {
-      const natsStatus s = natsConnection_Publish(nc, reply_to.c_str(), body->data(),
-                                                  static_cast<int>(body->size()));
-      if (s == NATS_OK) {
-        self->counters_->replies_sent++;
-      } else {
-        LogLine(self->options_.name, std::string("reply not sent: ") + natsStatus_GetText(s));
-      }
-    }
+    self->on_message_(subject, data, reply_to);
   } catch (const std::exception& e) {
     LogLine(self->options_.name, std::string("message callback failed: ") + e.what());
   } catch (...) {
@@ -168,9 +158,22 @@ void NatsEndpoint::OnMessage(natsConnection* nc, natsSubscription*, natsMsg* raw
   }
 }
 
+void NatsEndpoint::Reply(const std::string& reply_to, const std::string& body) {
+  if (reply_to.empty() || !nc_) return;
+  for (int copy = 0, copies = ReplyCopies(); copy < copies; ++copy) {
+    const natsStatus s = natsConnection_Publish(nc_.get(), reply_to.c_str(), body.data(),
+                                                static_cast<int>(body.size()));
+    if (s == NATS_OK) {
+      counters_->replies_sent++;
+    } else {
+      LogLine(options_.name, std::string("reply not sent: ") + natsStatus_GetText(s));
+    }
+  }
+}
+
 int NatsEndpoint::ReplyCopies() {
   if (options_.drop_reply <= 0 && options_.duplicate_reply <= 0) return 1;
-  // Delivery thread only, so the generator needs no lock.
+  std::lock_guard lock(fault_mu_);
   const double draw = std::uniform_real_distribution<double>(0, 1)(fault_rng_);
   if (draw < options_.drop_reply) return 0;
   if (draw < options_.drop_reply + options_.duplicate_reply) return 2;

@@ -35,10 +35,11 @@ class NatsEndpoint {
     double drop_reply = 0;  // fault injection (Participant::Options::Faults)
     double duplicate_reply = 0;
   };
-  // Returns the body to publish to the message's reply subject, or nullopt for no reply. Runs on
-  // the delivery thread; exceptions are caught and logged (nothing unwinds into nats.c).
-  using MessageFn = std::function<std::optional<std::string>(
-      std::string_view subject, std::string_view data, bool has_reply)>;
+  // Called for every message, on the delivery thread, one at a time; `reply_to` is empty for a
+  // message without a reply subject. Answers go through Reply(), now or later from any thread.
+  // Exceptions are caught and logged (nothing unwinds into nats.c).
+  using MessageFn = std::function<void(std::string_view subject, std::string_view data,
+                                       const std::string& reply_to)>;
 
   // Connects (or, if the server is not reachable yet, keeps trying in the background) and
   // subscribes. `counters` must outlive the endpoint. Errors: kInvalidArgument (bad URL),
@@ -53,6 +54,10 @@ class NatsEndpoint {
   // subscribes to `subject`), kUnavailable (disconnected, closed).
   Result<std::string> Request(std::string_view subject, std::string_view data,
                               std::chrono::milliseconds timeout);
+
+  // Publishes `body` to `reply_to` (at once: the connection sends as soon as possible), subject
+  // to the fault injection of Options. Thread-safe.
+  void Reply(const std::string& reply_to, const std::string& body);
 
   // Removes interest and waits (up to drain_timeout) until messages already received have been
   // handled and answered. Idempotent.
@@ -80,7 +85,8 @@ class NatsEndpoint {
   const Options options_;
   const MessageFn on_message_;
   CounterSet* const counters_;
-  std::mt19937_64 fault_rng_{std::random_device{}()};  // delivery thread only
+  std::mutex fault_mu_;
+  std::mt19937_64 fault_rng_{std::random_device{}()};  // guarded by fault_mu_
 
   NatsConnectionPtr nc_;
   NatsSubscriptionPtr sub_;

@@ -12,6 +12,7 @@
 #include "in_doubt_resolver.h"
 #include "log.h"
 #include "nats_endpoint.h"
+#include "request_batcher.h"
 
 namespace txc {
 namespace {
@@ -50,51 +51,51 @@ struct Participant::Impl {
   sdk::Handlers handlers;         // guarded by lifecycle_mu; copied into the dispatcher at Start
   // Created by Start, destroyed by Stop (callbacks only run in between).
   std::unique_ptr<sdk::Dispatcher> dispatcher;
+  std::unique_ptr<sdk::RequestBatcher> batcher;
   std::unique_ptr<sdk::NatsEndpoint> endpoint;
   std::unique_ptr<sdk::InDoubtResolver> resolver;
 
-  // Delivery thread: one request in, the reply body out.
-  std::optional<std::string> OnMessage(std::string_view subject, std::string_view data,
-                                       bool has_reply) {
+  // Delivery thread: a request is checked and queued for the applier (group commit); anything
+  // that needs no database is answered at once.
+  void OnMessage(std::string_view subject, std::string_view data, const std::string& reply_to) {
     const std::string_view last = subject.substr(subject.rfind('.') + 1);
-    if (last == wire::kPeerStateOp) return OnPeerQuery(data, has_reply);
+    if (last == wire::kPeerStateOp) return OnPeerQuery(data, reply_to);
     auto request = wire::DecodeBranchRequest(data);
     if (request.ok() && last != wire::OpName(request->op)) {
       // Subject permissions are per op; the body must not claim another one.
       request = Status::InvalidArgument("op '" + std::string(wire::OpName(request->op)) +
                                         "' arrived on subject " + std::string(subject));
     }
+    if (request.ok() && reply_to.empty()) {
+      request = Status::InvalidArgument("request without a reply subject");
+    }
     if (!request.ok()) {
       counters.bad_requests++;
-      sdk::LogLine(options.name, "undecodable request" +
-                                     std::string(has_reply ? "" : " without reply subject") + ": " +
-                                     request.status().message());
-      if (!has_reply) return std::nullopt;
-      return wire::Encode(BadRequestReply(data, request.status()));
+      sdk::LogLine(options.name, "bad request: " + request.status().message());
+      endpoint->Reply(reply_to, wire::Encode(BadRequestReply(data, request.status())));
+      return;
     }
-    const wire::BranchReply reply = dispatcher->Handle(*request);
-    if (!has_reply) return std::nullopt;
-    return wire::Encode(reply);
+    batcher->Submit(std::move(request).value(), reply_to);
   }
 
   // A peer running the 3PC termination protocol asks what we hold of a transaction.
-  std::optional<std::string> OnPeerQuery(std::string_view data, bool has_reply) {
+  void OnPeerQuery(std::string_view data, const std::string& reply_to) {
     auto query = wire::DecodePeerStateQuery(data);
-    if (!query.ok() || !has_reply) {
+    if (!query.ok() || reply_to.empty()) {
       counters.bad_requests++;
       sdk::LogLine(options.name, "bad peer state query: " +
                                      (query.ok() ? "no reply subject" : query.status().message()));
-      return std::nullopt;
+      return;
     }
     auto reply = dispatcher->PeerState(*query);
     if (!reply.ok()) {
       // Silence is the honest answer: the peer keeps asking rather than conclude from it.
       sdk::LogLine(options.name,
                    "peer state query for " + query->gid + " failed: " + reply.status().ToString());
-      return std::nullopt;
+      return;
     }
     counters.peer_queries_answered++;
-    return wire::Encode(*reply);
+    endpoint->Reply(reply_to, wire::Encode(*reply));
   }
 
   // Resolver thread: what did the coordinator decide for gid?
@@ -160,7 +161,8 @@ Result<std::unique_ptr<Participant>> Participant::Create(Options options) {
   }
   if (options.db_path.empty()) return Status::InvalidArgument("db_path is empty");
   for (double p : {options.faults.drop_reply, options.faults.duplicate_reply}) {
-    if (!(p >= 0 && p <= 1)) return Status::InvalidArgument("fault probabilities must be in [0, 1]");
+    if (!(p >= 0 && p <= 1))
+      return Status::InvalidArgument("fault probabilities must be in [0, 1]");
   }
   if (options.nats_url.empty()) return Status::InvalidArgument("nats_url is empty");
   using std::chrono::milliseconds;
@@ -213,16 +215,23 @@ Status Participant::Start() {
   const Options& o = impl.options;
   impl.dispatcher =
       std::make_unique<sdk::Dispatcher>(o.name, impl.store.get(), impl.handlers, &impl.counters);
+  impl.batcher = std::make_unique<sdk::RequestBatcher>(
+      impl.dispatcher.get(), [&impl](const std::string& reply_to, const std::string& body) {
+        impl.endpoint->Reply(reply_to, body);
+      });
+  impl.batcher->Start();
   auto endpoint = sdk::NatsEndpoint::Open(
       sdk::NatsEndpoint::Options{o.nats_url, o.name, wire::ParticipantWildcardSubject(o.name),
                                  o.reconnect_wait, o.drain_timeout, o.faults.drop_reply,
                                  o.faults.duplicate_reply},
-      [&impl](std::string_view subject, std::string_view data, bool has_reply) {
-        return impl.OnMessage(subject, data, has_reply);
+      [&impl](std::string_view subject, std::string_view data, const std::string& reply_to) {
+        impl.OnMessage(subject, data, reply_to);
       },
       &impl.counters);
   if (!endpoint.ok()) {
-    impl.dispatcher.reset();  // no callback can run any more: Open closed what it opened
+    // No callback can run any more: Open closed what it opened, so nothing was queued.
+    impl.batcher.reset();
+    impl.dispatcher.reset();
     return endpoint.status().WithContext("participant " + o.name);
   }
   impl.endpoint = std::move(endpoint).value();
@@ -249,9 +258,11 @@ void Participant::Stop() {
     // answered, then close and wait for nats.c's last callbacks.
     impl.resolver->Stop();
     impl.endpoint->StopReceiving();
+    impl.batcher->Stop();  // what was received is applied and answered
     impl.endpoint->Close();
     impl.resolver.reset();
     impl.endpoint.reset();
+    impl.batcher.reset();
     impl.dispatcher.reset();
   }
   impl.phase = Impl::Phase::kStopped;

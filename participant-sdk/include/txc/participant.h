@@ -16,11 +16,16 @@
 //     participant never decides alone after voting yes; for 3PC, when the coordinator is down,
 //     it runs the termination protocol with its peers (docs/protocol.md).
 //
-// Threading: handlers run one at a time per Participant, on the NATS delivery thread or on the
+// Group commit: requests are queued by the NATS delivery thread and applied by one applier
+// thread in batches, each batch in one local transaction (a savepoint per request) with one
+// fsync; replies leave only after that commit. A busy participant therefore pays one fsync for
+// many requests, and a quiet one waits for nobody.
+//
+// Threading: handlers run one at a time per Participant, on the applier thread or on the
 // in-doubt resolver thread, always with the SDK's database lock held; a slow handler delays the
-// next request. A handler must not call Stop(), destroy the Participant or call WithDb (that
-// deadlocks). All public methods are thread-safe. Failures come back as Status/Result; the only
-// exceptions that leave the SDK are the ones a WithDb function throws itself.
+// requests queued behind it. A handler must not call Stop(), destroy the Participant or call
+// WithDb (that deadlocks). All public methods are thread-safe. Failures come back as
+// Status/Result; the only exceptions that leave the SDK are the ones a WithDb function throws.
 //
 // Record states: 'prepared', 'precommitted', 'committed', 'aborted' (2PC/3PC); 'done', 'failed',
 // 'compensated' (saga); updated_at is wall-clock milliseconds since the Unix epoch. Instances
@@ -60,8 +65,9 @@ struct BranchContext {
   nlohmann::json payload;
   // The service's own database, inside the local transaction the SDK opened (BEGIN IMMEDIATE).
   // Business writes made through it commit atomically with the SDK's branch record, or roll back
-  // with it. The handler must not BEGIN/COMMIT/ROLLBACK itself (SAVEPOINTs of its own are fine);
-  // if it ends the transaction the SDK answers `error` and records nothing. Do not keep it.
+  // with it. BEGIN, COMMIT and ROLLBACK are refused to the handler (SQLITE_AUTH): the SDK's
+  // transaction may hold other requests of the same batch. SAVEPOINTs of its own are fine (names
+  // starting with "txc_" are the SDK's). Do not keep the pointer.
   sqlite3* db = nullptr;
 };
 
@@ -103,7 +109,7 @@ class Participant {
       double drop_reply = 0;       // probability that a reply is not sent
       double duplicate_reply = 0;  // probability that a reply is sent twice
     };
-    Faults faults;
+    Faults faults{};
   };
 
   // Snapshot of monotonically increasing counters (for tests and metrics).

@@ -304,17 +304,26 @@ TEST_F(SdkTest, BadRequestsGetErrorRepliesAndDoNotTouchTheDatabase) {
   EXPECT_EQ(State(*p, "g2"), "none");
 }
 
-TEST_F(SdkTest, HandlerThatEndsTheTransactionGetsAnError) {
+TEST_F(SdkTest, HandlerCannotEndTheSdkTransaction) {
   auto p = Make();
-  p->OnPrepare([](const BranchContext& ctx) {
-    sqlite3_exec(ctx.db, "COMMIT", nullptr, nullptr, nullptr);
+  std::vector<int> codes;
+  p->OnPrepare([&codes](const BranchContext& ctx) {
+    Reserve(ctx, "before");
+    for (const char* sql : {"COMMIT", "ROLLBACK", "BEGIN", "RELEASE txc_request"}) {
+      codes.push_back(sqlite3_exec(ctx.db, sql, nullptr, nullptr, nullptr));
+    }
+    // Savepoints of its own are the handler's business.
+    codes.push_back(
+        sqlite3_exec(ctx.db, "SAVEPOINT mine; RELEASE mine", nullptr, nullptr, nullptr));
     return HandlerResult::Ok();
   });
   ASSERT_TRUE(p->Start().ok());
-  auto reply = coordinator_->Send(Req("g1", Op::kPrepare));
-  ASSERT_TRUE(reply.ok());
-  EXPECT_EQ(reply->outcome, Outcome::kError);
-  EXPECT_EQ(State(*p, "g1"), "none");
+  EXPECT_EQ(Send(Req("g1", Op::kPrepare)), "ok");
+  EXPECT_EQ(codes,
+            (std::vector<int>{SQLITE_AUTH, SQLITE_AUTH, SQLITE_AUTH, SQLITE_AUTH, SQLITE_OK}));
+  // The handler's write and the record committed together, once.
+  EXPECT_EQ(State(*p, "g1"), "prepared");
+  EXPECT_EQ(Reservations(*p, "g1"), 1);
 }
 
 TEST_F(SdkTest, CreateRejectsInvalidOptions) {

@@ -1,0 +1,60 @@
+// RequestBatcher: the participant's group commit. The NATS delivery thread only queues requests
+// here; one applier thread takes everything queued (up to max_batch), has the Dispatcher apply it
+// in one local transaction with one fsync, and only then sends the replies. Under load many
+// requests share one commit; alone, a request waits for nobody.
+//
+// The queue is bounded: when it is full, Submit blocks the delivery thread, so the backlog stays
+// in NATS's pending buffer, whose limit drops the excess (the coordinator re-sends).
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "dispatcher.h"
+#include "txc/wire.h"
+
+namespace txc::sdk {
+
+class RequestBatcher {
+ public:
+  // Sends `body` to the NATS subject `reply_to`.
+  using ReplyFn = std::function<void(const std::string& reply_to, const std::string& body)>;
+
+  RequestBatcher(Dispatcher* dispatcher, ReplyFn reply, size_t max_batch = 256,
+                 size_t max_queued = 65536);
+  ~RequestBatcher();  // calls Stop()
+  RequestBatcher(const RequestBatcher&) = delete;
+  RequestBatcher& operator=(const RequestBatcher&) = delete;
+
+  void Start();
+  // Queues a request whose reply goes to `reply_to`. Blocks while the queue is full.
+  void Submit(wire::BranchRequest request, std::string reply_to);
+  // Applies and answers everything already queued, then stops the applier. Idempotent.
+  void Stop();
+
+ private:
+  struct Item {
+    wire::BranchRequest request;
+    std::string reply_to;
+  };
+  void Run();
+
+  Dispatcher* const dispatcher_;
+  const ReplyFn reply_;
+  const size_t max_batch_;
+  const size_t max_queued_;
+
+  std::mutex mu_;
+  std::condition_variable ready_;  // items queued, or stopping
+  std::condition_variable space_;  // the queue has room
+  std::deque<Item> queue_;         // guarded by mu_
+  bool stopping_ = false;          // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace txc::sdk

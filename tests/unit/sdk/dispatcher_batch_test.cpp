@@ -1,0 +1,138 @@
+// Group commit in the SDK: a batch of requests is applied in one local transaction with one
+// commit, each request isolated in its own savepoint, and later requests see earlier ones.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "dispatcher.h"
+
+namespace txc::sdk {
+namespace {
+
+using wire::Op;
+
+wire::BranchRequest Req(const std::string& gid, Op op, nlohmann::json payload = nullptr) {
+  wire::BranchRequest r;
+  r.gid = gid;
+  r.participant = "inventory";
+  r.protocol = op == Op::kAction || op == Op::kCompensate ? "saga" : "2pc";
+  r.op = op;
+  r.payload = std::move(payload);
+  return r;
+}
+
+class DispatcherBatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "txc-batch-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    auto store = BranchStore::Open(dir_ + "/db", std::chrono::milliseconds(1000));
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+    ASSERT_EQ(
+        sqlite3_exec(store_->db(), "CREATE TABLE holds (gid TEXT)", nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    sqlite3_commit_hook(store_->db(), &CountCommit, &commits_);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  static int CountCommit(void* counter) {
+    ++*static_cast<int*>(counter);
+    return 0;  // let it commit
+  }
+  std::string State(const std::string& gid) {
+    auto lock = store_->Lock();
+    auto r = store_->Find(gid, 0);
+    return r.ok() && r->has_value() ? BranchStateName((*r)->state) : "none";
+  }
+  int Holds(const std::string& gid) {
+    auto lock = store_->Lock();
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(store_->db(), "SELECT COUNT(*) FROM holds WHERE gid = ?1", -1, &stmt,
+                       nullptr);
+    sqlite3_bind_text(stmt, 1, gid.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_step(stmt);
+    const int n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return n;
+  }
+
+  std::string dir_;
+  std::unique_ptr<BranchStore> store_;
+  CounterSet counters_;
+  int commits_ = 0;
+};
+
+// Writes a hold, then does what the payload says: {"then": "ok" | "refuse" | "retry"}.
+HandlerResult Hold(const BranchContext& ctx) {
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(ctx.db, "INSERT INTO holds VALUES (?1)", -1, &stmt, nullptr);
+  sqlite3_bind_text(stmt, 1, ctx.gid.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  const std::string then = ctx.payload.is_object() ? ctx.payload.value("then", "ok") : "ok";
+  if (then == "refuse") return HandlerResult::Refuse("no");
+  if (then == "retry") return HandlerResult::Retry("busy");
+  return HandlerResult::Ok();
+}
+
+TEST_F(DispatcherBatchTest, OneCommitForABatchAndEachRequestIsolated) {
+  Handlers handlers;
+  handlers.prepare = Hold;
+  handlers.commit = Hold;
+  Dispatcher dispatcher("inventory", store_.get(), handlers, &counters_);
+  commits_ = 0;
+  const auto replies = dispatcher.HandleBatch({
+      Req("g1", Op::kPrepare),                        // yes
+      Req("g1", Op::kPrepare),                        // duplicate inside the batch
+      Req("g2", Op::kAbort),                          // null rollback
+      Req("g2", Op::kPrepare),                        // late prepare: refused
+      Req("g3", Op::kPrepare, {{"then", "retry"}}),   // transient: rolled back alone
+      Req("g4", Op::kPrepare, {{"then", "refuse"}}),  // no vote: recorded, writes undone
+      Req("g1", Op::kCommit),                         // sees the prepare above
+  });
+  std::vector<std::string> outcomes;
+  for (const auto& r : replies) outcomes.push_back(wire::OutcomeName(r.outcome));
+  EXPECT_EQ(outcomes,
+            (std::vector<std::string>{"ok", "ok", "ok", "refused", "error", "refused", "ok"}));
+  EXPECT_EQ(commits_, 1);
+  EXPECT_EQ(State("g1"), "committed");
+  EXPECT_EQ(State("g2"), "aborted");
+  EXPECT_EQ(State("g3"), "none");
+  EXPECT_EQ(State("g4"), "aborted");
+  EXPECT_EQ(Holds("g1"), 2);  // its prepare and its commit, once each
+  EXPECT_EQ(Holds("g3"), 0);
+  EXPECT_EQ(Holds("g4"), 0);
+  EXPECT_EQ(counters_.prepare_calls.load(), 3u);  // g1, g3, g4: never for a duplicate or late one
+}
+
+TEST_F(DispatcherBatchTest, ABatchOfDuplicatesOnlyCommitsNothing) {
+  Dispatcher dispatcher("inventory", store_.get(), Handlers{}, &counters_);
+  ASSERT_EQ(dispatcher.Handle(Req("g1", Op::kPrepare)).outcome, wire::Outcome::kOk);
+  commits_ = 0;
+  const auto replies = dispatcher.HandleBatch({Req("g1", Op::kPrepare), Req("g1", Op::kPrepare)});
+  EXPECT_EQ(replies[0].outcome, wire::Outcome::kOk);
+  EXPECT_EQ(replies[1].outcome, wire::Outcome::kOk);
+  EXPECT_EQ(commits_, 0);  // answered from the record: no write, no fsync
+}
+
+TEST_F(DispatcherBatchTest, AFailedCommitTurnsEveryAnswerIntoAnError) {
+  Dispatcher dispatcher("inventory", store_.get(), Handlers{}, &counters_);
+  sqlite3_commit_hook(
+      store_->db(), [](void*) { return 1; }, nullptr);  // veto: COMMIT fails
+  const auto replies = dispatcher.HandleBatch({Req("g1", Op::kPrepare), Req("g2", Op::kAbort)});
+  EXPECT_EQ(replies[0].outcome, wire::Outcome::kError);
+  EXPECT_EQ(replies[1].outcome, wire::Outcome::kError);
+  sqlite3_commit_hook(store_->db(), nullptr, nullptr);
+  EXPECT_EQ(State("g1"), "none");
+  EXPECT_EQ(State("g2"), "none");
+}
+
+}  // namespace
+}  // namespace txc::sdk
