@@ -85,6 +85,11 @@ class E2eTest : public ::testing::Test {
                                      "--resolve-ms",
                                      "100"};
     argv.insert(argv.end(), extra.begin(), extra.end());
+    StartNamed(name, argv);
+  }
+
+  // Starts a participant process (`name` keys it and its log) and waits for its "ready" line.
+  void StartNamed(const std::string& name, const std::vector<std::string>& argv) {
     auto p = Process::Start(argv, {}, Path(name + ".log"));
     ASSERT_NE(p, nullptr);
     Process* raw = p.get();
