@@ -3,6 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include "txc/crash_point.h"
+
 namespace txc::sdk {
 
 RequestBatcher::RequestBatcher(Dispatcher* dispatcher, ReplyFn reply, size_t max_batch,
@@ -53,6 +55,7 @@ void RequestBatcher::Run() {
     }
     space_.notify_all();
     const std::vector<wire::BranchReply> replies = dispatcher_->HandleBatch(requests);
+    CrashPoint("participant_after_commit");
     for (size_t i = 0; i < replies.size(); ++i) reply_(reply_to[i], wire::Encode(replies[i]));
   }
 }

@@ -72,7 +72,8 @@ class E2eTest : public ::testing::Test {
         << "the coordinator did not reach its crash point";
   }
 
-  void StartParticipant(const std::string& name, const std::vector<std::string>& extra = {}) {
+  void StartParticipant(const std::string& name, const std::vector<std::string>& extra = {},
+                        const std::vector<std::string>& env = {}) {
     std::vector<std::string> argv = {TXC_TEST_PARTICIPANT_BIN,
                                      "--name",
                                      name,
@@ -85,18 +86,27 @@ class E2eTest : public ::testing::Test {
                                      "--resolve-ms",
                                      "100"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    StartNamed(name, argv);
+    StartNamed(name, argv, env);
   }
 
   // Starts a participant process (`name` keys it and its log) and waits for its "ready" line.
-  void StartNamed(const std::string& name, const std::vector<std::string>& argv) {
-    auto p = Process::Start(argv, {}, Path(name + ".log"));
+  void StartNamed(const std::string& name, const std::vector<std::string>& argv,
+                  const std::vector<std::string>& env = {}) {
+    participants_.erase(name);                                   // kill -9 a running one first
+    const size_t logged = ReadFile(Path(name + ".log")).size();  // a restart appends
+    auto p = Process::Start(argv, env, Path(name + ".log"));
     ASSERT_NE(p, nullptr);
     Process* raw = p.get();
     participants_[name] = std::move(p);
-    ASSERT_TRUE(
-        WaitFor([&] { return raw->Log().find("ready") != std::string::npos || !raw->Running(); }));
+    ASSERT_TRUE(WaitFor(
+        [&] { return raw->Log().find("ready", logged) != std::string::npos || !raw->Running(); }));
     ASSERT_TRUE(raw->Running()) << raw->Log();
+  }
+
+  // Waits for a participant to die by itself (an armed crash point).
+  void ExpectParticipantCrash(const std::string& name) {
+    ASSERT_TRUE(participants_.at(name)->Wait(std::chrono::seconds(20)).has_value())
+        << name << " did not reach its crash point";
   }
 
   void KillParticipant(const std::string& name) { participants_.erase(name); }

@@ -83,6 +83,46 @@ TEST_F(E2eTest, CommitDecidedBeforeACoordinatorCrashIsFinishedAfterRestart) {
   EXPECT_EQ(BranchState("inventory", id, 1), "committed");
 }
 
+// The participant dies after its yes vote is durable but before the vote leaves (DTM #453's
+// shape). The coordinator re-sends the prepare; the restarted participant answers it from its
+// record, without running the handler again, and the transaction commits.
+TEST_F(E2eTest, ParticipantKilledBetweenRecordingItsVoteAndReplyingVotesOnce) {
+  StartParticipant("order");
+  StartParticipant("inventory", {}, {"TXC_CRASH_AT=participant_after_commit"});
+  StartCoordinator();
+  const json tx = Post({{"protocol", "2pc"},
+                        {"timeout_ms", 10000},
+                        {"branches", {Branch("order"), Branch("inventory")}}},
+                       /*wait=*/false);
+  ASSERT_EQ(tx["_status"], 201) << tx.dump();
+  const std::string id = tx["id"];
+  ExpectParticipantCrash("inventory");
+  EXPECT_EQ(BranchState("inventory", id, 1), "prepared");
+  StartParticipant("inventory");
+  EXPECT_EQ(WaitForState(id, "committed")["state"], "committed");
+  EXPECT_EQ(Effects("inventory", id, "prepare"), 1);
+  EXPECT_EQ(Effects("inventory", id, "commit"), 1);
+}
+
+// The participant dies after applying the commit, before acknowledging it: the re-sent commit
+// is acknowledged as done and not applied again.
+TEST_F(E2eTest, ParticipantKilledAfterApplyingCommitAppliesItOnce) {
+  StartParticipant("order");
+  StartParticipant("inventory", {}, {"TXC_CRASH_AT=participant_after_commit@2"});
+  StartCoordinator();
+  const json tx = Post({{"protocol", "2pc"}, {"branches", {Branch("order"), Branch("inventory")}}},
+                       /*wait=*/false);
+  ASSERT_EQ(tx["_status"], 201) << tx.dump();
+  const std::string id = tx["id"];
+  ExpectParticipantCrash("inventory");
+  EXPECT_EQ(BranchState("inventory", id, 1), "committed");
+  StartParticipant("inventory");
+  EXPECT_EQ(WaitForState(id, "committed")["state"], "committed");
+  EXPECT_EQ(Effects("inventory", id, "commit"), 1);
+  const json got = Get(id);
+  EXPECT_GE(got["branches"][1]["attempts"].get<int>(), 3) << got.dump();  // the commit re-sent
+}
+
 TEST_F(E2eTest, IdempotencyKeyReturnsTheSameTransactionAcrossARestart) {
   StartParticipant("order");
   StartCoordinator();

@@ -7,7 +7,7 @@
 #include "core/saga.h"
 #include "core/three_phase.h"
 #include "core/two_phase.h"
-#include "engine/crash_point.h"
+#include "txc/crash_point.h"
 
 namespace txc::engine {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/crash_point.h"
+#include "txc/crash_point.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-namespace txc::engine {
+namespace txc {
 namespace {
 
 struct Armed {
@@ -55,4 +55,4 @@ void CrashPoint(std::string_view point, const std::function<void()>& before) {
   _exit(137);  // not reached
 }
 
-}  // namespace txc::engine
+}  // namespace txc
