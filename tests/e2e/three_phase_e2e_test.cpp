@@ -70,8 +70,9 @@ TEST_F(E2eTest, CoordinatorKilledBeforeAnyVoteWasCountedBothAbort) {
 
   // Both voted yes and are uncertain; every peer answers "uncertain": nobody can have
   // committed, so they abort.
-  const std::string gid = Query("order", "SELECT gid FROM txc_branches");
-  ASSERT_FALSE(gid.empty());
+  std::string gid;  // the can_commit may still be on its way when the coordinator dies
+  ASSERT_TRUE(
+      WaitFor([&] { return !(gid = Query("order", "SELECT gid FROM txc_branches")).empty(); }));
   ASSERT_TRUE(WaitFor([&] {
     return BranchState("order", gid, 0) == "aborted" &&
            BranchState("inventory", gid, 1) == "aborted";
