@@ -91,6 +91,18 @@ TEST(RequestParser, RejectsMalformedBodiesWithMessagesThatNameTheField) {
             std::string::npos);
   EXPECT_NE(ErrorOf(R"({"protocol":"2pc","branches":["a"]})").find("branches[0] must be an object"),
             std::string::npos);
+  EXPECT_NE(ErrorOf(R"({"protocol":"2pc","protocol":"3pc","branches":[{"participant":"a"}]})")
+                .find("'protocol' appears twice"),
+            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(R"({"protocol":"2pc","branches":[{"participant":"a","payload":{"x":1,"x":2}}]})")
+          .find("'x' appears twice"),
+      std::string::npos);
+  // The same key in different objects is fine.
+  EXPECT_TRUE(
+      ParseBeginRequest(
+          R"({"protocol":"2pc","branches":[{"participant":"a"},{"participant":"b"}]})", Limits())
+          .ok());
 }
 
 TEST(RequestParser, ParticipantNamesThatCouldAddressOtherSubjectsAreRefused) {
