@@ -86,6 +86,14 @@ const std::vector<Setting>& Settings() {
          c.max_branches = static_cast<int>(n);
          return Status::Ok();
        }},
+      {"--http-threads", "TXC_HTTP_THREADS",
+       "HTTP connections served at once; a ?wait=true request holds one (default 64)",
+       [](Config& c, const std::string& v) {
+         long n = 0;
+         TXC_RETURN_IF_ERROR(ParseInt(v, 1, 4096, "--http-threads", &n));
+         c.http_threads = static_cast<int>(n);
+         return Status::Ok();
+       }},
       {"--max-body-bytes", "TXC_MAX_BODY_BYTES", "largest request body accepted (default 1048576)",
        [](Config& c, const std::string& v) {
          long n = 0;

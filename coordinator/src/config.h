@@ -19,6 +19,7 @@ struct Config {
   core::RetryPolicy retry;
   int max_branches = 64;
   size_t max_body_bytes = 1 << 20;
+  int http_threads = 64;
   bool help = false;
 };
 

@@ -71,7 +71,7 @@ TEST_F(E2eTest, CommitDecidedBeforeACoordinatorCrashIsFinishedAfterRestart) {
   StartParticipant("order");
   StartParticipant("inventory");
   // Dies once the commit decision is durable, before any commit message leaves.
-  StartCoordinator({"TXC_CRASH_AT=after_append@3"});
+  StartCoordinator({"TXC_CRASH_AT=after_append"});
   const json tx = Post({{"protocol", "2pc"}, {"branches", {Branch("order"), Branch("inventory")}}},
                        /*wait=*/false);
   ASSERT_EQ(tx["_status"], 201) << tx.dump();

@@ -10,7 +10,7 @@
 //
 // Usage: txc-test-participant --name N --db PATH --nats-url URL [--accounts a1=100,a2=100]
 //          [--in-doubt-ms MS] [--resolve-ms MS]
-//          [--drop-reply P] [--duplicate-reply P] [--slow P:MS]
+//          [--drop-reply P] [--duplicate-reply P] [--slow P:MS] [--null-handlers 1]
 // The last three make a flaky participant: replies lost or sent twice with probability P, and
 // handlers that take MS milliseconds with probability P.
 // Prints "ready" once subscribed; stops cleanly on SIGTERM/SIGINT.
@@ -206,10 +206,16 @@ int main(int argc, char** argv) {
     return true;
   });
   if (!schema) return 1;
+  // --null-handlers 1: handlers that do no business work (benchmarks measure the SDK itself).
+  const bool null_handlers = flags["null-handlers"] == "1";
   for (auto on : {&txc::Participant::OnPrepare, &txc::Participant::OnCommit,
                   &txc::Participant::OnAbort, &txc::Participant::OnPreCommit,
                   &txc::Participant::OnAction, &txc::Participant::OnCompensate}) {
-    (p.*on)(Handle);
+    if (null_handlers) {
+      (p.*on)([](const BranchContext&) { return HandlerResult::Ok(); });
+    } else {
+      (p.*on)(Handle);
+    }
   }
   if (auto s = p.Start(); !s.ok()) {
     std::cerr << s.ToString() << std::endl;

@@ -39,7 +39,7 @@ HttpApi::HttpApi(TransactionService& service, Options options)
   server_->set_payload_max_length(options_.max_body_bytes);
   server_->set_read_timeout(options_.read_timeout_s, 0);
   server_->set_write_timeout(options_.read_timeout_s, 0);
-  server_->set_keep_alive_max_count(1000);
+  server_->set_keep_alive_max_count(1000000);
   // Headers and body leave in separate writes; with Nagle the body would wait for the
   // client's delayed ACK (40 ms on Linux) on every kept-alive request.
   server_->set_tcp_nodelay(true);

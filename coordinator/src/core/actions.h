@@ -1,6 +1,11 @@
 // Actions: what a protocol asks the engine to do after an event. The engine makes `persist`
 // durable (one group commit) before anything in `sends` leaves and before `timers` are armed:
 // "log the decision, then send it" is this struct's contract, not a rule to remember.
+//
+// `lazy` records are appended right after `persist`, in order, but nothing waits for them: what a
+// protocol can lose in a crash without changing any outcome (a vote, an acknowledgement, an
+// attempt count, the terminal state after the decision) rides along with the next forced write
+// instead of costing an fsync on the critical path. Only `persist` is a promise.
 #pragma once
 
 #include <string>
@@ -60,12 +65,15 @@ struct TimerCommand {
 };
 
 struct Actions {
-  std::vector<LogRecord> persist;
+  std::vector<LogRecord> persist;  // durable before any send
+  std::vector<LogRecord> lazy;     // appended after `persist`; nobody waits for it
   std::vector<SendCommand> sends;
   std::vector<TimerCommand> timers;
   bool terminal = false;  // the transaction is finished once `persist` is durable
 
-  bool empty() const { return persist.empty() && sends.empty() && timers.empty() && !terminal; }
+  bool empty() const {
+    return persist.empty() && lazy.empty() && sends.empty() && timers.empty() && !terminal;
+  }
 };
 
 }  // namespace txc::core

@@ -15,7 +15,7 @@ std::string Describe(const Branch& b) {
 }
 
 void SendToBranch(const Transaction& tx, Branch& b, wire::Op op, BranchState state,
-                  const RetryPolicy& retry, TimePoint now, Actions& out) {
+                  const RetryPolicy& retry, TimePoint now, Actions& out, Durability durability) {
   if (b.op != op) {
     b.op = op;
     b.op_attempt = 0;
@@ -24,7 +24,7 @@ void SendToBranch(const Transaction& tx, Branch& b, wire::Op op, BranchState sta
   b.op_attempt += 1;
   b.attempts += 1;
   b.awaiting_reply = true;
-  out.persist.push_back(BranchRecord(tx, b, now));
+  (durability == Durability::kForced ? out.persist : out.lazy).push_back(BranchRecord(tx, b, now));
   out.sends.push_back({b.index, op, b.op_attempt});
   out.timers.push_back({TimerKind::kReplyTimeout, b.index, b.op_attempt, retry.reply_timeout, op});
 }
@@ -35,8 +35,12 @@ void RecordAttempt(const Transaction& tx, Branch& b, wire::Op op, int number, At
     b.last_error = std::string(wire::OpName(op)) + " attempt " + std::to_string(number) + ": " +
                    AttemptResultName(result) + (error.empty() ? "" : ": " + error);
   }
-  out.persist.push_back(
-      AttemptRecorded{tx.id, b.index, Attempt{op, number, now, result, error, latency_us}});
+  const Attempt attempt{op, number, now, result, error, latency_us};
+  out.lazy.push_back(AttemptRecorded{tx.id, b.index, attempt});
+  // In memory too, so a finished transaction can be shown without reading the log back; a
+  // branch retried for days keeps only its latest attempts here (the log keeps them all).
+  b.history.push_back(attempt);
+  if (b.history.size() > kHistoryInMemory) b.history.erase(b.history.begin());
 }
 
 bool IsCurrent(const Branch& b, const TimerFired& t) {
@@ -55,7 +59,7 @@ bool OnReplyTimeout(const Transaction& tx, Branch& b, const TimerFired& t, const
   RecordAttempt(tx, b, b.op, b.op_attempt, AttemptResult::kTimeout,
                 "no reply within " + std::to_string(retry.reply_timeout.count()) + " ms", 0, now,
                 out);
-  out.persist.push_back(BranchRecord(tx, b, now));
+  out.lazy.push_back(BranchRecord(tx, b, now));
   ScheduleRetry(b, retry, out);
   return true;
 }

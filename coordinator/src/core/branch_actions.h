@@ -16,12 +16,22 @@ TxStateChanged StateRecord(const Transaction& tx, TimePoint now);
 // "branch 1 (inventory)", for reasons shown to people.
 std::string Describe(const Branch& b);
 
-// Sends `op` to `b` (attempt numbers restart when the op changes), moves it to `state`, logs the
-// branch and arms the reply timeout.
-void SendToBranch(const Transaction& tx, Branch& b, wire::Op op, BranchState state,
-                  const RetryPolicy& retry, TimePoint now, Actions& out);
+// Whether a record must be durable before this event's messages leave (Actions::persist) or may
+// follow lazily (Actions::lazy).
+enum class Durability { kLazy, kForced };
 
-// Logs what became of one attempt; a failure also becomes the branch's last_error.
+// Sends `op` to `b` (attempt numbers restart when the op changes), moves it to `state`, logs the
+// branch and arms the reply timeout. kForced when the branch's new state must be on disk before
+// the message may have an effect (a saga's action: an action sent may have to be compensated).
+void SendToBranch(const Transaction& tx, Branch& b, wire::Op op, BranchState state,
+                  const RetryPolicy& retry, TimePoint now, Actions& out,
+                  Durability durability = Durability::kLazy);
+
+// Attempts kept in Branch::history in memory, newest last.
+inline constexpr size_t kHistoryInMemory = 64;
+
+// Logs (lazily) what became of one attempt, and keeps it in the branch's history; a failure also
+// becomes the branch's last_error.
 void RecordAttempt(const Transaction& tx, Branch& b, wire::Op op, int number, AttemptResult result,
                    const std::string& error, int64_t latency_us, TimePoint now, Actions& out);
 
@@ -31,8 +41,8 @@ void ScheduleRetry(const Branch& b, const RetryPolicy& retry, Actions& out);
 // The timer was armed for the branch's current op and attempt (not an older message's).
 bool IsCurrent(const Branch& b, const TimerFired& t);
 
-// A reply timeout for the attempt in flight: logs it and schedules the re-send. Returns false
-// (and does nothing) when the timer is stale.
+// A reply timeout for the attempt in flight: logs it (lazily) and schedules the re-send. Returns
+// false (and does nothing) when the timer is stale.
 bool OnReplyTimeout(const Transaction& tx, Branch& b, const TimerFired& t, const RetryPolicy& retry,
                     TimePoint now, Actions& out);
 

@@ -107,7 +107,7 @@ Actions Saga::OnReply(Transaction& tx, const Reply& r, TimePoint now) const {
         AdvanceCompensation(tx, now, out);  // nothing of it to undo
       }
     } else if (tx.state == TxState::kRunning) {
-      out.persist.push_back(BranchRecord(tx, b, now));
+      out.lazy.push_back(BranchRecord(tx, b, now));
       ScheduleRetry(b, retry_, out);  // transient: again, until the deadline
     }
     return out;
@@ -123,7 +123,7 @@ Actions Saga::OnReply(Transaction& tx, const Reply& r, TimePoint now) const {
       AdvanceCompensation(tx, now, out);
     } else {
       // A compensation must eventually succeed: every failure, a refusal included, is retried.
-      out.persist.push_back(BranchRecord(tx, b, now));
+      out.lazy.push_back(BranchRecord(tx, b, now));
       ScheduleRetry(b, retry_, out);
     }
   }
@@ -164,7 +164,11 @@ void Saga::StartReadySteps(Transaction& tx, TimePoint now, Actions& out) const {
     const bool ready = std::all_of(b.after.begin(), b.after.end(), [&](int dep) {
       return tx.branches.at(dep).state == BranchState::kDone;
     });
-    if (ready) SendToBranch(tx, b, wire::Op::kAction, BranchState::kActing, retry_, now, out);
+    // Forced: once an action may have run, a crash must not forget that it needs compensating.
+    if (ready) {
+      SendToBranch(tx, b, wire::Op::kAction, BranchState::kActing, retry_, now, out,
+                   Durability::kForced);
+    }
   }
 }
 
@@ -199,7 +203,7 @@ void Saga::AdvanceCompensation(Transaction& tx, TimePoint now, Actions& out) con
 void Saga::Finish(Transaction& tx, TxState state, TimePoint now, Actions& out) const {
   tx.state = state;
   tx.updated_at = now;
-  out.persist.push_back(StateRecord(tx, now));
+  out.lazy.push_back(StateRecord(tx, now));  // every step's outcome is on disk already
   out.terminal = true;
 }
 

@@ -59,7 +59,7 @@ Actions ThreePhaseCommit::OnBegin(Transaction& tx, TimePoint now) const {
   Actions out;
   tx.state = TxState::kPreparing;
   tx.created_at = tx.updated_at = now;
-  out.persist.push_back(TxCreated{tx});
+  out.lazy.push_back(TxCreated{tx});  // presumed abort covers a crash before it is on disk
   for (Branch& b : tx.branches) {
     SendToBranch(tx, b, wire::Op::kCanCommit, BranchState::kPreparing, retry_, now, out);
   }
@@ -116,10 +116,10 @@ Actions ThreePhaseCommit::OnReply(Transaction& tx, const Reply& r, TimePoint now
       if (current) b.awaiting_reply = false;
       if (done) {
         b.state = r.op == wire::Op::kAbort ? BranchState::kAborted : BranchState::kCommitted;
-        out.persist.push_back(BranchRecord(tx, b, now));
+        out.lazy.push_back(BranchRecord(tx, b, now));
         FinishIfDone(tx, now, out);
       } else {
-        out.persist.push_back(BranchRecord(tx, b, now));
+        out.lazy.push_back(BranchRecord(tx, b, now));
         ScheduleRetry(b, retry_, out);
       }
     }
@@ -136,7 +136,7 @@ void ThreePhaseCommit::OnVote(Transaction& tx, Branch& b, const Reply& r, TimePo
   if (current) b.awaiting_reply = false;
   if (r.result == AttemptResult::kOk) {
     b.state = BranchState::kPrepared;
-    out.persist.push_back(BranchRecord(tx, b, now));
+    out.lazy.push_back(BranchRecord(tx, b, now));
     if (std::all_of(tx.branches.begin(), tx.branches.end(),
                     [](const Branch& x) { return x.state == BranchState::kPrepared; })) {
       EnterPhase(tx, TxState::kPreCommitting, "", now, out);
@@ -146,7 +146,7 @@ void ThreePhaseCommit::OnVote(Transaction& tx, Branch& b, const Reply& r, TimePo
   }
   if (r.result == AttemptResult::kRefused) {
     b.state = BranchState::kRefused;
-    out.persist.push_back(BranchRecord(tx, b, now));
+    out.lazy.push_back(BranchRecord(tx, b, now));
   }
   const char* what = r.result == AttemptResult::kRefused        ? "refused"
                      : r.result == AttemptResult::kNoResponders ? "has no responders"
@@ -164,7 +164,7 @@ void ThreePhaseCommit::OnPreCommitAck(Transaction& tx, Branch& b, const Reply& r
   if (current) b.awaiting_reply = false;
   if (r.result == AttemptResult::kOk) {
     b.state = BranchState::kPreCommitted;
-    out.persist.push_back(BranchRecord(tx, b, now));
+    out.lazy.push_back(BranchRecord(tx, b, now));
     if (std::all_of(tx.branches.begin(), tx.branches.end(),
                     [](const Branch& x) { return x.state == BranchState::kPreCommitted; })) {
       EnterPhase(tx, TxState::kCommitting, "", now, out);
@@ -175,7 +175,7 @@ void ThreePhaseCommit::OnPreCommitAck(Transaction& tx, Branch& b, const Reply& r
                Describe(b) + " refused pre_commit" + (r.message.empty() ? "" : ": " + r.message),
                now, out);
   } else {
-    out.persist.push_back(BranchRecord(tx, b, now));
+    out.lazy.push_back(BranchRecord(tx, b, now));
     ScheduleRetry(b, retry_, out);
   }
 }
@@ -225,7 +225,7 @@ void ThreePhaseCommit::FinishIfDone(Transaction& tx, TimePoint now, Actions& out
   if (std::any_of(tx.branches.begin(), tx.branches.end(), Awaiting)) return;
   tx.state = tx.state == TxState::kCommitting ? TxState::kCommitted : TxState::kAborted;
   tx.updated_at = now;
-  out.persist.push_back(StateRecord(tx, now));
+  out.lazy.push_back(StateRecord(tx, now));  // the decision is on disk already
   out.terminal = true;
 }
 

@@ -94,8 +94,10 @@ struct Branch {
   bool awaiting_reply = false;
   int attempts = 0;  // messages sent to this branch, all ops together
   std::string last_error;
-  std::vector<int> after;        // saga: indices of the steps this one runs after
-  std::vector<Attempt> history;  // filled only when read back for display
+  std::vector<int> after;  // saga: indices of the steps this one runs after
+  // Attempts, oldest first: everything when read back from the log; in memory, the latest ones
+  // since the transaction was created or recovered.
+  std::vector<Attempt> history;
 };
 
 struct Transaction {

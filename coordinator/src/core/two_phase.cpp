@@ -43,7 +43,10 @@ Actions TwoPhaseCommit::OnBegin(Transaction& tx, TimePoint now) const {
         {TimerKind::kReplyTimeout, b.index, 1, retry_.reply_timeout, wire::Op::kPrepare});
   }
   // The record carries attempt counts already, so no BranchChanged is needed for the first sends.
-  out.persist.insert(out.persist.begin(), TxCreated{tx});
+  // Lazy: a prepare may leave before the transaction is on disk. If the coordinator dies first,
+  // it never heard of the transaction and a prepared participant that asks is told abort
+  // (presumed abort); the client's 201 still waits for the record.
+  out.lazy.insert(out.lazy.begin(), TxCreated{tx});
   out.timers.push_back({TimerKind::kDeadline, -1, 0, tx.timeout});
   return out;
 }
@@ -91,7 +94,7 @@ Actions TwoPhaseCommit::OnReply(Transaction& tx, const Reply& r, TimePoint now) 
   if (r.op == wire::Op::kPrepare) {
     if (r.result == AttemptResult::kOk) {
       b.state = BranchState::kPrepared;
-      out.persist.push_back(BranchRecord(tx, b, now));
+      out.lazy.push_back(BranchRecord(tx, b, now));
       const bool all_yes = std::all_of(tx.branches.begin(), tx.branches.end(), [](const Branch& x) {
         return x.state == BranchState::kPrepared;
       });
@@ -100,7 +103,7 @@ Actions TwoPhaseCommit::OnReply(Transaction& tx, const Reply& r, TimePoint now) 
     }
     if (r.result == AttemptResult::kRefused) {
       b.state = BranchState::kRefused;
-      out.persist.push_back(BranchRecord(tx, b, now));
+      out.lazy.push_back(BranchRecord(tx, b, now));
     }
     const char* what = r.result == AttemptResult::kRefused        ? "refused"
                        : r.result == AttemptResult::kNoResponders ? "has no responders"
@@ -114,10 +117,10 @@ Actions TwoPhaseCommit::OnReply(Transaction& tx, const Reply& r, TimePoint now) 
   // Phase two.
   if (success) {
     b.state = r.op == wire::Op::kCommit ? BranchState::kCommitted : BranchState::kAborted;
-    out.persist.push_back(BranchRecord(tx, b, now));
+    out.lazy.push_back(BranchRecord(tx, b, now));
     FinishIfDone(tx, now, out);
   } else {
-    out.persist.push_back(BranchRecord(tx, b, now));
+    out.lazy.push_back(BranchRecord(tx, b, now));
     ScheduleRetry(b, retry_, out);
   }
   return out;
@@ -178,7 +181,9 @@ void TwoPhaseCommit::FinishIfDone(Transaction& tx, TimePoint now, Actions& out) 
   if (std::any_of(tx.branches.begin(), tx.branches.end(), Awaiting)) return;
   tx.state = tx.state == TxState::kCommitting ? TxState::kCommitted : TxState::kAborted;
   tx.updated_at = now;
-  out.persist.push_back(StateRecord(tx, now));
+  // Lazy: the decision is on disk; if this is lost, recovery re-sends phase two and every
+  // branch acknowledges again.
+  out.lazy.push_back(StateRecord(tx, now));
   out.terminal = true;
 }
 

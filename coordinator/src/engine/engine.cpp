@@ -239,7 +239,7 @@ void Engine::Dispatch(const std::string& id, const core::Event& event) {
 
 void Engine::Execute(const std::string& id, core::Actions actions,
                      std::function<void(Status)> after_durable) {
-  if (actions.persist.empty()) {
+  if (actions.persist.empty() && actions.lazy.empty()) {
     OnDurable(id, std::move(actions), Status::Ok(), after_durable);
     return;
   }
@@ -248,10 +248,30 @@ void Engine::Execute(const std::string& id, core::Actions actions,
     if (after_durable) after_durable(h);
     return;
   }
+  const bool forced = !actions.persist.empty();
+  const std::optional<core::TxState> state = LastState(actions.persist);
   std::vector<core::LogRecord> records = std::move(actions.persist);
+  records.insert(records.end(), std::make_move_iterator(actions.lazy.begin()),
+                 std::make_move_iterator(actions.lazy.end()));
   actions.persist.clear();
+  actions.lazy.clear();
   CrashPoint("before_append");
-  const std::optional<core::TxState> state = LastState(records);
+  if (!forced) {
+    // Nothing in this batch must precede the messages: they leave now, the records follow. A
+    // failed append poisons the log, which Health() reports before the next decision.
+    log::TxLog::Done done;
+    if (after_durable) {
+      done = [this, after_durable = std::move(after_durable)](Status s) {
+        Post([this, s, after_durable] {
+          if (!s.ok()) Poison(s);
+          after_durable(s);
+        });
+      };
+    }
+    log_.Append(std::move(records), std::move(done));
+    OnDurable(id, std::move(actions), Status::Ok(), nullptr);
+    return;
+  }
   log_.Append(std::move(records), [this, id, actions = std::move(actions), state,
                                    after_durable = std::move(after_durable)](Status s) mutable {
     Post([this, id, actions = std::move(actions), state, s,
@@ -267,15 +287,19 @@ void Engine::Execute(const std::string& id, core::Actions actions,
   });
 }
 
+void Engine::Poison(const Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!poisoned_.ok()) return;
+    poisoned_ = status;
+  }
+  std::cerr << "txc engine: log append failed, no further decisions: " << status.ToString() << "\n";
+}
+
 void Engine::OnDurable(const std::string& id, core::Actions actions, Status status,
                        const std::function<void(Status)>& after_durable) {
   if (!status.ok()) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (poisoned_.ok()) poisoned_ = status;
-    }
-    std::cerr << "txc engine: log append failed, no further decisions: " << status.ToString()
-              << "\n";
+    Poison(status);
     if (after_durable) after_durable(status);
     return;
   }
@@ -319,26 +343,29 @@ void Engine::OnReply(const transport::InboundReply& r) {
 void Engine::Finish(const std::string& id) {
   auto it = live_.find(id);
   if (it == live_.end()) return;
-  std::vector<std::function<void(bool)>> watchers = std::move(it->second.watchers);
-  if (!it->second.tx.idempotency_key.empty()) live_by_key_.erase(it->second.tx.idempotency_key);
+  std::vector<Watcher> watchers = std::move(it->second.watchers);
+  const core::Transaction tx = std::move(it->second.tx);
+  if (!tx.idempotency_key.empty()) live_by_key_.erase(tx.idempotency_key);
   live_.erase(it);
   {
     std::lock_guard<std::mutex> lock(mu_);
     live_count_ = live_.size();
   }
-  for (auto& w : watchers) w(true);
+  for (auto& w : watchers) w(tx);
 }
 
-void Engine::Watch(const std::string& id, std::function<void(bool)> done) {
+void Engine::Watch(const std::string& id, Watcher done) {
   Post([this, id, done = std::move(done)]() mutable {
     auto it = live_.find(id);
     if (it == live_.end()) {
-      done(false);
+      done(std::nullopt);
     } else {
       it->second.watchers.push_back(std::move(done));
     }
   });
 }
+
+void Engine::SyncLog(std::function<void(Status)> done) { log_.Append({}, std::move(done)); }
 
 std::optional<wire::Decision> Engine::DurableDecision(const std::string& gid) {
   auto answer = [this, gid]() -> std::optional<wire::Decision> {

@@ -62,9 +62,15 @@ class Engine {
   // `done` runs once the transaction is durably logged, or with the error that prevented it.
   void Begin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done);
 
-  // Calls `done(true)` once transaction `id` is terminal and durably so, or `done(false)` at once
-  // when the engine is not driving `id` (finished or unknown: the log has the answer).
-  void Watch(const std::string& id, std::function<void(bool)> done);
+  // Calls `done(tx)` with the final state once transaction `id` is terminal (its outcome is
+  // durable; the terminal record itself may still be on its way to disk), or `done(nullopt)` at
+  // once when the engine is not driving `id` (finished or unknown: the log has the answer, once
+  // SyncLog has run).
+  using Watcher = std::function<void(std::optional<core::Transaction>)>;
+  void Watch(const std::string& id, Watcher done);
+
+  // `done` runs once everything appended to the log before this call is durable.
+  void SyncLog(std::function<void(Status)> done);
 
   // The outcome a participant may act on: only a durably logged decision counts. Unknown to the
   // engine -> nullopt (the caller consults the log; no record there means presumed abort).
@@ -84,7 +90,7 @@ class Engine {
     bool created_durable = false;
     std::optional<wire::Decision> durable_decision;
     std::vector<std::function<void(Result<BeginOutcome>)>> on_created;  // replays waiting
-    std::vector<std::function<void(bool)>> watchers;
+    std::vector<Watcher> watchers;
   };
   using Task = std::function<void()>;
 
@@ -101,6 +107,8 @@ class Engine {
                  const std::function<void(Status)>& after_durable);
   void OnReply(const transport::InboundReply& reply);
   void Finish(const std::string& id);
+  // Records the log failure that stops all further decisions (once; logged).
+  void Poison(const Status& status);
   const core::ProtocolMachine* MachineFor(core::Protocol protocol) const;
   std::string NewId();
 

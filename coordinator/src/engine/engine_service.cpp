@@ -34,16 +34,26 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
 
 Result<core::Transaction> EngineService::AwaitTerminal(const std::string& id,
                                                        core::Duration max_wait) {
-  auto promise = std::make_shared<std::promise<bool>>();
-  auto future = promise->get_future();
-  engine_.Watch(id, [promise](bool) { promise->set_value(true); });
-  // Whether it finished or the wait ran out, the answer is the durable state now.
-  (void)future.wait_for(max_wait);
-  return Get(id);
+  auto watched = std::make_shared<std::promise<std::optional<core::Transaction>>>();
+  auto future = watched->get_future();
+  engine_.Watch(
+      id, [watched](std::optional<core::Transaction> tx) { watched->set_value(std::move(tx)); });
+  if (future.wait_for(max_wait) != std::future_status::ready) return Get(id);  // as it is now
+  if (std::optional<core::Transaction> tx = future.get()) return std::move(*tx);
+  return Get(id);  // not driven by the engine: finished already, or unknown
 }
 
 Result<core::Transaction> EngineService::Get(const std::string& id) {
   auto found = log_.Find(id, /*with_history=*/true);
+  if (found.ok() && found->has_value() && !core::IsTerminal((*found)->state)) {
+    // Its last records may be queued behind the group commit (they are written lazily): a
+    // client that was just told "committed" must not read "committing" now.
+    auto synced = std::make_shared<std::promise<void>>();
+    auto sync_future = synced->get_future();
+    engine_.SyncLog([synced](Status) { synced->set_value(); });
+    (void)sync_future.wait_for(begin_timeout_);
+    found = log_.Find(id, /*with_history=*/true);
+  }
   if (!found.ok()) return found.status();
   if (!found->has_value()) return Status::NotFound("no transaction with id '" + id + "'");
   return std::move(**found);

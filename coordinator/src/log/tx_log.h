@@ -31,8 +31,9 @@ class TxLog {
   using Done = std::function<void(Status)>;
   virtual ~TxLog() = default;
 
-  // Queues `records` to be applied in order, atomically, and made durable. `done` runs exactly
-  // once, on an internal thread, with Ok only after the records are on disk (synchronous=FULL).
+  // Queues `records` to be applied in order, atomically, and made durable. `done` (if not empty)
+  // runs exactly once, on an internal thread, with Ok only after the records, and everything
+  // appended before them, are on disk (synchronous=FULL). An empty batch is a barrier.
   // Concurrent appends are batched into one commit (group commit). After a write or sync fails
   // the log is poisoned: that append and every later one fail with kDataLoss.
   virtual void Append(std::vector<core::LogRecord> records, Done done) = 0;

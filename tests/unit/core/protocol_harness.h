@@ -24,10 +24,18 @@ class ProtocolHarness {
       : machine_(machine), tx_(std::move(tx)) {}
 
   void Feed(const core::Event& event) {
+    if (!known_) return;  // the coordinator forgot it: every event about it is dropped
     now_ += core::Duration(1);
     core::Actions a = machine_.On(tx_, event, now_);
-    // The engine's contract: persist, wait for durability, then send and arm timers.
-    log_.insert(log_.end(), a.persist.begin(), a.persist.end());
+    // The engine's contract: persist (and what the same batch carries lazily) is durable before
+    // anything is sent; lazy records alone are appended but may be lost in a crash until a later
+    // forced batch makes them durable (the log is written in order).
+    pending_.insert(pending_.end(), a.persist.begin(), a.persist.end());
+    pending_.insert(pending_.end(), a.lazy.begin(), a.lazy.end());
+    if (!a.persist.empty()) {
+      log_.insert(log_.end(), pending_.begin(), pending_.end());
+      pending_.clear();
+    }
     for (const auto& s : a.sends) {
       CheckSendAllowed(s);
       sent_.push_back({s.branch, s.op, s.attempt});
@@ -37,12 +45,32 @@ class ProtocolHarness {
     CheckNoMixedDecision();
   }
 
-  // Simulates a coordinator crash: memory is lost, the durable log is replayed.
-  void CrashAndRecover() {
-    tx_ = Rebuild();
+  // What a crash keeps of the records no forced write has covered yet.
+  enum class Unforced { kLost, kKept };
+
+  // Simulates a coordinator crash: memory is lost, the durable log is replayed. A transaction
+  // whose creation never reached the disk is simply unknown after the restart.
+  void CrashAndRecover(Unforced unforced = Unforced::kLost) {
+    if (unforced == Unforced::kKept) log_.insert(log_.end(), pending_.begin(), pending_.end());
+    pending_.clear();
     timers_.clear();
+    if (!Created()) {
+      known_ = false;
+      return;
+    }
+    tx_ = Rebuild();
     Feed(core::Recover{});
   }
+
+  // The transaction's creation is in the durable log.
+  bool Created() const {
+    for (const auto& record : log_) {
+      if (std::holds_alternative<core::TxCreated>(record)) return true;
+    }
+    return false;
+  }
+  // False after a crash lost the transaction entirely (presumed abort then covers it).
+  bool known() const { return known_; }
 
   core::Transaction Rebuild() const {
     core::Transaction t;
@@ -64,6 +92,15 @@ class ProtocolHarness {
     }
     for (auto& br : t.branches) br.awaiting_reply = false;
     return t;
+  }
+
+  // Durable, or appended lazily and not yet covered by a forced write.
+  bool Appended(core::TxState state) const {
+    if (Logged(state)) return true;
+    for (const auto& record : pending_) {
+      if (auto* s = std::get_if<core::TxStateChanged>(&record); s && s->state == state) return true;
+    }
+    return false;
   }
 
   bool Logged(core::TxState state) const {
@@ -129,7 +166,9 @@ class ProtocolHarness {
   const core::ProtocolMachine& machine_;
   core::Transaction tx_;
   core::TimePoint now_{core::Duration(1'700'000'000'000)};
-  std::vector<core::LogRecord> log_;
+  std::vector<core::LogRecord> log_;      // durable
+  std::vector<core::LogRecord> pending_;  // appended lazily, not yet covered by a forced write
+  bool known_ = true;
   std::vector<SentMessage> sent_;
   std::vector<core::TimerCommand> timers_;
   bool terminal_ = false;

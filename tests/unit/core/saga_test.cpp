@@ -206,47 +206,51 @@ TEST(Saga, ExhaustiveFailuresDuplicatesAndCrashes) {
   for (int n = 1; n <= 3; ++n) {
     for (int fail_at = 0; fail_at <= n; ++fail_at) {  // fail_at == n: nothing fails
       for (int crash_after = -1; crash_after < 2 * n + 2; ++crash_after) {
-        ++runs;
-        Saga saga(Policy());
-        ProtocolHarness h(saga, Sequential(n));
-        int step = 0;
-        auto maybe_crash = [&] {
-          if (step++ == crash_after) h.CrashAndRecover();
-        };
-        h.Feed(Begin{});
-        maybe_crash();
-        // Answer actions (twice each) as long as the saga runs.
-        for (int round = 0; round < n + 2 && h.tx().state == TxState::kRunning; ++round) {
-          for (int i = 0; i < n; ++i) {
-            Branch& b = h.tx().branches[i];
-            if (b.state != BranchState::kActing) continue;
-            const auto result = i == fail_at ? AttemptResult::kRefused : AttemptResult::kOk;
-            h.Feed(ReplyFor(i, Op::kAction, result, b.op_attempt));
-            maybe_crash();
-            h.Feed(ReplyFor(i, Op::kAction, result, h.tx().branches[i].op_attempt));
+        for (auto unforced : {ProtocolHarness::Unforced::kLost, ProtocolHarness::Unforced::kKept}) {
+          ++runs;
+          Saga saga(Policy());
+          ProtocolHarness h(saga, Sequential(n));
+          int step = 0;
+          auto maybe_crash = [&] {
+            if (step++ == crash_after) h.CrashAndRecover(unforced);
+          };
+          h.Feed(Begin{});
+          maybe_crash();
+          // Answer actions (twice each) as long as the saga runs.
+          for (int round = 0; round < n + 2 && h.tx().state == TxState::kRunning; ++round) {
+            for (int i = 0; i < n; ++i) {
+              Branch& b = h.tx().branches[i];
+              if (b.state != BranchState::kActing) continue;
+              const auto result = i == fail_at ? AttemptResult::kRefused : AttemptResult::kOk;
+              h.Feed(ReplyFor(i, Op::kAction, result, b.op_attempt));
+              maybe_crash();
+              h.Feed(ReplyFor(i, Op::kAction, result, h.tx().branches[i].op_attempt));
+            }
           }
-        }
-        for (int round = 0; round < n + 2 && !IsTerminal(h.tx().state); ++round) {
-          for (int i = n - 1; i >= 0; --i) {
-            if (h.tx().branches[i].state != BranchState::kCompensating) continue;
-            h.Feed(ReplyFor(i, Op::kCompensate, AttemptResult::kOk, h.tx().branches[i].op_attempt));
-            maybe_crash();
+          for (int round = 0; round < n + 2 && !IsTerminal(h.tx().state); ++round) {
+            for (int i = n - 1; i >= 0; --i) {
+              if (h.tx().branches[i].state != BranchState::kCompensating) continue;
+              h.Feed(
+                  ReplyFor(i, Op::kCompensate, AttemptResult::kOk, h.tx().branches[i].op_attempt));
+              maybe_crash();
+            }
           }
-        }
-        ASSERT_TRUE(IsTerminal(h.tx().state)) << "n=" << n << " fail_at=" << fail_at;
-        ASSERT_EQ(h.tx().state, fail_at == n ? TxState::kCompleted : TxState::kCompensated);
-        if (fail_at < n) {
-          // Steps before the failure ran and are compensated, last first.
-          std::vector<int> expected;
-          for (int i = fail_at - 1; i >= 0; --i) expected.push_back(i);
-          auto compensated = SentOrder(h, Op::kCompensate);
-          compensated.erase(std::unique(compensated.begin(), compensated.end()), compensated.end());
-          ASSERT_EQ(compensated, expected) << "n=" << n << " fail_at=" << fail_at;
+          ASSERT_TRUE(IsTerminal(h.tx().state)) << "n=" << n << " fail_at=" << fail_at;
+          ASSERT_EQ(h.tx().state, fail_at == n ? TxState::kCompleted : TxState::kCompensated);
+          if (fail_at < n) {
+            // Steps before the failure ran and are compensated, last first.
+            std::vector<int> expected;
+            for (int i = fail_at - 1; i >= 0; --i) expected.push_back(i);
+            auto compensated = SentOrder(h, Op::kCompensate);
+            compensated.erase(std::unique(compensated.begin(), compensated.end()),
+                              compensated.end());
+            ASSERT_EQ(compensated, expected) << "n=" << n << " fail_at=" << fail_at;
+          }
         }
       }
     }
   }
-  EXPECT_GT(runs, 50);
+  EXPECT_GT(runs, 100);
 }
 
 }  // namespace

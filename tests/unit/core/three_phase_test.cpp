@@ -79,7 +79,7 @@ TEST(ThreePhaseCommit, RestartBeforeAnyDecisionAborts) {
   ProtocolHarness h(proto, Tx(2));
   h.Feed(Begin{});
   h.Feed(ReplyFor(0, Op::kCanCommit, AttemptResult::kOk));
-  h.CrashAndRecover();
+  h.CrashAndRecover(ProtocolHarness::Unforced::kKept);
   EXPECT_EQ(h.tx().state, TxState::kAborting);
 }
 
@@ -90,7 +90,7 @@ TEST(ThreePhaseCommit, RestartInPreCommitWaitsForEveryAnswerWithoutTheTimeoutRul
   AllVoteYes(h, 3);
   h.Feed(ReplyFor(0, Op::kPreCommit, AttemptResult::kOk));
   h.ClearSent();
-  h.CrashAndRecover();
+  h.CrashAndRecover(ProtocolHarness::Unforced::kKept);
   EXPECT_EQ(h.tx().state, TxState::kPreCommitting);
   EXPECT_EQ(h.CountSent(0, Op::kPreCommit), 0);
   EXPECT_EQ(h.CountSent(1, Op::kPreCommit), 1);
@@ -117,7 +117,7 @@ TEST(ThreePhaseCommit, RestartAfterEveryAcknowledgementCommits) {
     return s && s->state == TxState::kCommitting;
   }));
   h.Feed(ReplyFor(1, Op::kPreCommit, AttemptResult::kOk));
-  h.CrashAndRecover();
+  h.CrashAndRecover(ProtocolHarness::Unforced::kKept);
   EXPECT_EQ(h.tx().state, TxState::kCommitting);
   EXPECT_EQ(h.CountSent(0, Op::kDoCommit), 2);
 }
@@ -155,63 +155,71 @@ TEST(ThreePhaseCommit, ExhaustiveVotesAcksAndCrashes) {
       }
       for (int lost_ack = -1; lost_ack < n; ++lost_ack) {
         for (int crash_after = -1; crash_after < 2 * n + 2; ++crash_after) {
-          ++runs;
-          ThreePhaseCommit proto(Policy());
-          ProtocolHarness h(proto, Tx(n));
-          int step = 0;
-          auto maybe_crash = [&] {
-            if (step++ == crash_after) h.CrashAndRecover();
-          };
-          h.Feed(Begin{});
-          maybe_crash();
-          for (int i = 0; i < n && h.tx().state == TxState::kPreparing; ++i) {
-            if (votes[i] == AttemptResult::kTimeout) {
-              h.Feed(TimerFired{TimerKind::kReplyTimeout, i, 1, Op::kCanCommit});
-            } else {
-              h.Feed(ReplyFor(i, Op::kCanCommit, votes[i]));
+          for (auto unforced :
+               {ProtocolHarness::Unforced::kLost, ProtocolHarness::Unforced::kKept}) {
+            ++runs;
+            ThreePhaseCommit proto(Policy());
+            ProtocolHarness h(proto, Tx(n));
+            int step = 0;
+            auto maybe_crash = [&] {
+              if (step++ == crash_after) h.CrashAndRecover(unforced);
+            };
+            h.Feed(Begin{});
+            maybe_crash();
+            for (int i = 0; i < n && h.tx().state == TxState::kPreparing; ++i) {
+              if (votes[i] == AttemptResult::kTimeout) {
+                h.Feed(TimerFired{TimerKind::kReplyTimeout, i, 1, Op::kCanCommit});
+              } else {
+                h.Feed(ReplyFor(i, Op::kCanCommit, votes[i]));
+              }
+              maybe_crash();
             }
-            maybe_crash();
-          }
-          if (h.tx().state == TxState::kPreparing) {
-            h.Feed(TimerFired{TimerKind::kDeadline, -1, 0, Op::kCanCommit});
-          }
-          for (int i = 0; i < n && h.tx().state == TxState::kPreCommitting; ++i) {
-            if (i == lost_ack) continue;
-            h.Feed(ReplyFor(i, Op::kPreCommit, AttemptResult::kOk, h.tx().branches[i].op_attempt));
-            maybe_crash();
-          }
-          if (h.tx().state == TxState::kPreCommitting) {
-            // First run: the pre-commit timeout commits. After a restart: the answer comes late.
-            h.Feed(TimerFired{TimerKind::kDeadline, -1, 0, Op::kPreCommit});
+            if (h.tx().state == TxState::kPreparing) {
+              h.Feed(TimerFired{TimerKind::kDeadline, -1, 0, Op::kCanCommit});
+            }
+            for (int i = 0; i < n && h.tx().state == TxState::kPreCommitting; ++i) {
+              if (i == lost_ack) continue;
+              h.Feed(
+                  ReplyFor(i, Op::kPreCommit, AttemptResult::kOk, h.tx().branches[i].op_attempt));
+              maybe_crash();
+            }
             if (h.tx().state == TxState::kPreCommitting) {
-              for (int i = 0; i < n; ++i) {
-                h.Feed(
-                    ReplyFor(i, Op::kPreCommit, AttemptResult::kOk, h.tx().branches[i].op_attempt));
+              // First run: the pre-commit timeout commits. After a restart: the answer comes late.
+              h.Feed(TimerFired{TimerKind::kDeadline, -1, 0, Op::kPreCommit});
+              if (h.tx().state == TxState::kPreCommitting) {
+                for (int i = 0; i < n; ++i) {
+                  h.Feed(ReplyFor(i, Op::kPreCommit, AttemptResult::kOk,
+                                  h.tx().branches[i].op_attempt));
+                }
               }
             }
-          }
-          const bool committed = h.Logged(TxState::kCommitting);
-          const bool all_yes = std::all_of(votes.begin(), votes.end(),
-                                           [](auto v) { return v == AttemptResult::kOk; });
-          if (committed) {
-            ASSERT_TRUE(all_yes);
-          }
-          const Op last = committed ? Op::kDoCommit : Op::kAbort;
-          for (int round = 0; round < 3 && !IsTerminal(h.tx().state); ++round) {
-            for (int i = 0; i < n; ++i) {
-              h.Feed(ReplyFor(i, last, AttemptResult::kOk, h.tx().branches[i].op_attempt));
+            const bool committed = h.Logged(TxState::kCommitting);
+            const bool all_yes = std::all_of(votes.begin(), votes.end(),
+                                             [](auto v) { return v == AttemptResult::kOk; });
+            if (committed) {
+              ASSERT_TRUE(all_yes);
             }
-          }
-          ASSERT_TRUE(IsTerminal(h.tx().state)) << "n=" << n << " combo=" << c;
-          ASSERT_EQ(h.tx().state, committed ? TxState::kCommitted : TxState::kAborted);
-          for (int i = 0; i < n; ++i) {
-            ASSERT_EQ(h.CountSent(i, committed ? Op::kAbort : Op::kDoCommit), 0);
+            if (!h.known()) {  // forgotten before anything was forced: presumed aborted
+              for (int i = 0; i < n; ++i) ASSERT_EQ(h.CountSent(i, Op::kDoCommit), 0);
+              continue;
+            }
+            const Op last = committed ? Op::kDoCommit : Op::kAbort;
+            for (int round = 0; round < 3 && !IsTerminal(h.tx().state); ++round) {
+              for (int i = 0; i < n; ++i) {
+                h.Feed(ReplyFor(i, last, AttemptResult::kOk, h.tx().branches[i].op_attempt));
+              }
+            }
+            ASSERT_TRUE(IsTerminal(h.tx().state)) << "n=" << n << " combo=" << c;
+            ASSERT_EQ(h.tx().state, committed ? TxState::kCommitted : TxState::kAborted);
+            for (int i = 0; i < n; ++i) {
+              ASSERT_EQ(h.CountSent(i, committed ? Op::kAbort : Op::kDoCommit), 0);
+            }
           }
         }
       }
     }
   }
-  EXPECT_GT(runs, 2500);
+  EXPECT_GT(runs, 5000);
 }
 
 }  // namespace

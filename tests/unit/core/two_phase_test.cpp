@@ -17,12 +17,15 @@ using wire::Op;
 
 RetryPolicy Policy() { return RetryPolicy{Duration(1000), Duration(100), Duration(1600)}; }
 
-TEST(TwoPhaseCommit, LogsTheWholeTransactionBeforeTheFirstPrepare) {
+// The prepares need not wait for the transaction's record: if the coordinator dies before it is
+// on disk, nobody can have been told commit, and presumed abort answers every participant.
+TEST(TwoPhaseCommit, LogsTheWholeTransactionWithItsPreparesWithoutWaitingForIt) {
   TwoPhaseCommit proto(Policy());
   Transaction tx = MakeTx(2);
   Actions a = proto.On(tx, Begin{}, TimePoint{});
-  ASSERT_FALSE(a.persist.empty());
-  auto* created = std::get_if<TxCreated>(&a.persist.front());
+  EXPECT_TRUE(a.persist.empty());
+  ASSERT_FALSE(a.lazy.empty());
+  auto* created = std::get_if<TxCreated>(&a.lazy.front());
   ASSERT_NE(created, nullptr);
   EXPECT_EQ(created->tx.branches.size(), 2u);
   EXPECT_EQ(created->tx.branches[1].payload["n"], 1);
@@ -57,7 +60,7 @@ TEST(TwoPhaseCommit, CommitsWhenAllVoteYesAndLogsTheDecisionFirst) {
   h.Feed(ReplyFor(1, Op::kCommit, AttemptResult::kOk));
   EXPECT_TRUE(h.terminal());
   EXPECT_EQ(h.tx().state, TxState::kCommitted);
-  EXPECT_TRUE(h.Logged(TxState::kCommitted));
+  EXPECT_TRUE(h.Appended(TxState::kCommitted));
 }
 
 TEST(TwoPhaseCommit, AbortsWhenAnyParticipantVotesNo) {
@@ -128,7 +131,8 @@ TEST(TwoPhaseCommit, LostPrepareIsResentWithinTheDeadline) {
   h.Feed(TimerFired{TimerKind::kRetry, 0, 1});
   EXPECT_EQ(h.CountSent(0, Op::kPrepare), 2);
   EXPECT_EQ(h.sent().back().attempt, 2);
-  EXPECT_EQ(h.tx().branches[0].history.size(), 0u);
+  ASSERT_EQ(h.tx().branches[0].history.size(), 1u);  // the lost attempt, as a timeout
+  EXPECT_EQ(h.tx().branches[0].history[0].result, AttemptResult::kTimeout);
   // The late yes to attempt 1 still counts.
   h.Feed(ReplyFor(0, Op::kPrepare, AttemptResult::kOk, 1));
   EXPECT_EQ(h.tx().state, TxState::kCommitting);
@@ -218,12 +222,23 @@ TEST(TwoPhaseCommit, APrepareTimerNeverCountsAgainstTheCommit) {
   EXPECT_TRUE(h.tx().branches[0].awaiting_reply);
 }
 
+TEST(TwoPhaseCommit, RestartBeforeTheCreationIsOnDiskForgetsTheTransaction) {
+  TwoPhaseCommit proto(Policy());
+  ProtocolHarness h(proto, MakeTx(2));
+  h.Feed(Begin{});
+  h.Feed(ReplyFor(0, Op::kPrepare, AttemptResult::kOk));
+  h.ClearSent();
+  h.CrashAndRecover(ProtocolHarness::Unforced::kLost);
+  EXPECT_FALSE(h.known());  // a prepared participant that asks hears abort (presumed abort)
+  EXPECT_TRUE(h.sent().empty());
+}
+
 TEST(TwoPhaseCommit, RestartBeforeTheDecisionAborts) {
   TwoPhaseCommit proto(Policy());
   ProtocolHarness h(proto, MakeTx(2));
   h.Feed(Begin{});
   h.Feed(ReplyFor(0, Op::kPrepare, AttemptResult::kOk));
-  h.CrashAndRecover();
+  h.CrashAndRecover(ProtocolHarness::Unforced::kKept);
   EXPECT_EQ(h.tx().state, TxState::kAborting);
   EXPECT_NE(h.tx().reason.find("presumed abort"), std::string::npos);
   EXPECT_EQ(h.CountSent(0, Op::kAbort), 1);
@@ -237,12 +252,26 @@ TEST(TwoPhaseCommit, RestartAfterTheDecisionResendsCommitOnlyToUnacknowledgedBra
   for (int i = 0; i < 3; ++i) h.Feed(ReplyFor(i, Op::kPrepare, AttemptResult::kOk));
   h.Feed(ReplyFor(1, Op::kCommit, AttemptResult::kOk));
   h.ClearSent();
-  h.CrashAndRecover();
+  h.CrashAndRecover(ProtocolHarness::Unforced::kKept);
   EXPECT_EQ(h.tx().state, TxState::kCommitting);
   EXPECT_EQ(h.CountSent(0, Op::kCommit), 1);
   EXPECT_EQ(h.CountSent(1, Op::kCommit), 0);
   EXPECT_EQ(h.CountSent(2, Op::kCommit), 1);
   EXPECT_EQ(h.sent().front().attempt, 2) << "attempt numbers continue after a restart";
+}
+
+// An acknowledgement is logged lazily: lost in a crash, it is asked for again.
+TEST(TwoPhaseCommit, RestartThatLostAnAcknowledgementResendsThatCommit) {
+  TwoPhaseCommit proto(Policy());
+  ProtocolHarness h(proto, MakeTx(2));
+  h.Feed(Begin{});
+  for (int i = 0; i < 2; ++i) h.Feed(ReplyFor(i, Op::kPrepare, AttemptResult::kOk));
+  h.Feed(ReplyFor(1, Op::kCommit, AttemptResult::kOk));
+  h.ClearSent();
+  h.CrashAndRecover(ProtocolHarness::Unforced::kLost);
+  EXPECT_EQ(h.tx().state, TxState::kCommitting);
+  EXPECT_EQ(h.CountSent(0, Op::kCommit), 1);
+  EXPECT_EQ(h.CountSent(1, Op::kCommit), 1);
 }
 
 // Every combination of votes for 1-3 branches, every order of their arrival, each vote
@@ -268,57 +297,65 @@ TEST(TwoPhaseCommit, ExhaustiveVotesOrdersDuplicatesAndCrashes) {
       do {
         const int steps = 2 * n + 1;  // Begin + each vote twice
         for (int crash_after = -1; crash_after < steps; ++crash_after) {
-          ++runs;
-          TwoPhaseCommit proto(Policy());
-          ProtocolHarness h(proto, MakeTx(n));
-          int step = 0;
-          auto maybe_crash = [&] {
-            if (step++ == crash_after) h.CrashAndRecover();
-          };
-          h.Feed(Begin{});
-          maybe_crash();
-          for (int i : order) {
-            for (int dup = 0; dup < 2; ++dup) {
-              if (votes[i] == AttemptResult::kTimeout) {
-                h.Feed(TimerFired{TimerKind::kReplyTimeout, i, 1});
-              } else {
-                h.Feed(ReplyFor(i, Op::kPrepare, votes[i]));
+          for (auto unforced :
+               {ProtocolHarness::Unforced::kLost, ProtocolHarness::Unforced::kKept}) {
+            ++runs;
+            TwoPhaseCommit proto(Policy());
+            ProtocolHarness h(proto, MakeTx(n));
+            int step = 0;
+            auto maybe_crash = [&] {
+              if (step++ == crash_after) h.CrashAndRecover(unforced);
+            };
+            h.Feed(Begin{});
+            maybe_crash();
+            for (int i : order) {
+              for (int dup = 0; dup < 2; ++dup) {
+                if (votes[i] == AttemptResult::kTimeout) {
+                  h.Feed(TimerFired{TimerKind::kReplyTimeout, i, 1});
+                } else {
+                  h.Feed(ReplyFor(i, Op::kPrepare, votes[i]));
+                }
+                maybe_crash();
               }
-              maybe_crash();
             }
-          }
-          const bool all_yes = std::all_of(votes.begin(), votes.end(),
-                                           [](auto v) { return v == AttemptResult::kOk; });
-          if (!h.Logged(TxState::kCommitting) && !h.Logged(TxState::kAborting)) {
-            h.Feed(TimerFired{TimerKind::kDeadline, -1, 0});  // lost votes: the deadline fires
-          }
-          const bool committed = h.Logged(TxState::kCommitting);
-          // A commit needs every yes, and a crash before the decision means abort.
-          if (committed) {
-            ASSERT_TRUE(all_yes);
-          }
-          if (all_yes && crash_after < 0) {
-            ASSERT_TRUE(committed);
-          }
-          // Acknowledge phase two (twice each) until terminal.
-          const Op phase_two = committed ? Op::kCommit : Op::kAbort;
-          for (int round = 0; round < 3 && !IsTerminal(h.tx().state); ++round) {
+            const bool all_yes = std::all_of(votes.begin(), votes.end(),
+                                             [](auto v) { return v == AttemptResult::kOk; });
+            if (!h.known()) {
+              // The crash came before anything was forced: forgotten, so presumed aborted.
+              for (int i = 0; i < n; ++i) ASSERT_EQ(h.CountSent(i, Op::kCommit), 0);
+              continue;
+            }
+            if (!h.Logged(TxState::kCommitting) && !h.Logged(TxState::kAborting)) {
+              h.Feed(TimerFired{TimerKind::kDeadline, -1, 0});  // lost votes: the deadline fires
+            }
+            const bool committed = h.Logged(TxState::kCommitting);
+            // A commit needs every yes, and a crash before the decision means abort.
+            if (committed) {
+              ASSERT_TRUE(all_yes);
+            }
+            if (all_yes && crash_after < 0) {
+              ASSERT_TRUE(committed);
+            }
+            // Acknowledge phase two (twice each) until terminal.
+            const Op phase_two = committed ? Op::kCommit : Op::kAbort;
+            for (int round = 0; round < 3 && !IsTerminal(h.tx().state); ++round) {
+              for (int i = 0; i < n; ++i) {
+                const int attempt = h.tx().branches[i].op_attempt;
+                h.Feed(ReplyFor(i, phase_two, AttemptResult::kOk, attempt));
+                h.Feed(ReplyFor(i, phase_two, AttemptResult::kOk, attempt));
+              }
+            }
+            ASSERT_TRUE(IsTerminal(h.tx().state)) << "n=" << n << " combo=" << c;
+            ASSERT_EQ(h.tx().state, committed ? TxState::kCommitted : TxState::kAborted);
             for (int i = 0; i < n; ++i) {
-              const int attempt = h.tx().branches[i].op_attempt;
-              h.Feed(ReplyFor(i, phase_two, AttemptResult::kOk, attempt));
-              h.Feed(ReplyFor(i, phase_two, AttemptResult::kOk, attempt));
+              ASSERT_EQ(h.CountSent(i, committed ? Op::kAbort : Op::kCommit), 0);
             }
-          }
-          ASSERT_TRUE(IsTerminal(h.tx().state)) << "n=" << n << " combo=" << c;
-          ASSERT_EQ(h.tx().state, committed ? TxState::kCommitted : TxState::kAborted);
-          for (int i = 0; i < n; ++i) {
-            ASSERT_EQ(h.CountSent(i, committed ? Op::kAbort : Op::kCommit), 0);
           }
         }
       } while (std::next_permutation(order.begin(), order.end()));
     }
   }
-  EXPECT_GT(runs, 5000);
+  EXPECT_GT(runs, 10000);
 }
 
 }  // namespace

@@ -1,0 +1,179 @@
+#include "bench_topology.h"
+
+#include <httplib.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "http_load.h"
+#include "wait_for.h"
+
+namespace txc::bench {
+namespace {
+
+int64_t StatusField(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field + ":", 0) == 0) return std::atoll(line.c_str() + field.size() + 1);
+  }
+  return 0;
+}
+
+}  // namespace
+
+BenchTopology::BenchTopology(std::string self_path, std::string synchronous)
+    : self_path_(std::move(self_path)), synchronous_(std::move(synchronous)) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "txc-bench-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) != nullptr) dir_ = tmpl;
+  api_port_ = testing::FreePort();
+}
+
+BenchTopology::~BenchTopology() {
+  coordinator_.reset();
+  participants_.clear();
+  echoes_.clear();
+  std::error_code ec;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+}
+
+bool BenchTopology::WaitReady(testing::Process* p) {
+  const bool up =
+      testing::WaitFor([p] { return p->Log().find("ready") != std::string::npos || !p->Running(); },
+                       std::chrono::seconds(30));
+  if (up && p->Running()) return true;
+  std::cerr << "txc-bench: a process did not start:\n" << p->Log() << "\n";
+  return false;
+}
+
+bool BenchTopology::Start(int participants, int http_threads) {
+  http_threads_ = http_threads;
+  if (!nats_.Running() || dir_.empty()) {
+    std::cerr << "txc-bench: cannot start nats-server or create a temp directory\n";
+    return false;
+  }
+  for (int i = 0; i < participants; ++i) {
+    const std::string name = "p" + std::to_string(i);
+    participants_.push_back(testing::Process::Start(
+        {TXC_TEST_PARTICIPANT_BIN, "--name", name, "--db", dir_ + "/" + name + ".db", "--nats-url",
+         nats_.url(), "--null-handlers", "1"},
+        {}, dir_ + "/" + name + ".log"));
+    if (!participants_.back() || !WaitReady(participants_.back().get())) return false;
+  }
+  return StartCoordinator();
+}
+
+bool BenchTopology::StartCoordinator() {
+  coordinator_.reset();
+  coordinator_ = testing::Process::Start(
+      {TXC_COORDINATOR_BIN, "--nats-url", nats_.url(), "--http-addr",
+       "127.0.0.1:" + std::to_string(api_port_), "--db-path", dir_ + "/txc.db", "--synchronous",
+       synchronous_, "--http-threads", std::to_string(http_threads_)},
+      {}, dir_ + "/coordinator.log");
+  if (!coordinator_) return false;
+  const bool up = testing::WaitFor(
+      [&] {
+        httplib::Client c("127.0.0.1", api_port_);
+        auto res = c.Get("/readyz");
+        return (res && res->status == 200) || !coordinator_->Running();
+      },
+      std::chrono::seconds(60));
+  if (up && coordinator_->Running()) return true;
+  std::cerr << "txc-bench: the coordinator did not become ready:\n" << coordinator_->Log() << "\n";
+  return false;
+}
+
+std::string BenchTopology::TransactionBody(const std::string& protocol, int participants) const {
+  nlohmann::json branches = nlohmann::json::array();
+  for (int i = 0; i < participants; ++i) {
+    branches.push_back(
+        {{"participant", "p" + std::to_string(i)}, {"payload", nlohmann::json::object()}});
+  }
+  return nlohmann::json{{"protocol", protocol}, {"timeout_ms", 30000}, {"branches", branches}}
+      .dump();
+}
+
+std::vector<std::string> BenchTopology::EchoResponders(int n) {
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) {
+    const std::string name = "echo" + std::to_string(i);
+    names.push_back(name);
+    if (static_cast<int>(echoes_.size()) > i) continue;
+    echoes_.push_back(
+        testing::Process::Start({self_path_, "--echo", "--nats-url", nats_.url(), "--name", name},
+                                {}, dir_ + "/" + name + ".log"));
+    if (echoes_.back()) WaitReady(echoes_.back().get());
+  }
+  return names;
+}
+
+int64_t BenchTopology::CoordinatorPeakRssKb() const {
+  return coordinator_ ? StatusField(coordinator_->pid(), "VmHWM") : 0;
+}
+
+int64_t BenchTopology::CoordinatorRssKb() const {
+  return coordinator_ ? StatusField(coordinator_->pid(), "VmRSS") : 0;
+}
+
+bool BenchTopology::NoneUnfinished() {
+  httplib::Client c("127.0.0.1", api_port_);
+  for (const char* state :
+       {"preparing", "precommitting", "committing", "aborting", "running", "compensating"}) {
+    auto res = c.Get(std::string("/v1/transactions?limit=1&state=") + state);
+    if (!res || res->status != 200) return false;
+    if (!nlohmann::json::parse(res->body, nullptr, false)["items"].empty()) return false;
+  }
+  return true;
+}
+
+double BenchTopology::MeasureRecovery(int n) {
+  // Frozen participants receive the prepares but cannot vote: every transaction stays
+  // undecided until the coordinator dies.
+  for (auto& p : participants_) p->Signal(SIGSTOP);
+  LoadOptions load;
+  load.port = api_port_;
+  load.in_flight = 64;
+  load.wait = false;
+  load.max_transactions = static_cast<uint64_t>(n);
+  load.warmup = std::chrono::milliseconds(0);
+  load.duration = std::chrono::minutes(10);
+  const std::string body = TransactionBody("2pc", 2);
+  load.body = [&body](uint64_t) { return body; };
+  const LoadResult created = RunHttpLoad(load, [](const std::string&) { return true; });
+  if (created.completed != static_cast<uint64_t>(n)) {
+    std::cerr << "txc-bench: only " << created.completed << " of " << n
+              << " transactions created\n";
+    return -1;
+  }
+  coordinator_->Kill();
+  for (auto& p : participants_) p->Signal(SIGCONT);
+  const auto start = std::chrono::steady_clock::now();
+  if (!StartCoordinator()) return -1;
+  if (!testing::WaitFor([&] { return NoneUnfinished(); }, std::chrono::minutes(5))) return -1;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+BenchTopology::RunResult BenchTopology::RunUntil(int64_t n, int in_flight) {
+  RunResult r;
+  LoadOptions load;
+  load.port = api_port_;
+  load.in_flight = in_flight;
+  load.max_transactions = static_cast<uint64_t>(n);
+  load.warmup = std::chrono::milliseconds(0);
+  load.duration = std::chrono::hours(10);
+  const std::string body = TransactionBody("2pc", 2);
+  load.body = [&body](uint64_t) { return body; };
+  const LoadResult res = RunHttpLoad(load, [](const std::string& b) {
+    return b.find("\"state\":\"committed\"") != std::string::npos;
+  });
+  r.ok = res.completed == static_cast<uint64_t>(n) && res.failed == 0;
+  r.seconds = res.seconds;
+  r.peak_rss_kb = CoordinatorPeakRssKb();
+  r.end_rss_kb = CoordinatorRssKb();
+  return r;
+}
+
+}  // namespace txc::bench

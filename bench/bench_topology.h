@@ -1,0 +1,65 @@
+// BenchTopology: the processes a benchmark runs against, all on this machine: a nats-server, a
+// txc-coordinator with its log in a temp directory, participant processes with no business work
+// (txc-test-participant --null-handlers 1) and, for the baseline, echo responders (this binary
+// in --echo mode). Everything is killed and removed when it goes out of scope.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nats_server.h"
+#include "process.h"
+
+namespace txc::bench {
+
+class BenchTopology {
+ public:
+  BenchTopology(std::string self_path, std::string synchronous);
+  ~BenchTopology();
+
+  // Starts nats-server, the coordinator (serving `http_threads` connections) and
+  // `participants` participants. False, with the reason on stderr, if anything fails.
+  bool Start(int participants, int http_threads);
+
+  int api_port() const { return api_port_; }
+  std::string nats_url() const { return nats_.url(); }
+  // A transaction over the first `participants` participants, empty payloads.
+  std::string TransactionBody(const std::string& protocol, int participants) const;
+  // The names of `n` echo responders, started on first use.
+  std::vector<std::string> EchoResponders(int n);
+  // The coordinator's peak resident set (VmHWM), in KiB.
+  int64_t CoordinatorPeakRssKb() const;
+  int64_t CoordinatorRssKb() const;
+
+  // Leaves `n` transactions unfinished in the log (participants frozen, coordinator killed),
+  // restarts the coordinator and returns the seconds from its start until every one is
+  // terminal; -1 on failure.
+  double MeasureRecovery(int n);
+
+  struct RunResult {
+    bool ok = false;
+    double seconds = 0;
+    int64_t peak_rss_kb = 0;
+    int64_t end_rss_kb = 0;
+  };
+  // 2PC over two participants until `n` transactions have committed.
+  RunResult RunUntil(int64_t n, int in_flight);
+
+ private:
+  bool StartCoordinator();
+  bool WaitReady(testing::Process* p);
+  bool NoneUnfinished();
+
+  const std::string self_path_;
+  const std::string synchronous_;
+  testing::NatsServer nats_;
+  std::string dir_;
+  int api_port_ = 0;
+  int http_threads_ = 64;
+  std::unique_ptr<testing::Process> coordinator_;
+  std::vector<std::unique_ptr<testing::Process>> participants_;
+  std::vector<std::unique_ptr<testing::Process>> echoes_;
+};
+
+}  // namespace txc::bench

@@ -1,0 +1,43 @@
+// HttpLoad: drives POST /v1/transactions?wait=true against the coordinator from one thread over
+// many keep-alive connections (epoll, non-blocking), so the load generator costs a fraction of
+// what it measures: no thread per in-flight request.
+//
+// Closed loop: `in_flight` connections each send the next transaction as soon as the previous
+// one is answered. Open loop: transactions start at `rate` per second whatever the answers, up
+// to `in_flight` at once (beyond that they are counted as not started, a sign of overload).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace txc::bench {
+
+struct LoadOptions {
+  int port = 8080;
+  int in_flight = 256;
+  int rate = 0;  // transactions per second; 0: closed loop
+  std::chrono::milliseconds duration{10000};
+  std::chrono::milliseconds warmup{2000};  // answers in this first period are not recorded
+  bool wait = true;               // POST ?wait=true: a transaction ends when it is terminal
+  uint64_t max_transactions = 0;  // stop once this many are answered; 0: run for `duration`
+  // The body of transaction n.
+  std::function<std::string(uint64_t n)> body;
+};
+
+struct LoadResult {
+  uint64_t completed = 0;           // answered 200/201 with the expected terminal state
+  uint64_t failed = 0;              // answered otherwise (kept in `errors`, a few)
+  uint64_t not_started = 0;         // open loop: due while every connection was busy
+  std::vector<int64_t> latency_us;  // of each completed transaction after the warmup
+  double seconds = 0;               // measured period (after warmup)
+  std::vector<std::string> errors;
+};
+
+// `terminal_ok` decides whether a response body is a success (e.g. state "committed").
+LoadResult RunHttpLoad(const LoadOptions& options,
+                       const std::function<bool(const std::string& body)>& terminal_ok);
+
+}  // namespace txc::bench

@@ -1,0 +1,200 @@
+// txc-bench: how fast txc is on this machine, against what NATS alone allows in the same run.
+//
+// It starts a nats-server, a txc-coordinator (durable log, synchronous=FULL unless told) and
+// participant processes whose handlers do no business work, drives transactions through the REST
+// API (POST ?wait=true, so a transaction counts once it is committed/completed), then runs the
+// baseline: the same NATS round trips per transaction between plain echo responders.
+//
+//   txc-bench [--protocol 2pc|3pc|saga|all] [--participants N] [--in-flight C] [--rate R]
+//             [--duration-s S] [--warmup-s S] [--no-baseline] [--synchronous FULL|NORMAL]
+//   txc-bench --scaling                  2PC: participants 2,4,8 x in flight 1,16,256,1024
+//   txc-bench --recovery N               time to finish N unfinished transactions after a restart
+//   txc-bench --transactions N           run until N transactions, report the coordinator's RSS
+//   txc-bench --smoke                    a few seconds of everything; fails only if something does
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bench_topology.h"
+#include "http_load.h"
+#include "nats_baseline.h"
+
+namespace {
+
+using namespace txc::bench;
+
+struct Flags {
+  std::map<std::string, std::string> values = {
+      {"protocol", "all"},     {"participants", "2"}, {"in-flight", "256"},
+      {"rate", "0"},           {"duration-s", "10"},  {"warmup-s", "2"},
+      {"synchronous", "FULL"}, {"recovery", "0"},     {"transactions", "0"}};
+  std::map<std::string, bool> switches = {
+      {"no-baseline", false}, {"scaling", false}, {"smoke", false}, {"echo", false}};
+  int Int(const std::string& k) const { return std::atoi(values.at(k).c_str()); }
+};
+
+int64_t Percentile(std::vector<int64_t>& v, double p) {
+  if (v.empty()) return 0;
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
+  return v[i];
+}
+
+std::string Ms(int64_t us) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f", static_cast<double>(us) / 1000.0);
+  return buf;
+}
+
+struct Row {
+  std::string protocol;
+  int participants = 0;
+  int in_flight = 0;
+  double tps = 0;
+  int64_t p50 = 0, p90 = 0, p99 = 0, max = 0;
+  double baseline_tps = 0;
+  int64_t rss_kb = 0;
+  uint64_t failed = 0;
+};
+
+void PrintHeader() {
+  std::printf("%-5s %3s %6s %10s %8s %8s %8s %8s %12s %7s %9s\n", "proto", "n", "flight", "tx/s",
+              "p50 ms", "p90 ms", "p99 ms", "max ms", "baseline/s", "ratio", "rss MB");
+}
+
+void PrintRow(const Row& r) {
+  std::printf("%-5s %3d %6d %10.0f %8s %8s %8s %8s %12.0f %7s %9.1f%s\n", r.protocol.c_str(),
+              r.participants, r.in_flight, r.tps, Ms(r.p50).c_str(), Ms(r.p90).c_str(),
+              Ms(r.p99).c_str(), Ms(r.max).c_str(), r.baseline_tps,
+              r.baseline_tps > 0
+                  ? (std::to_string(static_cast<int>(100 * r.tps / r.baseline_tps)) + "%").c_str()
+                  : "-",
+              static_cast<double>(r.rss_kb) / 1024.0,
+              r.failed ? (" (" + std::to_string(r.failed) + " failed)").c_str() : "");
+  std::fflush(stdout);
+}
+
+// One measurement: txc, then (unless disabled) its baseline.
+Row Measure(BenchTopology& topo, const std::string& protocol, int participants, int in_flight,
+            int rate, std::chrono::milliseconds duration, std::chrono::milliseconds warmup,
+            bool baseline, bool* ok) {
+  Row row{protocol, participants, in_flight};
+  LoadOptions load;
+  load.port = topo.api_port();
+  load.in_flight = in_flight;
+  load.rate = rate;
+  load.duration = duration;
+  load.warmup = warmup;
+  const std::string body = topo.TransactionBody(protocol, participants);
+  load.body = [&body](uint64_t) { return body; };
+  const std::string done = protocol == "saga" ? "\"completed\"" : "\"committed\"";
+  LoadResult r = RunHttpLoad(load, [&done](const std::string& b) {
+    return b.find("\"state\":" + done) != std::string::npos;
+  });
+  row.tps = static_cast<double>(r.completed) / std::max(r.seconds, 0.001);
+  row.p50 = Percentile(r.latency_us, 0.50);
+  row.p90 = Percentile(r.latency_us, 0.90);
+  row.p99 = Percentile(r.latency_us, 0.99);
+  row.max = r.latency_us.empty() ? 0 : *std::max_element(r.latency_us.begin(), r.latency_us.end());
+  row.failed = r.failed;
+  row.rss_kb = topo.CoordinatorPeakRssKb();
+  for (const auto& e : r.errors) std::cerr << "  " << protocol << ": " << e << "\n";
+  if (r.completed == 0 || r.failed > 0) *ok = false;
+  if (baseline) {
+    BaselineOptions b;
+    b.nats_url = topo.nats_url();
+    b.participants = topo.EchoResponders(participants);
+    b.phases = protocol == "3pc" ? 3 : 2;
+    b.sequential = protocol == "saga";
+    b.in_flight = in_flight;
+    b.duration = duration;
+    b.warmup = warmup;
+    BaselineResult br = RunBaseline(b);
+    if (!br.error.empty()) {
+      std::cerr << "baseline: " << br.error << "\n";
+      *ok = false;
+    }
+    row.baseline_tps = static_cast<double>(br.completed) / std::max(br.seconds, 0.001);
+  }
+  return row;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const std::string key = arg.rfind("--", 0) == 0 ? arg.substr(2) : "";
+    if (flags.switches.count(key)) {
+      flags.switches[key] = true;
+    } else if (flags.values.count(key) && i + 1 < argc) {
+      flags.values[key] = argv[++i];
+    } else if (key == "nats-url" || key == "name") {
+      flags.values[key] = i + 1 < argc ? argv[++i] : "";
+    } else {
+      std::cerr << "txc-bench: bad argument " << arg << " (see the header of bench/main.cpp)\n";
+      return 2;
+    }
+  }
+  if (flags.switches["echo"])
+    return RunEchoResponder(flags.values["nats-url"], flags.values["name"]);
+
+  const bool smoke = flags.switches["smoke"];
+  BenchTopology topo(argv[0], flags.values["synchronous"]);
+  const int max_participants =
+      flags.switches["scaling"] ? 8 : std::max(2, flags.Int("participants"));
+  if (!topo.Start(max_participants,
+                  flags.switches["scaling"] ? 1024 + 64 : flags.Int("in-flight") + 64)) {
+    return 1;
+  }
+  std::printf(
+      "txc-bench on %ld cores: nats-server, txc-coordinator (synchronous=%s), %d participants "
+      "and this driver on one machine\n",
+      sysconf(_SC_NPROCESSORS_ONLN), flags.values["synchronous"].c_str(), max_participants);
+  bool ok = true;
+
+  if (const int n = flags.Int("recovery"); n > 0) {
+    const double seconds = topo.MeasureRecovery(n);
+    std::printf(
+        "recovery: %d unfinished transactions terminal %.2f s after the coordinator started\n", n,
+        seconds);
+    return seconds >= 0 ? 0 : 1;
+  }
+  if (const int n = flags.Int("transactions"); n > 0) {
+    const auto r = topo.RunUntil(n, flags.Int("in-flight"));
+    std::printf(
+        "%d transactions (2pc, %d participants, %d in flight) in %.1f s; coordinator peak "
+        "RSS %.1f MB, RSS at the end %.1f MB\n",
+        n, flags.Int("participants"), flags.Int("in-flight"), r.seconds,
+        static_cast<double>(r.peak_rss_kb) / 1024, static_cast<double>(r.end_rss_kb) / 1024);
+    return r.ok ? 0 : 1;
+  }
+
+  std::vector<std::string> protocols = {"2pc", "3pc", "saga"};
+  if (flags.values["protocol"] != "all") protocols = {flags.values["protocol"]};
+  const auto duration = std::chrono::milliseconds(smoke ? 1000 : flags.Int("duration-s") * 1000);
+  const auto warmup = std::chrono::milliseconds(smoke ? 300 : flags.Int("warmup-s") * 1000);
+  const bool baseline = !flags.switches["no-baseline"];
+  PrintHeader();
+  if (flags.switches["scaling"]) {
+    for (int n : {2, 4, 8}) {
+      for (int c : {1, 16, 256, 1024}) {
+        PrintRow(Measure(topo, "2pc", n, c, 0, duration, warmup, baseline, &ok));
+      }
+    }
+  } else {
+    for (const auto& p : protocols) {
+      PrintRow(Measure(topo, p, flags.Int("participants"), smoke ? 16 : flags.Int("in-flight"),
+                       flags.Int("rate"), duration, warmup, baseline, &ok));
+    }
+  }
+  if (!ok) std::printf("txc-bench: some transactions failed (see above)\n");
+  return ok ? 0 : 1;
+}
