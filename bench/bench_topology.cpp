@@ -25,8 +25,13 @@ int64_t StatusField(pid_t pid, const std::string& field) {
 
 }  // namespace
 
-BenchTopology::BenchTopology(std::string self_path, std::string synchronous)
-    : self_path_(std::move(self_path)), synchronous_(std::move(synchronous)) {
+BenchTopology::BenchTopology(std::string self_path, std::string synchronous,
+                             std::string coordinator_bin, std::string participant_bin)
+    : self_path_(std::move(self_path)),
+      synchronous_(std::move(synchronous)),
+      coordinator_bin_(coordinator_bin.empty() ? TXC_COORDINATOR_BIN : std::move(coordinator_bin)),
+      participant_bin_(participant_bin.empty() ? TXC_TEST_PARTICIPANT_BIN
+                                               : std::move(participant_bin)) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "txc-bench-XXXXXX").string();
   if (mkdtemp(tmpl.data()) != nullptr) dir_ = tmpl;
   api_port_ = testing::FreePort();
@@ -58,7 +63,7 @@ bool BenchTopology::Start(int participants, int http_threads) {
   for (int i = 0; i < participants; ++i) {
     const std::string name = "p" + std::to_string(i);
     participants_.push_back(testing::Process::Start(
-        {TXC_TEST_PARTICIPANT_BIN, "--name", name, "--db", dir_ + "/" + name + ".db", "--nats-url",
+        {participant_bin_, "--name", name, "--db", dir_ + "/" + name + ".db", "--nats-url",
          nats_.url(), "--null-handlers", "1"},
         {}, dir_ + "/" + name + ".log"));
     if (!participants_.back() || !WaitReady(participants_.back().get())) return false;
@@ -69,7 +74,7 @@ bool BenchTopology::Start(int participants, int http_threads) {
 bool BenchTopology::StartCoordinator() {
   coordinator_.reset();
   coordinator_ = testing::Process::Start(
-      {TXC_COORDINATOR_BIN, "--nats-url", nats_.url(), "--http-addr",
+      {coordinator_bin_, "--nats-url", nats_.url(), "--http-addr",
        "127.0.0.1:" + std::to_string(api_port_), "--db-path", dir_ + "/txc.db", "--synchronous",
        synchronous_, "--http-threads", std::to_string(http_threads_)},
       {}, dir_ + "/coordinator.log");

@@ -15,7 +15,9 @@ namespace txc::bench {
 
 class BenchTopology {
  public:
-  BenchTopology(std::string self_path, std::string synchronous);
+  // Empty binary paths: the ones built with this benchmark.
+  BenchTopology(std::string self_path, std::string synchronous, std::string coordinator_bin = "",
+                std::string participant_bin = "");
   ~BenchTopology();
 
   // Starts nats-server, the coordinator (serving `http_threads` connections) and
@@ -53,6 +55,8 @@ class BenchTopology {
 
   const std::string self_path_;
   const std::string synchronous_;
+  const std::string coordinator_bin_;
+  const std::string participant_bin_;
   testing::NatsServer nats_;
   std::string dir_;
   int api_port_ = 0;

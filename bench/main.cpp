@@ -11,6 +11,7 @@
 //   txc-bench --recovery N               time to finish N unfinished transactions after a restart
 //   txc-bench --transactions N           run until N transactions, report the coordinator's RSS
 //   txc-bench --smoke                    a few seconds of everything; fails only if something does
+// --coordinator-bin and --participant-bin run other builds (e.g. one with frame pointers for perf).
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,9 +32,9 @@ using namespace txc::bench;
 
 struct Flags {
   std::map<std::string, std::string> values = {
-      {"protocol", "all"},     {"participants", "2"}, {"in-flight", "256"},
-      {"rate", "0"},           {"duration-s", "10"},  {"warmup-s", "2"},
-      {"synchronous", "FULL"}, {"recovery", "0"},     {"transactions", "0"}};
+      {"protocol", "all"},   {"participants", "2"},   {"in-flight", "256"},    {"rate", "0"},
+      {"duration-s", "10"},  {"warmup-s", "2"},       {"synchronous", "FULL"}, {"recovery", "0"},
+      {"transactions", "0"}, {"coordinator-bin", ""}, {"participant-bin", ""}};
   std::map<std::string, bool> switches = {
       {"no-baseline", false}, {"scaling", false}, {"smoke", false}, {"echo", false}};
   int Int(const std::string& k) const { return std::atoi(values.at(k).c_str()); }
@@ -147,7 +148,8 @@ int main(int argc, char** argv) {
     return RunEchoResponder(flags.values["nats-url"], flags.values["name"]);
 
   const bool smoke = flags.switches["smoke"];
-  BenchTopology topo(argv[0], flags.values["synchronous"]);
+  BenchTopology topo(argv[0], flags.values["synchronous"], flags.values["coordinator-bin"],
+                     flags.values["participant-bin"]);
   const int max_participants =
       flags.switches["scaling"] ? 8 : std::max(2, flags.Int("participants"));
   if (!topo.Start(max_participants,

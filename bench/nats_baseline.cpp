@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 
+#include "nats_flusher.h"
 #include "txc/wire.h"
 
 namespace txc::bench {
@@ -38,6 +40,7 @@ struct Slot {
 struct Driver {
   const BaselineOptions* options;
   natsConnection* nc = nullptr;
+  std::unique_ptr<NatsFlusher> flusher;  // the same explicit flushing as txc's transport
   std::string inbox;
   std::vector<std::string> subjects;
   std::vector<std::string> bodies;
@@ -53,6 +56,7 @@ struct Driver {
     natsConnection_PublishRequest(nc, subjects[participant].c_str(), reply.c_str(),
                                   bodies[participant].data(),
                                   static_cast<int>(bodies[participant].size()));
+    flusher->Kick();
   }
   void StartPhase(size_t slot) {
     Slot& s = slots[slot];
@@ -128,6 +132,7 @@ BaselineResult RunBaseline(const BaselineOptions& options) {
     d.bodies.push_back(SampleRequest(p));
   }
   d.slots.resize(static_cast<size_t>(options.in_flight));
+  d.flusher = std::make_unique<NatsFlusher>(d.nc);
   const auto start = Clock::now();
   d.measure_from = start + options.warmup;
   d.end = d.measure_from + options.duration;
@@ -139,6 +144,7 @@ BaselineResult RunBaseline(const BaselineOptions& options) {
   d.result.seconds = std::chrono::duration<double>(options.duration).count();
   natsSubscription_Unsubscribe(sub);
   natsSubscription_Destroy(sub);
+  d.flusher->Stop();
   natsConnection_Close(d.nc);
   natsConnection_Destroy(d.nc);
   std::lock_guard lock(d.mu);

@@ -181,27 +181,43 @@ Result<std::unique_ptr<BranchStore>> BranchStore::Open(const std::string& path,
   return std::unique_ptr<BranchStore>(new BranchStore(std::move(db)));
 }
 
-Status BranchStore::Begin() { return Exec(db(), "BEGIN IMMEDIATE"); }
+Result<SqliteStatement*> BranchStore::Statement(const std::string& sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    TXC_ASSIGN_OR_RETURN(auto stmt, SqliteStatement::Prepare(db(), sql));
+    it = statements_.emplace(sql, std::move(stmt)).first;
+  }
+  it->second.Reset();
+  return &it->second;
+}
 
-Status BranchStore::Commit() { return Exec(db(), "COMMIT"); }
+Status BranchStore::Run(const std::string& sql) {
+  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(sql));
+  TXC_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  (void)row;
+  stmt->Reset();  // a finished COMMIT or RELEASE must not stay active
+  return Status::Ok();
+}
+
+Status BranchStore::Begin() { return Run("BEGIN IMMEDIATE"); }
+
+Status BranchStore::Commit() { return Run("COMMIT"); }
 
 void BranchStore::Rollback() {
-  if (InTransaction()) (void)Exec(db(), "ROLLBACK");
+  if (InTransaction()) (void)Run("ROLLBACK");
 }
 
 bool BranchStore::InTransaction() { return sqlite3_get_autocommit(db()) == 0; }
 
-Status BranchStore::Savepoint(const char* name) {
-  return Exec(db(), (std::string("SAVEPOINT ") + name).c_str());
-}
+Status BranchStore::Savepoint(const char* name) { return Run(std::string("SAVEPOINT ") + name); }
 
 Status BranchStore::RollbackToSavepoint(const char* name) {
-  TXC_RETURN_IF_ERROR(Exec(db(), (std::string("ROLLBACK TO ") + name).c_str()));
+  TXC_RETURN_IF_ERROR(Run(std::string("ROLLBACK TO ") + name));
   return ReleaseSavepoint(name);
 }
 
 Status BranchStore::ReleaseSavepoint(const char* name) {
-  return Exec(db(), (std::string("RELEASE ") + name).c_str());
+  return Run(std::string("RELEASE ") + name);
 }
 
 namespace {
@@ -224,44 +240,45 @@ Result<std::vector<BranchRecord>> ReadAll(SqliteStatement& stmt) {
 }  // namespace
 
 Result<std::optional<BranchRecord>> BranchStore::Find(const std::string& gid, int branch) {
-  TXC_ASSIGN_OR_RETURN(
-      auto stmt,
-      SqliteStatement::Prepare(db(), std::string(kColumns) + "WHERE gid = ?1 AND branch = ?2"));
-  stmt.Bind(1, gid).Bind(2, int64_t{branch});
-  TXC_ASSIGN_OR_RETURN(auto rows, ReadAll(stmt));
+  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt,
+                       Statement(std::string(kColumns) + "WHERE gid = ?1 AND branch = ?2"));
+  stmt->Bind(1, gid).Bind(2, int64_t{branch});
+  TXC_ASSIGN_OR_RETURN(auto rows, ReadAll(*stmt));
   if (rows.empty()) return std::optional<BranchRecord>();
   return std::optional<BranchRecord>(std::move(rows.front()));
 }
 
 Result<std::vector<BranchRecord>> BranchStore::FindAll(const std::string& gid) {
-  TXC_ASSIGN_OR_RETURN(
-      auto stmt,
-      SqliteStatement::Prepare(db(), std::string(kColumns) + "WHERE gid = ?1 ORDER BY branch"));
-  stmt.Bind(1, gid);
-  return ReadAll(stmt);
+  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt,
+                       Statement(std::string(kColumns) + "WHERE gid = ?1 ORDER BY branch"));
+  stmt->Bind(1, gid);
+  return ReadAll(*stmt);
 }
 
 Status BranchStore::Insert(const BranchRecord& r) {
-  TXC_ASSIGN_OR_RETURN(auto stmt, SqliteStatement::Prepare(db(), R"sql(
+  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(R"sql(
       INSERT INTO txc_branches (gid, branch, protocol, state, payload, updated_at, participants)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULLIF(?7, '')))sql"));
-  stmt.Bind(1, r.gid)
+  stmt->Bind(1, r.gid)
       .Bind(2, int64_t{r.branch})
       .Bind(3, r.protocol)
       .Bind(4, BranchStateName(r.state))
       .Bind(5, r.payload)
       .Bind(6, r.updated_at_ms)
       .Bind(7, ParticipantsText(r.participants));
-  TXC_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  TXC_ASSIGN_OR_RETURN(bool row, stmt->Step());
   (void)row;
   return Status::Ok();
 }
 
 Status BranchStore::SetState(const std::string& gid, int branch, BranchState state) {
-  TXC_ASSIGN_OR_RETURN(auto stmt, SqliteStatement::Prepare(db(), R"sql(
+  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(R"sql(
       UPDATE txc_branches SET state = ?3, updated_at = ?4 WHERE gid = ?1 AND branch = ?2)sql"));
-  stmt.Bind(1, gid).Bind(2, int64_t{branch}).Bind(3, BranchStateName(state)).Bind(4, WallClockMs());
-  TXC_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  stmt->Bind(1, gid)
+      .Bind(2, int64_t{branch})
+      .Bind(3, BranchStateName(state))
+      .Bind(4, WallClockMs());
+  TXC_ASSIGN_OR_RETURN(bool row, stmt->Step());
   (void)row;
   if (sqlite3_changes(db()) != 1) {
     return Status::Internal("txc_branches(" + gid + ", " + std::to_string(branch) +
@@ -271,11 +288,11 @@ Status BranchStore::SetState(const std::string& gid, int branch, BranchState sta
 }
 
 Result<std::vector<BranchRecord>> BranchStore::ListInDoubt(int64_t updated_before_ms, int limit) {
-  TXC_ASSIGN_OR_RETURN(auto stmt, SqliteStatement::Prepare(db(), std::string(kColumns) + R"sql(
+  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(std::string(kColumns) + R"sql(
       WHERE state IN ('prepared', 'precommitted') AND updated_at < ?1
       ORDER BY updated_at LIMIT ?2)sql"));
-  stmt.Bind(1, updated_before_ms).Bind(2, int64_t{limit});
-  return ReadAll(stmt);
+  stmt->Bind(1, updated_before_ms).Bind(2, int64_t{limit});
+  return ReadAll(*stmt);
 }
 
 }  // namespace txc::sdk

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "sqlite_db.h"
@@ -88,9 +89,15 @@ class BranchStore {
 
  private:
   explicit BranchStore(SqlitePtr db) : db_(std::move(db)) {}
+  // The statement for `sql`, prepared once and reset for this use; a request takes a dozen of
+  // them, and preparing costs more than running.
+  Result<SqliteStatement*> Statement(const std::string& sql);
+  // Runs a statement without results through the cache.
+  Status Run(const std::string& sql);
 
   std::mutex mu_;
-  SqlitePtr db_;  // guarded by mu_
+  SqlitePtr db_;                                                 // guarded by mu_
+  std::unordered_map<std::string, SqliteStatement> statements_;  // guarded by mu_
 };
 
 }  // namespace txc::sdk

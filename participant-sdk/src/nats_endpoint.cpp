@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "log.h"
+#include "nats_flusher.h"
 
 namespace txc::sdk {
 namespace {
@@ -56,8 +57,6 @@ Status NatsEndpoint::Connect() {
   // With a connected callback, Connect returns NATS_NOT_YET_CONNECTED instead of blocking when
   // the server is not up yet, and keeps trying in the background.
   if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(opts.get(), true, &OnConnected, this);
-  // This connection mostly replies: send each reply at once instead of buffering.
-  if (s == NATS_OK) s = natsOptions_SetSendAsap(opts.get(), true);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts.get(), &OnDisconnected, this);
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts.get(), &OnReconnected, this);
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), &OnClosed, this);
@@ -84,6 +83,7 @@ Status NatsEndpoint::Connect() {
     s = natsSubscription_SetPendingLimits(sub_.get(), kPendingMsgLimit, kPendingBytesLimit);
   }
   if (s != NATS_OK) return NatsError(s, "subscribe to " + options_.subject);
+  flusher_ = std::make_unique<NatsFlusher>(nc_.get());
   // Round trip so the server has our interest when Start() returns. If the server is not up
   // yet, the subscription is sent when the connection is established.
   if (connected) {
@@ -127,6 +127,7 @@ void NatsEndpoint::Close() {
   if (closed_) return;
   closed_ = true;
   closing_ = true;
+  if (flusher_) flusher_->Stop();
   if (nc_) {
     // Closing also closes the subscription; nats.c then runs its completion callback and,
     // last, the closed callback. Wait for both: they point at this object.
@@ -169,6 +170,8 @@ void NatsEndpoint::Reply(const std::string& reply_to, const std::string& body) {
       LogLine(options_.name, std::string("reply not sent: ") + natsStatus_GetText(s));
     }
   }
+  // Buffered: the flusher writes this reply with whatever else is queued by then.
+  if (flusher_) flusher_->Kick();
 }
 
 int NatsEndpoint::ReplyCopies() {

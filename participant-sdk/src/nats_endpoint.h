@@ -22,6 +22,10 @@
 #include "nats_handles.h"
 #include "txc/status.h"
 
+namespace txc {
+class NatsFlusher;
+}
+
 namespace txc::sdk {
 
 class NatsEndpoint {
@@ -55,8 +59,8 @@ class NatsEndpoint {
   Result<std::string> Request(std::string_view subject, std::string_view data,
                               std::chrono::milliseconds timeout);
 
-  // Publishes `body` to `reply_to` (at once: the connection sends as soon as possible), subject
-  // to the fault injection of Options. Thread-safe.
+  // Publishes `body` to `reply_to`, subject to the fault injection of Options; a flusher thread
+  // writes it out with whatever else is buffered (nats_flusher.h). Thread-safe.
   void Reply(const std::string& reply_to, const std::string& body);
 
   // Removes interest and waits (up to drain_timeout) until messages already received have been
@@ -90,7 +94,8 @@ class NatsEndpoint {
 
   NatsConnectionPtr nc_;
   NatsSubscriptionPtr sub_;
-  bool complete_cb_set_ = false;  // only touched by Open/StopReceiving/Close (one thread)
+  std::unique_ptr<NatsFlusher> flusher_;  // stopped before the connection closes
+  bool complete_cb_set_ = false;          // only touched by Open/StopReceiving/Close (one thread)
   bool drained_ = false;
   bool closed_ = false;
   std::atomic<bool> closing_{false};  // read by callbacks: a disconnect is then expected

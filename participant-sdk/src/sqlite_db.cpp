@@ -49,6 +49,11 @@ Result<bool> SqliteStatement::Step() {
   return SqliteError(db_, rc, std::string("step '") + sqlite3_sql(stmt_.get()) + "'");
 }
 
+void SqliteStatement::Reset() {
+  sqlite3_reset(stmt_.get());
+  sqlite3_clear_bindings(stmt_.get());
+}
+
 std::string SqliteStatement::ColumnText(int column) const {
   const auto* text = sqlite3_column_text(stmt_.get(), column);
   if (text == nullptr) return {};

@@ -39,6 +39,8 @@ class SqliteStatement {
 
   // true: a row is available; false: done.
   Result<bool> Step();
+  // Makes the statement ready to run again (bindings cleared), for statements kept in a cache.
+  void Reset();
 
   std::string ColumnText(int column) const;
   int64_t ColumnInt(int column) const;

@@ -40,7 +40,8 @@ class InMemoryTxLog : public log::TxLog {
     auto_complete_ = on;
   }
 
-  void Append(std::vector<core::LogRecord> records, Done done) override {
+  void Append(std::vector<core::LogRecord> records, Done done,
+              Urgency = Urgency::kUrgent) override {
     std::unique_lock lock(mu_);
     if (!poison_.ok()) {
       Status st = poison_;

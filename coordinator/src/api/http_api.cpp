@@ -128,18 +128,13 @@ void HttpApi::Routes() {
       }
       cmd->request_hash = RequestFingerprint(req.body);
     }
-    auto begun = service_.Begin(*cmd);
-    if (!begun.ok()) return ReplyError(res, begun.status());
-    core::Transaction tx = begun->tx;
     const std::string wait = req.get_param_value("wait");
     if (wait == "true" || wait == "1") {
-      const core::Duration max_wait =
-          std::min(options_.max_wait, cmd->timeout + core::Duration(30000));
-      auto done = service_.AwaitTerminal(tx.id, max_wait);
-      if (!done.ok()) return ReplyError(res, done.status());
-      tx = std::move(*done);
+      cmd->wait = std::min(options_.max_wait, cmd->timeout + core::Duration(30000));
     }
-    Reply(res, begun->created ? 201 : 200, TransactionJson(tx));
+    auto begun = service_.Begin(*cmd);
+    if (!begun.ok()) return ReplyError(res, begun.status());
+    Reply(res, begun->created ? 201 : 200, TransactionJson(begun->tx));
   });
 
   s.Get(R"(/v1/transactions/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {

@@ -26,6 +26,9 @@ struct BeginCommand {
   core::Duration timeout{5000};
   std::string idempotency_key;  // empty: none
   std::string request_hash;     // fingerprint of the request body (set when a key is given)
+  // Set: answer only once the transaction is terminal, or this much time has passed (then with
+  // its state at that moment).
+  std::optional<core::Duration> wait;
 };
 
 struct BeginResult {
@@ -36,8 +39,9 @@ struct BeginResult {
 class TransactionService {
  public:
   virtual ~TransactionService() = default;
-  // Starts a transaction; returns once it is durably logged. A known Idempotency-Key returns the
-  // earlier transaction (created=false), or kAlreadyExists if the body differs.
+  // Starts a transaction; returns once it is durably logged, or with command.wait once it is
+  // terminal. A known Idempotency-Key returns the earlier transaction (created=false), or
+  // kAlreadyExists if the body differs.
   virtual Result<BeginResult> Begin(const BeginCommand& command) = 0;
   // Waits until the transaction is terminal or `max_wait` passes; returns its durable state then.
   virtual Result<core::Transaction> AwaitTerminal(const std::string& id,

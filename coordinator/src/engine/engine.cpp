@@ -137,13 +137,16 @@ void Engine::Loop() {
   }
 }
 
-void Engine::Begin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done) {
-  Post([this, draft = std::move(draft), done = std::move(done)]() mutable {
-    DoBegin(std::move(draft), std::move(done));
+void Engine::Begin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done,
+                   Watcher on_terminal) {
+  Post([this, draft = std::move(draft), done = std::move(done),
+        on_terminal = std::move(on_terminal)]() mutable {
+    DoBegin(std::move(draft), std::move(done), std::move(on_terminal));
   });
 }
 
-void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done) {
+void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done,
+                     Watcher on_terminal) {
   if (Status h = Health(); !h.ok()) {
     done(Status::Unavailable("the transaction log cannot be written: " + h.message()));
     return;
@@ -168,6 +171,7 @@ void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOut
     };
     if (auto k = live_by_key_.find(key); k != live_by_key_.end()) {
       Live& earlier = live_.at(k->second);
+      if (on_terminal) earlier.watchers.push_back(std::move(on_terminal));
       if (earlier.created_durable || earlier.tx.request_hash != draft.request_hash) {
         replay(earlier.tx);
       } else {
@@ -182,6 +186,7 @@ void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOut
     }
     if (found->has_value()) {
       replay(**found);
+      if (on_terminal) on_terminal(std::nullopt);  // not driven here any more: the log has it
       return;
     }
   }
@@ -190,6 +195,7 @@ void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOut
   draft.id = id;
   Live& live = live_[id];
   live.tx = std::move(draft);
+  if (on_terminal) live.watchers.push_back(std::move(on_terminal));
   if (!key.empty()) live_by_key_[key] = id;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -268,7 +274,7 @@ void Engine::Execute(const std::string& id, core::Actions actions,
         });
       };
     }
-    log_.Append(std::move(records), std::move(done));
+    log_.Append(std::move(records), std::move(done), log::TxLog::Urgency::kLazy);
     OnDurable(id, std::move(actions), Status::Ok(), nullptr);
     return;
   }

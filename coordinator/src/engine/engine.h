@@ -60,13 +60,16 @@ class Engine {
 
   // Starts `draft` (protocol, branches, timeout, idempotency key and request hash filled in).
   // `done` runs once the transaction is durably logged, or with the error that prevented it.
-  void Begin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done);
+  // `on_terminal`, if given, is then a Watch registered with it (for an earlier transaction
+  // returned under the same idempotency key too; nullopt when there is none to watch).
+  using Watcher = std::function<void(std::optional<core::Transaction>)>;
+  void Begin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done,
+             Watcher on_terminal = nullptr);
 
   // Calls `done(tx)` with the final state once transaction `id` is terminal (its outcome is
   // durable; the terminal record itself may still be on its way to disk), or `done(nullopt)` at
   // once when the engine is not driving `id` (finished or unknown: the log has the answer, once
   // SyncLog has run).
-  using Watcher = std::function<void(std::optional<core::Transaction>)>;
   void Watch(const std::string& id, Watcher done);
 
   // `done` runs once everything appended to the log before this call is durable.
@@ -98,7 +101,8 @@ class Engine {
   void Loop();
   bool RunOne(std::unique_lock<std::mutex>& lock);
 
-  void DoBegin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done);
+  void DoBegin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done,
+               Watcher on_terminal);
   void Recover(std::vector<core::Transaction> txs);
   void Dispatch(const std::string& id, const core::Event& event);
   void Execute(const std::string& id, core::Actions actions,

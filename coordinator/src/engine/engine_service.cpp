@@ -21,15 +21,39 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
   }
   auto promise = std::make_shared<std::promise<Result<BeginOutcome>>>();
   auto future = promise->get_future();
-  engine_.Begin(std::move(draft), [promise](Result<BeginOutcome> outcome) {
-    promise->set_value(std::move(outcome));
-  });
+  // Waiting for the end is registered with the start: one trip through the engine, and no
+  // window in which a fast transaction could finish unwatched.
+  std::shared_ptr<std::promise<std::optional<core::Transaction>>> terminal;
+  std::future<std::optional<core::Transaction>> terminal_future;
+  Engine::Watcher on_terminal;
+  if (command.wait) {
+    terminal = std::make_shared<std::promise<std::optional<core::Transaction>>>();
+    terminal_future = terminal->get_future();
+    on_terminal = [terminal](std::optional<core::Transaction> tx) {
+      terminal->set_value(std::move(tx));
+    };
+  }
+  engine_.Begin(
+      std::move(draft),
+      [promise](Result<BeginOutcome> outcome) { promise->set_value(std::move(outcome)); },
+      std::move(on_terminal));
   if (future.wait_for(begin_timeout_) != std::future_status::ready) {
     return Status::Unavailable("the coordinator did not log the transaction in time");
   }
   Result<BeginOutcome> outcome = future.get();
   if (!outcome.ok()) return outcome.status();
-  return api::BeginResult{std::move(outcome->tx), outcome->created};
+  api::BeginResult result{std::move(outcome->tx), outcome->created};
+  if (!command.wait) return result;
+  if (terminal_future.wait_for(*command.wait) == std::future_status::ready) {
+    if (std::optional<core::Transaction> tx = terminal_future.get()) {
+      result.tx = std::move(*tx);
+      return result;
+    }
+  }
+  // Still running when the wait ran out, or finished before (a replay): the log has it.
+  auto now = Get(result.tx.id);
+  if (now.ok()) result.tx = std::move(*now);
+  return result;
 }
 
 Result<core::Transaction> EngineService::AwaitTerminal(const std::string& id,

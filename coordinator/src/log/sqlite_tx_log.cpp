@@ -65,13 +65,16 @@ void SqliteTxLog::Close() {
   if (thread_.joinable()) thread_.join();
 }
 
-void SqliteTxLog::Append(std::vector<core::LogRecord> records, Done done) {
+void SqliteTxLog::Append(std::vector<core::LogRecord> records, Done done, Urgency urgency) {
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
       // Even a poisoned log queues: `done` then still runs on the writer thread, as promised,
       // and never re-entrantly inside the caller.
-      queue_.push_back(Pending{std::move(records), std::move(done)});
+      const bool urgent = urgency == Urgency::kUrgent;
+      queue_.push_back(
+          Pending{std::move(records), std::move(done), urgent, std::chrono::steady_clock::now()});
+      if (urgent) ++urgent_queued_;
       cv_.notify_one();
       return;
     }
@@ -86,12 +89,16 @@ void SqliteTxLog::WriterLoop() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything queued has been completed
+      // Only lazy records so far: give an urgent append a moment to come and share the commit.
+      cv_.wait_until(lock, queue_.front().queued_at + options_.lazy_delay,
+                     [this] { return stopping_ || urgent_queued_ > 0; });
       // Take whole batches while they fit in max_batch; the first is taken even when larger.
       size_t records = 0;
       while (!queue_.empty()) {
         size_t n = queue_.front().records.size();
         if (!group.empty() && records + n > options_.max_batch) break;
         records += n;
+        if (queue_.front().urgent) --urgent_queued_;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -37,7 +38,9 @@ class SqliteTxLog final : public TxLog {
     std::string synchronous = "FULL";  // "FULL" (fsync every commit) or "NORMAL" (faster; a
                                        // power loss may lose the last commits, never corrupt)
     size_t max_batch = 4096;           // records per commit, at most (one batch may exceed it)
-    int busy_timeout_ms = 5000;        // wait for a lock held by another connection
+    // How long lazy appends may wait for an urgent one to share its commit.
+    std::chrono::microseconds lazy_delay{2000};
+    int busy_timeout_ms = 5000;  // wait for a lock held by another connection
   };
 
   struct Stats {
@@ -57,7 +60,8 @@ class SqliteTxLog final : public TxLog {
   SqliteTxLog& operator=(const SqliteTxLog&) = delete;
 
   // See TxLog. After Close(), `done` runs at once on the caller's thread with kUnavailable.
-  void Append(std::vector<core::LogRecord> records, Done done) override;
+  void Append(std::vector<core::LogRecord> records, Done done,
+              Urgency urgency = Urgency::kUrgent) override;
   Result<std::vector<core::Transaction>> LoadUnfinished() override;
   Result<std::optional<core::Transaction>> Find(const std::string& id, bool with_history) override;
   Result<std::optional<core::Transaction>> FindByIdempotencyKey(const std::string& key) override;
@@ -77,6 +81,8 @@ class SqliteTxLog final : public TxLog {
   struct Pending {
     std::vector<core::LogRecord> records;
     Done done;
+    bool urgent = true;
+    std::chrono::steady_clock::time_point queued_at;
   };
 
   SqliteTxLog(Options options, std::unique_ptr<SqliteWriter> writer,
@@ -92,6 +98,7 @@ class SqliteTxLog final : public TxLog {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> queue_;  // guarded by mu_
+  size_t urgent_queued_ = 0;   // guarded by mu_: urgent batches in queue_
   bool stopping_ = false;      // guarded by mu_
   Status poison_;              // guarded by mu_; not Ok once a write failed
   std::thread thread_;         // joined by Close(); Close() is serialised by close_mu_

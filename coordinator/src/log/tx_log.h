@@ -36,7 +36,12 @@ class TxLog {
   // appended before them, are on disk (synchronous=FULL). An empty batch is a barrier.
   // Concurrent appends are batched into one commit (group commit). After a write or sync fails
   // the log is poisoned: that append and every later one fail with kDataLoss.
-  virtual void Append(std::vector<core::LogRecord> records, Done done) = 0;
+  // kUrgent: someone waits for this (a decision before its messages, a barrier): commit as soon
+  // as possible. kLazy: it may wait a moment for an urgent append to share its commit (one
+  // fsync instead of two); `done`, if any, then runs with that commit.
+  enum class Urgency { kUrgent, kLazy };
+  virtual void Append(std::vector<core::LogRecord> records, Done done,
+                      Urgency urgency = Urgency::kUrgent) = 0;
 
   // Every transaction not in a terminal state, with branches (no history), oldest first.
   virtual Result<std::vector<core::Transaction>> LoadUnfinished() = 0;

@@ -1,5 +1,7 @@
 #include "transport/nats_transport.h"
 
+#include "nats_flusher.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -167,6 +169,7 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::Connect(const Options& opt
     const natsStatus f = natsConnection_FlushTimeout(t->conn_.get(), 5000);
     if (f != NATS_OK) Log("registering subscriptions: %s", natsStatus_GetText(f));
   }
+  t->flusher_ = std::make_unique<NatsFlusher>(t->conn_.get());
   return t;
 }
 
@@ -188,9 +191,12 @@ Status NatsTransport::Subscribe(const std::string& subject, natsMsgHandler handl
   return Status::Ok();
 }
 
+NatsTransport::NatsTransport(Options options) : options_(std::move(options)) {}
+
 NatsTransport::~NatsTransport() { Shutdown(); }
 
 void NatsTransport::Shutdown() {
+  if (flusher_) flusher_->Stop();  // draining flushes what is left
   if (!conn_) return;  // Connect failed before a connection existed: no callback can run
   // Drain lets replies and status queries already received reach the handlers, then closes.
   // Drain refuses while (re)connecting; then close right away.
@@ -249,16 +255,12 @@ Status NatsTransport::Send(const wire::BranchRequest& request) {
   return Status::Ok();
 }
 
-// Why Flush does no I/O: every publish already kicks nats.c's internal flusher thread, which
-// waits ~1 ms to coalesce a batch and then writes the whole buffer (publishes that fill the
-// 32 KiB write buffer are written inline). natsConnection_Flush/FlushTimeout would add a PING/PONG
-// round trip on top, blocking the engine thread for an RTT per batch; while disconnected they
-// block until reconnect or timeout and then fail although the data is safely in the reconnect
-// buffer. nats.c exposes no "write the buffer now" call without the PING, and SendAsap would
-// cost a write syscall per branch. So a batch reaches the socket within about a millisecond,
-// without blocking; Flush only reports a connection that is closed for good.
+// Flush does no I/O on the caller's thread: it kicks the flusher thread (see nats_flusher.h),
+// which writes everything buffered at once. The engine calls it after each batch of work, so a
+// lone transaction's messages leave at once and a busy engine's leave in batches.
 Status NatsTransport::Flush() {
   if (natsConnection_IsClosed(conn_.get())) return Status::Unavailable("NATS connection closed");
+  flusher_->Kick();
   return Status::Ok();
 }
 

@@ -29,6 +29,10 @@
 #include "transport/transport.h"
 #include "txc/status.h"
 
+namespace txc {
+class NatsFlusher;
+}
+
 namespace txc::transport {
 
 class NatsTransport final : public Transport {
@@ -60,7 +64,8 @@ class NatsTransport final : public Transport {
   // participant name, or a negative branch/attempt; Unavailable if the connection is closed or
   // the reconnect buffer is full.
   Status Send(const wire::BranchRequest& request) override;
-  // Never blocks: see the comment in the .cpp. Unavailable once the connection is closed.
+  // Never blocks: a flusher thread writes what is buffered. Unavailable once the connection is
+  // closed.
   Status Flush() override;
   Status FlushAndWait(std::chrono::milliseconds timeout) override;
   bool Connected() const override;
@@ -73,7 +78,7 @@ class NatsTransport final : public Transport {
   const std::string& inbox() const { return inbox_; }
 
  private:
-  explicit NatsTransport(Options options) : options_(std::move(options)) {}
+  explicit NatsTransport(Options options);
 
   Status Subscribe(const std::string& subject, natsMsgHandler handler, NatsSubscriptionPtr* out);
   std::shared_ptr<const Handlers> CurrentHandlers() const;
@@ -107,6 +112,7 @@ class NatsTransport final : public Transport {
   NatsConnectionPtr conn_;
   NatsSubscriptionPtr reply_sub_;
   NatsSubscriptionPtr status_sub_;
+  std::unique_ptr<NatsFlusher> flusher_;  // stopped before the connection closes
 };
 
 }  // namespace txc::transport

@@ -30,6 +30,11 @@ class FakeService : public TransactionService {
       tx.branches.push_back(b);
     }
     const bool created = !command.idempotency_key.empty() ? keys_seen++ == 0 : true;
+    if (command.wait) {
+      awaited = tx.id;
+      waited_for = *command.wait;
+      tx.state = core::TxState::kCommitted;
+    }
     return BeginResult{tx, created};
   }
   Result<core::Transaction> AwaitTerminal(const std::string& id, core::Duration max_wait) override {
