@@ -6,7 +6,9 @@ set -euo pipefail
 packages=(g++ cmake make pkg-config nats-server libnats-dev libcpp-httplib-dev nlohmann-json3-dev
           libsqlite3-dev sqlite3 curl)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(libgtest-dev clang-format)
+  packages+=(libgtest-dev clang-format python3)  # python3: tests/e2e/python_participant_test.py
+  packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer + sanitizers for tests/fuzz/run.sh
+  packages+=(spin)  # model/check.sh
 fi
 
 missing=()

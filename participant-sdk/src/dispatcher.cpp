@@ -55,12 +55,18 @@ int Dispatcher::Authorize(void* self, int action, const char* arg1, const char* 
   return SQLITE_OK;
 }
 
-wire::BranchReply Dispatcher::Handle(const wire::BranchRequest& request) {
-  return HandleBatch({request}).front();
+wire::BranchReply Dispatcher::Handle(const wire::BranchRequest& request,
+                                     std::optional<BranchState> only_from) {
+  return ApplyBatch({request}, only_from).front();
 }
 
 std::vector<wire::BranchReply> Dispatcher::HandleBatch(
     const std::vector<wire::BranchRequest>& requests) {
+  return ApplyBatch(requests, std::nullopt);
+}
+
+std::vector<wire::BranchReply> Dispatcher::ApplyBatch(
+    const std::vector<wire::BranchRequest>& requests, std::optional<BranchState> only_from) {
   std::vector<wire::BranchReply> replies;
   replies.reserve(requests.size());
   auto lock = store_->Lock();
@@ -86,7 +92,7 @@ std::vector<wire::BranchReply> Dispatcher::HandleBatch(
     }
     Outcome outcome;
     try {
-      outcome = Apply(request);
+      outcome = Apply(request, only_from);
     } catch (const std::exception& e) {
       outcome = {With(error, wire::Outcome::kError, std::string("internal error: ") + e.what())};
     } catch (...) {
@@ -120,12 +126,18 @@ std::vector<wire::BranchReply> Dispatcher::HandleBatch(
   return replies;
 }
 
-Dispatcher::Outcome Dispatcher::Apply(const wire::BranchRequest& request) {
+Dispatcher::Outcome Dispatcher::Apply(const wire::BranchRequest& request,
+                                      std::optional<BranchState> only_from) {
   wire::BranchReply reply{request.gid, request.branch, request.op, wire::Outcome::kError, ""};
   auto found = store_->Find(request.gid, request.branch);
   if (!found.ok()) return {With(reply, wire::Outcome::kError, found.status().ToString())};
   const std::optional<BranchState> state =
       found->has_value() ? std::optional<BranchState>((*found)->state) : std::nullopt;
+  if (only_from && state != only_from) {
+    return {With(reply, wire::Outcome::kError,
+                 std::string("the branch left ") + BranchStateName(*only_from) +
+                     " since the decision was taken")};
+  }
   const BranchStep step = PlanStep(request.op, state);
   switch (step.kind) {
     case BranchStep::Kind::kReply:

@@ -50,7 +50,11 @@ class Dispatcher {
   // One reply per request, in order. Never throws. A request for another participant gets an
   // `error` reply.
   std::vector<wire::BranchReply> HandleBatch(const std::vector<wire::BranchRequest>& requests);
-  wire::BranchReply Handle(const wire::BranchRequest& request);
+  // `only_from`: apply the request only if the branch is still in that state (else `error`,
+  // nothing changes). The termination protocol concludes from peers' states read earlier; this
+  // makes "nothing changed here since" part of the same local transaction as the change.
+  wire::BranchReply Handle(const wire::BranchRequest& request,
+                           std::optional<BranchState> only_from = std::nullopt);
 
   // What this participant holds of a transaction, for a peer's termination protocol. Never
   // changes anything. Errors: the database could not be read.
@@ -61,8 +65,10 @@ class Dispatcher {
     wire::BranchReply reply;
     bool keep = false;  // the request's writes stay in the batch's transaction
   };
+  std::vector<wire::BranchReply> ApplyBatch(const std::vector<wire::BranchRequest>& requests,
+                                            std::optional<BranchState> only_from);
   // Applies one request inside the open transaction (within its savepoint).
-  Outcome Apply(const wire::BranchRequest& request);
+  Outcome Apply(const wire::BranchRequest& request, std::optional<BranchState> only_from);
   Outcome Vote(const wire::BranchRequest& request, const BranchStep& step, wire::BranchReply reply);
   Outcome Run(const wire::BranchRequest& request, const BranchRecord& record,
               const BranchStep& step, wire::BranchReply reply);

@@ -181,10 +181,13 @@ void InDoubtResolver::Terminate(const std::string& gid) {
       Note(gid, "termination protocol for " + gid + ": waiting: " + t.why);
       return;
     case Termination::Verdict::kCommit:
+      if (Apply(in_doubt, /*commit=*/true, source)) counters_->terminated++;
+      return;
     case Termination::Verdict::kAbort:
-      if (Apply(in_doubt, t.verdict == Termination::Verdict::kCommit, source)) {
-        counters_->terminated++;
-      }
+      // The peers' states were read earlier: meanwhile a peer holding a pre_commit may have
+      // brought our branch to pre-committed and committed itself. Aborting must then fail, so it
+      // only applies to a branch still as we read it (checked in the same local transaction).
+      if (Apply(in_doubt, /*commit=*/false, source, /*unchanged=*/true)) counters_->terminated++;
       return;
     case Termination::Verdict::kPreCommitThenCommit:
       break;
@@ -208,14 +211,15 @@ void InDoubtResolver::Terminate(const std::string& gid) {
 }
 
 bool InDoubtResolver::Apply(const std::vector<BranchRecord>& records, bool commit,
-                            const std::string& source) {
+                            const std::string& source, bool unchanged) {
   bool all = true;
   for (const BranchRecord& record : records) {
     const wire::Op op = !commit                          ? wire::Op::kAbort
                         : record.protocol == kThreePhase ? wire::Op::kDoCommit
                                                          : wire::Op::kCommit;
     const wire::BranchReply reply =
-        dispatcher_->Handle(RequestFor(record, options_.participant, op));
+        dispatcher_->Handle(RequestFor(record, options_.participant, op),
+                            unchanged ? std::optional<BranchState>(record.state) : std::nullopt);
     const std::string where = record.gid + "/" + std::to_string(record.branch);
     if (reply.outcome == wire::Outcome::kOk) {
       counters_->in_doubt_resolved++;

@@ -80,7 +80,9 @@ class InDoubtResolver {
   void Resolve(const std::string& gid, const std::vector<BranchRecord>& in_doubt);
   void Terminate(const std::string& gid);
   // Applies commit or abort to each record through the dispatcher; true if all were applied.
-  bool Apply(const std::vector<BranchRecord>& records, bool commit, const std::string& source);
+  // `unchanged`: only to records still in the state they were read in (see Terminate).
+  bool Apply(const std::vector<BranchRecord>& records, bool commit, const std::string& source,
+             bool unchanged = false);
   void Note(const std::string& gid, const std::string& line);
 
   const Options options_;

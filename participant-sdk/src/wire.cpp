@@ -56,8 +56,41 @@ std::optional<E> ValueOf(const std::array<std::pair<E, const char*>, N>& table,
   return std::nullopt;
 }
 
+// Far deeper than any message txc sends (REST bodies are capped at 32 levels). Copying or
+// encoding a JSON value recurses once per level, so a forged message nested 100,000 deep (200 KB)
+// would overflow the stack of whoever decodes it.
+constexpr int kMaxJsonDepth = 128;
+
+// Scans the text, before any recursive code sees the document.
+bool NestedDeeperThan(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if ((c == '[' || c == '{') && ++depth > max_depth) {
+      return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 // Field readers: each returns an error naming the field instead of throwing.
 Result<json> ParseObject(std::string_view data) {
+  if (NestedDeeperThan(data, kMaxJsonDepth)) {
+    return Status::InvalidArgument("message is nested deeper than " +
+                                   std::to_string(kMaxJsonDepth) + " levels");
+  }
   json doc = json::parse(data, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Status::InvalidArgument("message is not valid JSON");
   if (!doc.is_object()) return Status::InvalidArgument("message is not a JSON object");

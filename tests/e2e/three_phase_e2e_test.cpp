@@ -18,7 +18,9 @@ TEST_F(E2eTest, ThreePhaseCommitsAndAborts) {
   ASSERT_EQ(ok["_status"], 201) << ok.dump();
   EXPECT_EQ(ok["state"], "committed");
   const std::string id = ok["id"];
-  for (const json& b : Get(id)["branches"]) {
+  const json committed = Get(id);
+  ASSERT_EQ(committed["branches"].size(), 2u) << committed.dump();
+  for (const json& b : committed["branches"]) {
     ASSERT_EQ(b["history"].size(), 3u) << b.dump();
     EXPECT_EQ(b["history"][0]["op"], "can_commit");
     EXPECT_EQ(b["history"][1]["op"], "pre_commit");

@@ -214,7 +214,11 @@ bool IsValidIdempotencyKey(std::string_view key) {
 }
 
 std::string RequestFingerprint(std::string_view body) {
-  json doc = json::parse(body, nullptr, false);
+  // dump() recurses once per level: a body too deep for that is hashed as raw bytes, like one
+  // that is not JSON (ParseBeginRequest refuses both long before this limit).
+  constexpr int kMaxCanonicalDepth = 1024;
+  json doc = CheckJsonDepth(body, kMaxCanonicalDepth).ok() ? json::parse(body, nullptr, false)
+                                                           : json(json::value_t::discarded);
   const std::string canonical = doc.is_discarded()
                                     ? std::string(body)
                                     : doc.dump(-1, ' ', false, json::error_handler_t::replace);

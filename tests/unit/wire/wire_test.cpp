@@ -33,6 +33,24 @@ TEST(Wire, ReplyRoundTripsAndNamesBadFields) {
   EXPECT_FALSE(DecodeBranchReply(R"({"gid":"g","branch":-1,"op":"prepare","outcome":"ok"})").ok());
 }
 
+// Decoding a document recurses once per level: a forged message nested 100,000 deep (200 KB)
+// would overflow the decoder's stack. Up to 128 levels are accepted, brackets in strings ignored.
+TEST(Wire, MessagesNestedTooDeeplyAreRefusedBeforeParsing) {
+  auto nested = [](int depth) {
+    BranchRequest r{"g1", 0, "inventory", "2pc", Op::kPrepare, 1, nullptr, {}};
+    for (int i = 1; i < depth; ++i) r.payload = nlohmann::json::array({r.payload});
+    r.payload = nlohmann::json::array({r.payload, "[[[[{{{{"});
+    return Encode(r);
+  };
+  EXPECT_TRUE(DecodeBranchRequest(nested(126)).ok());  // + the message object = 127 levels
+  auto deep = DecodeBranchRequest(nested(200));
+  ASSERT_FALSE(deep.ok());
+  EXPECT_NE(deep.status().ToString().find("nested deeper than 128"), std::string::npos)
+      << deep.status().ToString();
+  const std::string bomb = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_FALSE(DecodeBranchReply(bomb).ok());
+}
+
 TEST(Wire, StatusMessagesRoundTrip) {
   auto q = DecodeStatusQuery(Encode(StatusQuery{"g9"}));
   ASSERT_TRUE(q.ok());
