@@ -25,10 +25,10 @@ for variant in release asan; do
   # after the plain build's tests, on their own (they keep both cores busy).
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$jobs" --timeout 300 \
-    -LE '^(model|fuzz)$'
+    -LE '^(model|fuzz|bench)$'
   if [[ $variant == release ]]; then
-    echo "== model check and fuzzing"
-    ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$jobs" -L '^(model|fuzz)$'
+    echo "== model check, fuzzing, benchmark smoke run"
+    ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$jobs" -L '^(model|fuzz|bench)$'
   fi
 done
 echo "== all tests passed in $(( $(date +%s) - start )) s"

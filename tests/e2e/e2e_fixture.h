@@ -52,13 +52,20 @@ class E2eTest : public ::testing::Test {
   std::string Path(const std::string& file) const { return dir_ + "/" + file; }
 
   // Starts (or restarts, on the same log and port) the coordinator; `env` e.g. TXC_CRASH_AT=...
-  void StartCoordinator(const std::vector<std::string>& env = {}) {
+  // `wrapper`: a command the coordinator runs under (e.g. fiu-run), its arguments first.
+  void StartCoordinator(const std::vector<std::string>& env = {},
+                        const std::vector<std::string>& wrapper = {}) {
     coordinator_.reset();  // kill -9 a running one: the port and the log must be free
-    coordinator_ = Process::Start(
-        {TXC_COORDINATOR_BIN, "--nats-url", nats_.url(), "--http-addr",
-         "127.0.0.1:" + std::to_string(api_port_), "--db-path", Path("txc.db"),
-         "--reply-timeout-ms", "1000", "--backoff-base-ms", "50", "--backoff-cap-ms", "500"},
-        env, Path("coordinator.log"));
+    std::vector<std::string> argv = wrapper;
+    for (std::string arg :
+         {std::string(TXC_COORDINATOR_BIN), std::string("--nats-url"), nats_.url(),
+          std::string("--http-addr"), "127.0.0.1:" + std::to_string(api_port_),
+          std::string("--db-path"), Path("txc.db"), std::string("--reply-timeout-ms"),
+          std::string("1000"), std::string("--backoff-base-ms"), std::string("50"),
+          std::string("--backoff-cap-ms"), std::string("500")}) {
+      argv.push_back(std::move(arg));
+    }
+    coordinator_ = Process::Start(argv, env, Path("coordinator.log"));
     ASSERT_NE(coordinator_, nullptr);
     ASSERT_TRUE(WaitFor([&] {
       auto res = Client().Get("/readyz");

@@ -1,0 +1,57 @@
+// A log that cannot sync: libfiu (fiu-run, fiu-ctrl) makes every fsync/fdatasync of the running
+// coordinator fail. What SQLite could not make durable must never be acted on: no commit goes
+// out, the client gets no "committed", the coordinator reports unready and refuses new work. A
+// restart on a healthy disk settles what was in flight, the same way at every participant.
+#include <cstdlib>
+
+#include "e2e_fixture.h"
+
+namespace txc::testing {
+namespace {
+
+json TwoPhase(json branches) {
+  return {{"protocol", "2pc"}, {"timeout_ms", 5000}, {"branches", std::move(branches)}};
+}
+
+TEST_F(E2eTest, AFailedLogSyncIsNeverTakenForDurable) {
+  StartParticipant("order");
+  StartParticipant("inventory");
+  // fiu-run preloads libfiu; under ASan the preload would otherwise come before the runtime.
+  StartCoordinator({"ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"}, {"fiu-run", "-x"});
+  const json first = Post(TwoPhase({Branch("order"), Branch("inventory")}));
+  ASSERT_EQ(first["_status"], 201) << first.dump();
+  ASSERT_EQ(first["state"], "committed");
+
+  const std::string enable =
+      "fiu-ctrl -c 'enable name=posix/io/sync/*' " + std::to_string(coordinator_->pid());
+  ASSERT_EQ(std::system(enable.c_str()), 0) << enable;
+  const json second = Post(TwoPhase({Branch("order"), Branch("inventory")}));
+  EXPECT_NE(second["_status"], 201) << second.dump();
+  EXPECT_NE(second.value("state", ""), "committed") << second.dump();
+  ASSERT_TRUE(WaitFor([&] {
+    auto res = Client().Get("/readyz");
+    return res && res->status == 503;
+  })) << "the coordinator still reports ready over a log it cannot sync";
+  const json third = Post(TwoPhase({Branch("order"), Branch("inventory")}));
+  EXPECT_GE(third["_status"].get<int>(), 500) << third.dump();
+  EXPECT_EQ(Query("order", "SELECT COUNT(*) FROM txc_branches WHERE state = 'committed'"), "1");
+  EXPECT_EQ(Query("inventory", "SELECT COUNT(*) FROM txc_branches WHERE state = 'committed'"), "1");
+
+  // A healthy disk again (kill -9 and a plain restart): whatever reached the participants ends
+  // one way at both, and nothing stays in doubt.
+  StartCoordinator();
+  const std::string in_doubt =
+      "SELECT COUNT(*) FROM txc_branches WHERE state IN ('prepared', 'precommitted')";
+  EXPECT_TRUE(WaitFor([&] {
+    return Query("order", in_doubt) == "0" && Query("inventory", in_doubt) == "0";
+  })) << "branches left in doubt";
+  const std::string outcomes =
+      "SELECT group_concat(gid || ':' || state, ',') FROM "
+      "(SELECT gid, state FROM txc_branches ORDER BY gid)";
+  EXPECT_EQ(Query("order", outcomes), Query("inventory", outcomes));
+  const json after = Post(TwoPhase({Branch("order"), Branch("inventory")}));
+  EXPECT_EQ(after["state"], "committed") << after.dump();
+}
+
+}  // namespace
+}  // namespace txc::testing
