@@ -8,7 +8,7 @@ packages=(g++ cmake make pkg-config nats-server libnats-dev libcpp-httplib-dev n
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev clang-format python3)  # python3: tests/e2e/python_participant_test.py
   packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer + sanitizers for tests/fuzz/run.sh
-  packages+=(spin fiu-utils)  # model/check.sh; fiu-run for the disk-fault test
+  packages+=(spin fiu-utils docker-compose)  # model/check.sh; the disk-fault test; compose_config
 fi
 
 missing=()

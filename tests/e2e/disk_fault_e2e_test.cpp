@@ -14,10 +14,13 @@ json TwoPhase(json branches) {
 }
 
 TEST_F(E2eTest, AFailedLogSyncIsNeverTakenForDurable) {
+#if defined(__SANITIZE_ADDRESS__)
+  // libfiu's preloaded wrappers hang the ASan runtime's start-up; the plain build runs this.
+  GTEST_SKIP() << "libfiu cannot preload into a sanitizer build";
+#endif
   StartParticipant("order");
   StartParticipant("inventory");
-  // fiu-run preloads libfiu; under ASan the preload would otherwise come before the runtime.
-  StartCoordinator({"ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"}, {"fiu-run", "-x"});
+  StartCoordinator({}, {"fiu-run", "-x"});
   const json first = Post(TwoPhase({Branch("order"), Branch("inventory")}));
   ASSERT_EQ(first["_status"], 201) << first.dump();
   ASSERT_EQ(first["state"], "committed");

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Runs the compose demo for real with podman (no Docker engine here): builds the debian:bookworm
+# base image locally with debootstrap (no registry is reachable), brings compose.yaml up with
+# podman-compose, places orders through the coordinator's published port (2PC, 3PC and a saga;
+# each one that commits and one that is refused for lack of stock), checks the outcomes and what
+# the services hold, and brings everything down, removing what it created. Called by .ci/run.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+need=()
+for p in podman podman-compose debootstrap curl python3; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if ((${#need[@]})); then
+  $sudo apt-get update -q && $sudo apt-get install -y -q "${need[@]}"
+fi
+
+work=$(mktemp -d /tmp/txc-compose.XXXXXX)
+project=txcdemo$$
+base=docker.io/library/debian:bookworm
+imported=0
+# This machine's podman needs lower ulimits and cgroupfs (../shared/env.md); nothing in /etc.
+cat >"$work/containers.conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+export CONTAINERS_CONF=$work/containers.conf
+
+compose() { podman-compose -p "$project" -f compose.yaml "$@"; }
+cleanup() {
+  set +e
+  echo "== bringing the demo down"
+  compose down -v >/dev/null 2>&1
+  podman network rm -f "${project}_default" >/dev/null 2>&1
+  podman volume ls -q | grep "^${project}_" | xargs -r podman volume rm -f >/dev/null 2>&1
+  podman images --format '{{.Repository}}:{{.Tag}}' | grep "${project}" |
+    xargs -r podman rmi -f >/dev/null 2>&1
+  podman image prune -f >/dev/null 2>&1  # the build stages
+  ((imported)) && podman rmi -f "$base" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start=$(date +%s)
+if ! podman image exists "$base"; then
+  mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null |
+    head -n 1)
+  mirror=${mirror:-http://deb.debian.org/debian}
+  echo "== building $base with debootstrap from $mirror"
+  debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+    { tail -n 20 "$work/debootstrap.log"; exit 1; }
+  tar -C "$work/rootfs" -c . | podman import - "$base" >/dev/null
+  imported=1
+  rm -rf "$work/rootfs"
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export TXC_DEMO_PORT=$port
+echo "== building and starting the compose demo (coordinator on port $port)"
+compose up -d --build >"$work/up.log" 2>&1 || { tail -n 40 "$work/up.log"; exit 1; }
+api=http://127.0.0.1:$port
+
+# Waits until `podman exec CONTAINER curl URL` answers, for at most 60 s.
+wait_inside() {
+  for _ in $(seq 300); do
+    podman exec "$1" curl -fs "$2" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "compose-demo: $1 did not become ready" >&2
+  podman logs "$1" 2>&1 | tail -n 20 >&2
+  return 1
+}
+for _ in $(seq 300); do curl -fs "$api/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fs "$api/readyz" >/dev/null || { compose logs 2>&1 | tail -n 40; exit 1; }
+wait_inside "${project}_order_1" http://127.0.0.1:8081/healthz
+wait_inside "${project}_inventory_1" http://127.0.0.1:8082/healthz
+echo "== ready in $(($(date +%s) - start)) s"
+
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+failures=0
+# place PROTOCOL ORDER_ID QTY EXPECTED_STATE
+place() {
+  local body answer state
+  body=$(printf '{"protocol":"%s","timeout_ms":5000,"branches":[
+    {"participant":"order","payload":{"order_id":"%s","sku":"widget","qty":%d}},
+    {"participant":"inventory","payload":{"sku":"widget","qty":%d}}]}' "$1" "$2" "$3" "$3")
+  answer=$(curl -fsS -XPOST "$api/v1/transactions?wait=true" -H 'Content-Type: application/json' \
+    -d "$body")
+  state=$(json 'd["state"]' <<<"$answer")
+  printf '%-4s order %-4s %2d widgets -> %s\n' "$1" "$2" "$3" "$state"
+  if [[ $state != "$4" ]]; then echo "   expected $4: $answer"; failures=$((failures + 1)); fi
+}
+echo "== placing orders through the published port (5 widgets in stock)"
+place 2pc o-1 2 committed
+place 2pc o-2 10 aborted
+place 3pc o-3 1 committed
+place 3pc o-4 9 aborted
+place saga o-5 1 completed
+place saga o-6 9 compensated
+
+stock=$(podman exec "${project}_inventory_1" curl -fsS http://127.0.0.1:8082/stock)
+orders=$(podman exec "${project}_order_1" curl -fsS http://127.0.0.1:8081/orders)
+echo "   stock:  $stock"
+echo "   orders: $orders"
+# 4 widgets taken by the three orders that went through; the refused ones left nothing held.
+expect_stock='[{"available": 1, "reserved": 0, "sku": "widget"}]'
+[[ $(json 'json.dumps(d, sort_keys=True)' <<<"$stock") == "$expect_stock" ]] ||
+  { echo "   expected $expect_stock"; failures=$((failures + 1)); }
+expect_orders='o-1:confirmed o-2:cancelled o-3:confirmed o-4:cancelled o-5:confirmed o-6:cancelled'
+[[ $(json '" ".join(r["order_id"] + ":" + r["status"] for r in d)' <<<"$orders") == \
+  "$expect_orders" ]] || { echo "   expected $expect_orders"; failures=$((failures + 1)); }
+
+if ((failures)); then
+  echo "compose demo: $failures unexpected outcome(s)"
+  compose logs 2>&1 | tail -n 60
+  exit 1
+fi
+echo "== compose demo passed in $(($(date +%s) - start)) s"
