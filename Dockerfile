@@ -22,7 +22,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTXC_BUILD_TESTS=OFF 
 # What every txc process needs at run time (curl: the health checks).
 FROM debian:bookworm AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libnats3.4 libsqlite3-0 curl \
+ && apt-get install -y --no-install-recommends libnats3.4 libsqlite3-0 libcpp-httplib0.11 curl \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir /data
 WORKDIR /data
