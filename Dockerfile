@@ -12,6 +12,7 @@ COPY coordinator coordinator
 COPY participant-sdk participant-sdk
 COPY examples examples
 COPY tests/support tests/support
+COPY docs/openapi.yaml docs/openapi.yaml
 COPY bench bench
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTXC_BUILD_TESTS=OFF \
  && cmake --build build -j "$(nproc)" --target txc-coordinator order-service inventory-service \

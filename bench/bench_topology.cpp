@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -73,11 +74,19 @@ bool BenchTopology::Start(int participants, int http_threads) {
 
 bool BenchTopology::StartCoordinator() {
   coordinator_.reset();
-  coordinator_ = testing::Process::Start(
-      {coordinator_bin_, "--nats-url", nats_.url(), "--http-addr",
-       "127.0.0.1:" + std::to_string(api_port_), "--db-path", dir_ + "/txc.db", "--synchronous",
-       synchronous_, "--http-threads", std::to_string(http_threads_)},
-      {}, dir_ + "/coordinator.log");
+  std::vector<std::string> args = {coordinator_bin_,
+                                   "--nats-url",
+                                   nats_.url(),
+                                   "--http-addr",
+                                   "127.0.0.1:" + std::to_string(api_port_),
+                                   "--db-path",
+                                   dir_ + "/txc.db",
+                                   "--synchronous",
+                                   synchronous_,
+                                   "--http-threads",
+                                   std::to_string(http_threads_)};
+  if (!retention_.empty()) args.insert(args.end(), {"--retention", retention_});
+  coordinator_ = testing::Process::Start(args, {}, dir_ + "/coordinator.log");
   if (!coordinator_) return false;
   const bool up = testing::WaitFor(
       [&] {
@@ -175,9 +184,18 @@ BenchTopology::RunResult BenchTopology::RunUntil(int64_t n, int in_flight) {
     return b.find("\"state\":\"committed\"") != std::string::npos;
   });
   r.ok = res.completed == static_cast<uint64_t>(n) && res.failed == 0;
+  for (const auto& e : res.errors) std::cerr << "  " << e << "\n";
+  if (!res.latency_us.empty()) {
+    r.max_latency_us = *std::max_element(res.latency_us.begin(), res.latency_us.end());
+  }
   r.seconds = res.seconds;
   r.peak_rss_kb = CoordinatorPeakRssKb();
   r.end_rss_kb = CoordinatorRssKb();
+  for (const char* file : {"/txc.db", "/txc.db-wal"}) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(dir_ + file, ec);
+    if (!ec) r.log_bytes += static_cast<int64_t>(size);
+  }
   return r;
 }
 

@@ -20,6 +20,9 @@ class BenchTopology {
                 std::string participant_bin = "");
   ~BenchTopology();
 
+  // The coordinator's --retention (empty: its default). Set before Start.
+  void set_retention(std::string retention) { retention_ = std::move(retention); }
+
   // Starts nats-server, the coordinator (serving `http_threads` connections) and
   // `participants` participants. False, with the reason on stderr, if anything fails.
   bool Start(int participants, int http_threads);
@@ -44,6 +47,8 @@ class BenchTopology {
     double seconds = 0;
     int64_t peak_rss_kb = 0;
     int64_t end_rss_kb = 0;
+    int64_t log_bytes = 0;  // the log's file and WAL at the end
+    int64_t max_latency_us = 0;
   };
   // 2PC over two participants until `n` transactions have committed.
   RunResult RunUntil(int64_t n, int in_flight);
@@ -61,6 +66,7 @@ class BenchTopology {
   std::string dir_;
   int api_port_ = 0;
   int http_threads_ = 64;
+  std::string retention_;
   std::unique_ptr<testing::Process> coordinator_;
   std::vector<std::unique_ptr<testing::Process>> participants_;
   std::vector<std::unique_ptr<testing::Process>> echoes_;

@@ -179,6 +179,7 @@ LoadResult RunHttpLoad(const LoadOptions& options,
         // lost; a new connection takes this one's place.
         if (c.busy) {
           result.failed++;
+          answered++;  // lost, not retried: it must not leave a bounded run waiting for it
           if (result.errors.size() < 5) result.errors.push_back("connection closed");
         }
         epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);

@@ -10,8 +10,10 @@
 //   txc-bench --scaling                  2PC: participants 2,4,8 x in flight 1,16,256,1024
 //   txc-bench --recovery N               time to finish N unfinished transactions after a restart
 //   txc-bench --transactions N           run until N transactions, report the coordinator's RSS
+//                                        and the log's size (try with --retention 30s)
 //   txc-bench --smoke                    a few seconds of everything; fails only if something does
-// --coordinator-bin and --participant-bin run other builds (e.g. one with frame pointers for perf).
+// --retention D is passed to the coordinator. --coordinator-bin and --participant-bin run other
+// builds (e.g. one with frame pointers for perf).
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,7 +36,7 @@ struct Flags {
   std::map<std::string, std::string> values = {
       {"protocol", "all"},   {"participants", "2"},   {"in-flight", "256"},    {"rate", "0"},
       {"duration-s", "10"},  {"warmup-s", "2"},       {"synchronous", "FULL"}, {"recovery", "0"},
-      {"transactions", "0"}, {"coordinator-bin", ""}, {"participant-bin", ""}};
+      {"transactions", "0"}, {"coordinator-bin", ""}, {"participant-bin", ""}, {"retention", ""}};
   std::map<std::string, bool> switches = {
       {"no-baseline", false}, {"scaling", false}, {"smoke", false}, {"echo", false}};
   int Int(const std::string& k) const { return std::atoi(values.at(k).c_str()); }
@@ -150,6 +152,7 @@ int main(int argc, char** argv) {
   const bool smoke = flags.switches["smoke"];
   BenchTopology topo(argv[0], flags.values["synchronous"], flags.values["coordinator-bin"],
                      flags.values["participant-bin"]);
+  topo.set_retention(flags.values["retention"]);
   const int max_participants =
       flags.switches["scaling"] ? 8 : std::max(2, flags.Int("participants"));
   if (!topo.Start(max_participants,
@@ -173,9 +176,11 @@ int main(int argc, char** argv) {
     const auto r = topo.RunUntil(n, flags.Int("in-flight"));
     std::printf(
         "%d transactions (2pc, %d participants, %d in flight) in %.1f s; coordinator peak "
-        "RSS %.1f MB, RSS at the end %.1f MB\n",
+        "RSS %.1f MB, RSS at the end %.1f MB; log file and WAL %.1f MB; slowest %.1f ms\n",
         n, flags.Int("participants"), flags.Int("in-flight"), r.seconds,
-        static_cast<double>(r.peak_rss_kb) / 1024, static_cast<double>(r.end_rss_kb) / 1024);
+        static_cast<double>(r.peak_rss_kb) / 1024, static_cast<double>(r.end_rss_kb) / 1024,
+        static_cast<double>(r.log_bytes) / (1024 * 1024),
+        static_cast<double>(r.max_latency_us) / 1000);
     return r.ok ? 0 : 1;
   }
 

@@ -47,6 +47,37 @@ auto MillisSetting(core::Duration core::RetryPolicy::*field, const char* what) {
   };
 }
 
+// "0" or a count with a unit: 90s, 30m, 12h, 7d.
+Status ParseRetention(Config& c, const std::string& text) {
+  const Status bad = Status::InvalidArgument(
+      "--retention must be 0 (keep forever) or a number followed by s, m, h or d, got '" + text +
+      "'");
+  if (text == "0") {
+    c.retention = std::chrono::milliseconds(0);
+    return Status::Ok();
+  }
+  if (text.size() < 2) return bad;
+  long n = 0;
+  if (!ParseInt(text.substr(0, text.size() - 1), 1, 100'000, "--retention", &n).ok()) return bad;
+  switch (text.back()) {
+    case 's':
+      c.retention = std::chrono::seconds(n);
+      break;
+    case 'm':
+      c.retention = std::chrono::minutes(n);
+      break;
+    case 'h':
+      c.retention = std::chrono::hours(n);
+      break;
+    case 'd':
+      c.retention = std::chrono::hours(24 * n);
+      break;
+    default:
+      return bad;
+  }
+  return Status::Ok();
+}
+
 const std::vector<Setting>& Settings() {
   static const std::vector<Setting> kSettings = {
       {"--nats-url", "TXC_NATS_URL", "NATS server URL (default nats://127.0.0.1:4222)",
@@ -101,6 +132,10 @@ const std::vector<Setting>& Settings() {
          c.max_body_bytes = static_cast<size_t>(n);
          return Status::Ok();
        }},
+      {"--retention", "TXC_RETENTION",
+       "how long finished transactions stay in the log, e.g. 90s, 30m, 12h, 7d; 0 keeps them "
+       "forever (default 7d). A purged transaction's Idempotency-Key is forgotten too",
+       ParseRetention},
   };
   return kSettings;
 }
@@ -147,7 +182,8 @@ Result<Config> ParseConfig(const std::vector<std::string>& args,
 
 std::string ConfigHelp() {
   std::ostringstream out;
-  out << "txc-coordinator: drives distributed transactions (2PC) over NATS, logged in SQLite.\n\n"
+  out << "txc-coordinator: drives distributed transactions (2PC, 3PC, sagas) over NATS, logged in "
+         "SQLite.\n\n"
          "Usage: txc-coordinator [FLAG VALUE | FLAG=VALUE]...\n\n"
          "Every flag can also be set by the environment variable shown.\n\n";
   for (const Setting& s : Settings()) {

@@ -2,6 +2,7 @@
 // (a flag wins over its variable, a variable over the default).
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ struct Config {
   int max_branches = 64;
   size_t max_body_bytes = 1 << 20;
   int http_threads = 64;
+  // Finished transactions older than this are purged from the log; zero keeps them forever.
+  std::chrono::milliseconds retention = std::chrono::hours(24 * 7);
   bool help = false;
 };
 

@@ -25,8 +25,8 @@ int Run(const txc::Config& config) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto log =
-      txc::log::SqliteTxLog::Open({.path = config.db_path, .synchronous = config.synchronous});
+  auto log = txc::log::SqliteTxLog::Open(
+      {.path = config.db_path, .synchronous = config.synchronous, .retention = config.retention});
   if (!log.ok()) {
     std::cerr << "txc: cannot open the transaction log " << config.db_path << ": "
               << log.status().ToString() << "\n";

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "api/error_mapping.h"
+#include "api/openapi_spec.h"
 #include "api/tx_json.h"
 
 namespace txc::api {
@@ -69,6 +70,22 @@ void HttpApi::Stop() {
   thread_.join();
 }
 
+void HttpApi::Serve(const std::string& method, const std::string& path, Handler handler) {
+  routes_.push_back({method, path});
+  std::string pattern;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '{') {
+      i = path.find('}', i);
+      pattern += "([^/]+)";
+    } else {
+      pattern += path[i];
+    }
+  }
+  httplib::Server& s = *server_;
+  if (method == "GET") s.Get(pattern, std::move(handler));
+  if (method == "POST") s.Post(pattern, std::move(handler));
+}
+
 void HttpApi::Routes() {
   httplib::Server& s = *server_;
 
@@ -112,43 +129,46 @@ void HttpApi::Routes() {
   });
 
   const ParseLimits limits{options_.max_branches, options_.max_json_depth, options_.max_timeout};
-  s.Post("/v1/transactions", [this, limits](const httplib::Request& req, httplib::Response& res) {
-    const std::string type = req.get_header_value("Content-Type");
-    if (!type.empty() && type.rfind(kJson, 0) != 0) {
-      return ReplyError(res, 415, StatusCode::kInvalidArgument,
-                        "Content-Type must be application/json");
-    }
-    auto cmd = ParseBeginRequest(req.body, limits);
-    if (!cmd.ok()) return ReplyError(res, cmd.status());
-    if (req.has_header("Idempotency-Key")) {
-      cmd->idempotency_key = req.get_header_value("Idempotency-Key");
-      if (!IsValidIdempotencyKey(cmd->idempotency_key)) {
-        return ReplyError(res, Status::InvalidArgument(
-                                   "Idempotency-Key must be 1 to 128 printable ASCII characters"));
-      }
-      cmd->request_hash = RequestFingerprint(req.body);
-    }
-    const std::string wait = req.get_param_value("wait");
-    if (wait == "true" || wait == "1") {
-      cmd->wait = std::min(options_.max_wait, cmd->timeout + core::Duration(30000));
-    }
-    auto begun = service_.Begin(*cmd);
-    if (!begun.ok()) return ReplyError(res, begun.status());
-    Reply(res, begun->created ? 201 : 200, TransactionJson(begun->tx));
-  });
+  Serve("POST", "/v1/transactions",
+        [this, limits](const httplib::Request& req, httplib::Response& res) {
+          const std::string type = req.get_header_value("Content-Type");
+          if (!type.empty() && type.rfind(kJson, 0) != 0) {
+            return ReplyError(res, 415, StatusCode::kInvalidArgument,
+                              "Content-Type must be application/json");
+          }
+          auto cmd = ParseBeginRequest(req.body, limits);
+          if (!cmd.ok()) return ReplyError(res, cmd.status());
+          if (req.has_header("Idempotency-Key")) {
+            cmd->idempotency_key = req.get_header_value("Idempotency-Key");
+            if (!IsValidIdempotencyKey(cmd->idempotency_key)) {
+              return ReplyError(res,
+                                Status::InvalidArgument(
+                                    "Idempotency-Key must be 1 to 128 printable ASCII characters"));
+            }
+            cmd->request_hash = RequestFingerprint(req.body);
+          }
+          const std::string wait = req.get_param_value("wait");
+          if (wait == "true" || wait == "1") {
+            cmd->wait = std::min(options_.max_wait, cmd->timeout + core::Duration(30000));
+          }
+          auto begun = service_.Begin(*cmd);
+          if (!begun.ok()) return ReplyError(res, begun.status());
+          Reply(res, begun->created ? 201 : 200, TransactionJson(begun->tx));
+        });
 
-  s.Get(R"(/v1/transactions/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-    const std::string id = req.matches[1];
-    if (!IsValidTransactionId(id)) {
-      return ReplyError(
-          res, Status::InvalidArgument("transaction ids are 1 to 64 letters, digits, '_' or '-'"));
-    }
-    auto tx = service_.Get(id);
-    if (!tx.ok()) return ReplyError(res, tx.status());
-    Reply(res, 200, TransactionJson(*tx));
-  });
+  Serve("GET", "/v1/transactions/{id}",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const std::string id = req.matches[1];
+          if (!IsValidTransactionId(id)) {
+            return ReplyError(res, Status::InvalidArgument(
+                                       "transaction ids are 1 to 64 letters, digits, '_' or '-'"));
+          }
+          auto tx = service_.Get(id);
+          if (!tx.ok()) return ReplyError(res, tx.status());
+          Reply(res, 200, TransactionJson(*tx));
+        });
 
-  s.Get("/v1/transactions", [this](const httplib::Request& req, httplib::Response& res) {
+  Serve("GET", "/v1/transactions", [this](const httplib::Request& req, httplib::Response& res) {
     auto filter = ParseListQuery(req.params);
     if (!filter.ok()) return ReplyError(res, filter.status());
     auto page = service_.List(*filter);
@@ -161,13 +181,17 @@ void HttpApi::Routes() {
                                                      : nlohmann::json(page->next_cursor)}});
   });
 
-  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+  Serve("GET", "/healthz", [](const httplib::Request&, httplib::Response& res) {
     Reply(res, 200, {{"status", "ok"}});
   });
-  s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+  Serve("GET", "/readyz", [this](const httplib::Request&, httplib::Response& res) {
     Status ready = service_.Ready();
     if (!ready.ok()) return ReplyError(res, 503, StatusCode::kUnavailable, ready.message());
     Reply(res, 200, {{"status", "ready"}});
+  });
+  Serve("GET", "/openapi.yaml", [](const httplib::Request&, httplib::Response& res) {
+    const std::string_view yaml = OpenApiYaml();
+    res.set_content(yaml.data(), yaml.size(), "application/yaml");
   });
 
   // Known paths with a method they do not serve.

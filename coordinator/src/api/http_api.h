@@ -3,20 +3,25 @@
 // result or the error (error_mapping.h). No exception escapes a handler: anything thrown is
 // answered 500 and the server keeps serving.
 //
-// Routes: POST /v1/transactions[?wait=true], GET /v1/transactions/{id},
-// GET /v1/transactions?state=&protocol=&limit=&cursor=, GET /healthz, GET /readyz.
+// Routes: the ones docs/openapi.yaml documents (served at GET /openapi.yaml); routes() lists what
+// is served, in the document's notation, so a test can hold the two equal.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "api/request_parser.h"
 #include "api/transaction_service.h"
 
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace txc::api {
 
@@ -45,12 +50,28 @@ class HttpApi {
   void Stop();
   int port() const { return port_; }
 
+  struct Route {
+    std::string method;  // "GET"
+    std::string path;    // as OpenAPI writes it: "/v1/transactions/{id}"
+    bool operator<(const Route& o) const {
+      return std::tie(method, path) < std::tie(o.method, o.path);
+    }
+    bool operator==(const Route& o) const { return method == o.method && path == o.path; }
+  };
+  // Every route served, in registration order.
+  const std::vector<Route>& routes() const { return routes_; }
+
  private:
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
   void Routes();
+  // Registers `handler` for METHOD `path` ({name} segments match one path segment each) and
+  // records it in routes_.
+  void Serve(const std::string& method, const std::string& path, Handler handler);
 
   TransactionService& service_;
   Options options_;
   std::unique_ptr<httplib::Server> server_;
+  std::vector<Route> routes_;
   std::thread thread_;
   int port_ = 0;
 };

@@ -9,7 +9,7 @@ namespace txc::log {
 namespace {
 
 // Step i takes the schema from version i to i+1.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: the initial schema.
     R"sql(
 CREATE TABLE transactions (
@@ -63,6 +63,11 @@ CREATE INDEX attempts_tx ON attempts(tx_id);
     // 2: saga steps name the steps they run after (a JSON array of branch indices).
     R"sql(
 ALTER TABLE branches ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]';
+)sql",
+    // 3: retention purges finished transactions oldest first (created_at never changes, so the
+    // index only grows at its end).
+    R"sql(
+CREATE INDEX transactions_created ON transactions(created_at);
 )sql",
 };
 

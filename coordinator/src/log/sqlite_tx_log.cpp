@@ -30,6 +30,11 @@ Result<std::unique_ptr<SqliteTxLog>> SqliteTxLog::Open(const Options& options) {
   }
   if (options.max_batch == 0) return Status::InvalidArgument("max_batch must be at least 1");
   if (options.busy_timeout_ms < 0) return Status::InvalidArgument("busy_timeout_ms is negative");
+  if (options.retention.count() < 0) return Status::InvalidArgument("retention is negative");
+  if (options.retention.count() > 0 &&
+      (options.purge_batch == 0 || options.purge_every.count() <= 0)) {
+    return Status::InvalidArgument("purge_batch and purge_every must be positive");
+  }
   Options opts = options;
   TXC_ASSIGN_OR_RETURN(opts.synchronous, NormaliseSynchronous(options.synchronous));
 
@@ -83,29 +88,79 @@ void SqliteTxLog::Append(std::vector<core::LogRecord> records, Done done, Urgenc
 }
 
 void SqliteTxLog::WriterLoop() {
+  using Clock = std::chrono::steady_clock;
+  const bool retain_all = options_.retention.count() == 0;
+  Clock::time_point next_purge = Clock::now();
   std::vector<Pending> group;
   while (true) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued has been completed
-      // Only lazy records so far: give an urgent append a moment to come and share the commit.
-      cv_.wait_until(lock, queue_.front().queued_at + options_.lazy_delay,
-                     [this] { return stopping_ || urgent_queued_ > 0; });
-      // Take whole batches while they fit in max_batch; the first is taken even when larger.
-      size_t records = 0;
-      while (!queue_.empty()) {
-        size_t n = queue_.front().records.size();
-        if (!group.empty() && records + n > options_.max_batch) break;
-        records += n;
-        if (queue_.front().urgent) --urgent_queued_;
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      const auto ready = [this] { return stopping_ || !queue_.empty(); };
+      if (retain_all) {
+        cv_.wait(lock, ready);
+      } else {
+        cv_.wait_until(lock, next_purge, ready);
+      }
+      if (queue_.empty()) {
+        if (stopping_) return;  // everything queued has been completed
+      } else {
+        // Only lazy records so far: give an urgent append a moment to come and share the commit.
+        cv_.wait_until(lock, queue_.front().queued_at + options_.lazy_delay,
+                       [this] { return stopping_ || urgent_queued_ > 0; });
+        // Take whole batches while they fit in max_batch; the first is taken even when larger.
+        size_t records = 0;
+        while (!queue_.empty()) {
+          size_t n = queue_.front().records.size();
+          if (!group.empty() && records + n > options_.max_batch) break;
+          records += n;
+          if (queue_.front().urgent) --urgent_queued_;
+          group.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
       }
     }
-    WriteGroup(group);
-    group.clear();  // frees the records and callbacks here, outside mu_
+    if (!group.empty()) {
+      WriteGroup(group);
+      group.clear();  // frees the records and callbacks here, outside mu_
+    }
+    // Checked after every group too: under steady load the queue is never empty.
+    if (!retain_all && Clock::now() >= next_purge) next_purge = Purge();
   }
+}
+
+std::chrono::steady_clock::time_point SqliteTxLog::Purge() {
+  // A backlog (say, the first start with weeks of history) is worked off one batch per pause,
+  // so that purge commits take a bounded share of the writer: at most 500 per 20 ms by default,
+  // far above any sustained rate of finished transactions.
+  constexpr std::chrono::milliseconds kBacklogPause{20};
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    if (!poison_.ok() || stopping_) return now + options_.purge_every;
+  }
+  const auto cutoff =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()) -
+      options_.retention;
+  Result<size_t> purged = Status::Internal("purge did not run");
+  try {
+    purged = writer_->PurgeFinished(cutoff.time_since_epoch().count(), options_.purge_batch);
+  } catch (const std::exception& e) {  // only bad_alloc is possible; don't unwind the thread
+    purged = Status::Internal(e.what());
+  }
+  if (!purged.ok()) {
+    if (purged.status().code() == StatusCode::kDataLoss) {
+      // The commit failed: the file can no longer be trusted, for decisions least of all.
+      std::lock_guard lock(mu_);
+      if (poison_.ok()) poison_ = Status::DataLoss("tx log poisoned: " + purged.status().message());
+    } else {
+      // Rolled back, nothing uncertain on disk: a failed clean-up must not stop the decisions.
+      std::fprintf(stderr, "txc: retention purge failed, retrying later: %s\n",
+                   purged.status().ToString().c_str());
+    }
+    return now + options_.purge_every;
+  }
+  purged_.fetch_add(*purged);
+  return *purged == options_.purge_batch ? now + kBacklogPause : now + options_.purge_every;
 }
 
 void SqliteTxLog::WriteGroup(std::vector<Pending>& group) {
@@ -178,6 +233,7 @@ SqliteTxLog::Stats SqliteTxLog::stats() const {
   s.appends = appends_.load();
   s.records = records_.load();
   s.commits = commits_.load();
+  s.purged = purged_.load();
   return s;
 }
 

@@ -3,9 +3,10 @@
 // Writes: Append() only queues. One writer thread takes everything queued (up to max_batch
 // records, never splitting one Append's batch), applies it inside a single
 // BEGIN IMMEDIATE ... COMMIT and then runs each batch's `done` in order, on the writer thread,
-// with no lock held. If a write, commit or sync fails the group is rolled back and the log is
-// poisoned: that group and every later Append complete with kDataLoss carrying the SQLite error,
-// and Health() returns it. Reopening the file is the only way back.
+// with no lock held. Between groups it purges expired finished transactions (Options.retention).
+// If a write, commit or sync fails the group is rolled back and the log is poisoned: that group and
+// every later Append complete with kDataLoss carrying the SQLite error, and Health() returns it.
+// Reopening the file is the only way back.
 //
 // Reads go through a second connection (serialised by a mutex) and see only committed data.
 //
@@ -41,12 +42,22 @@ class SqliteTxLog final : public TxLog {
     // How long lazy appends may wait for an urgent one to share its commit.
     std::chrono::microseconds lazy_delay{2000};
     int busy_timeout_ms = 5000;  // wait for a lock held by another connection
+    // Retention: terminal transactions created and last updated longer ago than this are deleted
+    // with their history, `purge_batch` at a time, so the file stops growing. Zero keeps them
+    // forever. What a purge forgets: the transaction (GET answers 404) and its Idempotency-Key
+    // (a POST retried with it later starts a new transaction). A status query about it is
+    // answered "aborted" (presumed abort): right, because a committed transaction is terminal
+    // only once every branch acknowledged the commit (docs/durability.md).
+    std::chrono::milliseconds retention{0};
+    std::chrono::milliseconds purge_every{10000};  // how often the writer looks for expired rows
+    size_t purge_batch = 500;  // transactions per purge commit: bounds the pause of the writer
   };
 
   struct Stats {
     uint64_t appends = 0;  // batches completed with Ok
     uint64_t records = 0;  // records committed
     uint64_t commits = 0;  // successful COMMITs (group commit: usually far fewer than appends)
+    uint64_t purged = 0;   // finished transactions deleted by retention
   };
 
   // Opens or creates the log, migrates its schema and starts the writer thread.
@@ -90,6 +101,8 @@ class SqliteTxLog final : public TxLog {
   void WriterLoop();
   // Applies one group and completes its batches. Runs on the writer thread, mu_ not held.
   void WriteGroup(std::vector<Pending>& group);
+  // Deletes one batch of expired transactions; returns when the next purge is due. Writer thread.
+  std::chrono::steady_clock::time_point Purge();
 
   const Options options_;
   std::unique_ptr<SqliteWriter> writer_;  // used only by the writer thread
@@ -107,6 +120,7 @@ class SqliteTxLog final : public TxLog {
   std::atomic<uint64_t> appends_{0};
   std::atomic<uint64_t> records_{0};
   std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> purged_{0};
 };
 
 }  // namespace txc::log

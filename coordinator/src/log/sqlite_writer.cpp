@@ -64,6 +64,24 @@ Result<std::unique_ptr<SqliteWriter>> SqliteWriter::Open(const std::string& path
   TXC_ASSIGN_OR_RETURN(w->insert_attempt_, PrepareOwned(db, R"sql(
       INSERT INTO attempts(tx_id, branch, op, number, at, result, error, latency_us)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql"));
+
+  // The ids to purge are collected once, so the three deletes agree on them. created_at bounds
+  // the scan through its index (updated_at, which changes, has none: indexing it would cost
+  // every state change an index update).
+  TXC_RETURN_IF_ERROR(ExecSql(db, "PRAGMA temp_store=MEMORY"));
+  TXC_RETURN_IF_ERROR(ExecSql(db, "CREATE TEMP TABLE purge_ids(id TEXT PRIMARY KEY)"));
+  TXC_ASSIGN_OR_RETURN(w->select_purge_, PrepareOwned(db, R"sql(
+      INSERT INTO purge_ids
+      SELECT id FROM transactions
+      WHERE created_at < ?1 AND terminal = 1 AND updated_at < ?1
+      ORDER BY created_at LIMIT ?2)sql"));
+  for (const char* sql : {"DELETE FROM attempts WHERE tx_id IN (SELECT id FROM purge_ids)",
+                          "DELETE FROM branches WHERE tx_id IN (SELECT id FROM purge_ids)",
+                          "DELETE FROM transactions WHERE id IN (SELECT id FROM purge_ids)",
+                          "DELETE FROM purge_ids"}) {
+    TXC_ASSIGN_OR_RETURN(auto step, PrepareOwned(db, sql));
+    w->purge_steps_.push_back(std::move(step));
+  }
   return w;
 }
 
@@ -85,6 +103,29 @@ Status SqliteWriter::ApplyGroup(const std::vector<const std::vector<core::LogRec
     (void)rollback_->Run();
   }
   return st;
+}
+
+Result<size_t> SqliteWriter::PurgeFinished(int64_t before_ms, size_t limit) {
+  TXC_RETURN_IF_ERROR(begin_->Run().WithContext("begin purge"));
+  size_t purged = 0;
+  Status st = [&]() -> Status {
+    select_purge_->Bind(1, before_ms);
+    select_purge_->Bind(2, static_cast<int64_t>(limit));
+    TXC_RETURN_IF_ERROR(select_purge_->Run().WithContext("select purge"));
+    purged = static_cast<size_t>(sqlite3_changes(db_.get()));
+    for (auto& step : purge_steps_) TXC_RETURN_IF_ERROR(step->Run().WithContext("purge"));
+    // Only a failed COMMIT (a failed sync among others) leaves the file in doubt: kDataLoss.
+    if (Status c = commit_->Run(); !c.ok()) return Status::DataLoss("commit purge: " + c.message());
+    return Status::Ok();
+  }();
+  if (!st.ok()) {
+    // A rollback that fails leaves the file in doubt too.
+    if (!sqlite3_get_autocommit(db_.get()) && !rollback_->Run().ok()) {
+      return Status::DataLoss("rollback purge after: " + st.message());
+    }
+    return st;
+  }
+  return purged;
 }
 
 Status SqliteWriter::Apply(const core::LogRecord& record) {

@@ -27,6 +27,12 @@ class SqliteWriter {
   // naming the record that failed, is returned.
   Status ApplyGroup(const std::vector<const std::vector<core::LogRecord>*>& batches);
 
+  // Deletes, in one transaction, up to `limit` terminal transactions created and last updated
+  // before `before_ms` (ms since the Unix epoch), oldest first, with their branches and
+  // attempts. Returns how many transactions were deleted; kDataLoss if COMMIT failed (the file
+  // is then in doubt), another error if the purge was rolled back.
+  Result<size_t> PurgeFinished(int64_t before_ms, size_t limit);
+
  private:
   SqliteWriter() = default;
   Status Apply(const core::LogRecord& record);
@@ -46,6 +52,8 @@ class SqliteWriter {
   std::unique_ptr<SqliteStatement> update_tx_state_;
   std::unique_ptr<SqliteStatement> update_branch_;
   std::unique_ptr<SqliteStatement> insert_attempt_;
+  std::unique_ptr<SqliteStatement> select_purge_;
+  std::vector<std::unique_ptr<SqliteStatement>> purge_steps_;  // run in order after select_purge_
 };
 
 }  // namespace txc::log

@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <mutex>
+#include <regex>
+#include <sstream>
 #include <stdexcept>
 
 namespace txc::api {
@@ -102,6 +106,61 @@ class HttpApiTest : public ::testing::Test {
 };
 
 constexpr const char* kGood = R"({"protocol":"2pc","branches":[{"participant":"inv"}]})";
+
+std::string ReadOpenApi() {
+  std::ifstream in(TXC_OPENAPI_PATH);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The operations under `paths:` of docs/openapi.yaml (two-space path keys, four-space methods).
+std::vector<HttpApi::Route> DocumentedRoutes() {
+  std::vector<HttpApi::Route> routes;
+  std::istringstream lines(ReadOpenApi());
+  const std::regex path_line(R"(^  (/\S*):\s*$)");
+  const std::regex method_line(R"(^    (get|post|put|patch|delete):\s*$)");
+  bool in_paths = false;
+  std::string path;
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (!line.empty() && line[0] != ' ') in_paths = line == "paths:";
+    if (!in_paths) continue;
+    if (std::regex_match(line, m, path_line)) {
+      path = m[1];
+    } else if (std::regex_match(line, m, method_line)) {
+      std::string method = m[1];
+      std::transform(method.begin(), method.end(), method.begin(), ::toupper);
+      routes.push_back({method, path});
+    }
+  }
+  return routes;
+}
+
+TEST_F(HttpApiTest, ServesExactlyTheRoutesItsOpenApiDocumentDescribes) {
+  std::vector<HttpApi::Route> documented = DocumentedRoutes();
+  std::vector<HttpApi::Route> served = api_->routes();
+  ASSERT_GE(documented.size(), 6u) << "the parser found the paths in " << TXC_OPENAPI_PATH;
+  std::sort(documented.begin(), documented.end());
+  std::sort(served.begin(), served.end());
+  EXPECT_TRUE(documented == served) << "docs/openapi.yaml and HttpApi::Routes() disagree";
+  // And each one is really routed (a route recorded but not registered would answer 404).
+  for (const auto& route : served) {
+    const std::string path = std::regex_replace(route.path, std::regex(R"(\{[^}]*\})"), "tx1");
+    auto r = route.method == "POST" ? Post(path, kGood) : client_->Get(path.c_str());
+    ASSERT_TRUE(r) << route.method << " " << path;
+    EXPECT_EQ(r->body.find("no route"), std::string::npos) << route.method << " " << path;
+  }
+}
+
+TEST_F(HttpApiTest, ServesItsOpenApiDocument) {
+  auto r = client_->Get("/openapi.yaml");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/yaml");
+  EXPECT_EQ(r->body, ReadOpenApi());
+  EXPECT_EQ(r->body.rfind("openapi: 3", 0), 0u);
+}
 
 TEST_F(HttpApiTest, CreatesATransaction) {
   auto r = Post("/v1/transactions", kGood);

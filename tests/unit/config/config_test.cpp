@@ -23,6 +23,28 @@ TEST(Config, DefaultsMatchTheDocumentedOnes) {
   EXPECT_EQ(c->http_port, 8080);
   EXPECT_EQ(c->db_path, "./txc.db");
   EXPECT_EQ(c->synchronous, "FULL");
+  EXPECT_EQ(c->retention, std::chrono::hours(24 * 7));
+}
+
+TEST(Config, RetentionTakesAUnitOrZeroForForever) {
+  g_env = {{"TXC_RETENTION", "12h"}};
+  auto c = ParseConfig({}, FakeEnv);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->retention, std::chrono::hours(12));
+  g_env.clear();
+  for (auto [text, expected] : std::vector<std::pair<std::string, std::chrono::milliseconds>>{
+           {"0", std::chrono::milliseconds(0)},
+           {"90s", std::chrono::seconds(90)},
+           {"30m", std::chrono::minutes(30)},
+           {"7d", std::chrono::hours(168)}}) {
+    auto r = ParseConfig({"--retention", text}, FakeEnv);
+    ASSERT_TRUE(r.ok()) << text << ": " << r.status().ToString();
+    EXPECT_EQ(r->retention, expected) << text;
+  }
+  for (const char* text : {"", "d", "10", "10w", "-1h", "0s", "1.5h"}) {
+    auto r = ParseConfig({"--retention", text}, FakeEnv);
+    EXPECT_FALSE(r.ok()) << "'" << text << "'";
+  }
 }
 
 TEST(Config, FlagsOverrideEnvironmentWhichOverridesDefaults) {

@@ -9,6 +9,7 @@
 #include "log/migrations.h"
 #include "log/sqlite_tx_log.h"
 #include "log_test_util.h"
+#include "wait_for.h"
 
 namespace txc::log::test {
 namespace {
@@ -85,6 +86,61 @@ TEST_F(SqliteTxLogTest, RejectsBadOptions) {
   o = Opts();
   o.max_batch = 0;
   EXPECT_EQ(SqliteTxLog::Open(o).status().code(), StatusCode::kInvalidArgument);
+  o = Opts();
+  o.retention = std::chrono::hours(1);
+  o.purge_batch = 0;
+  EXPECT_EQ(SqliteTxLog::Open(o).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(SqliteTxLogTest, RetentionPurgesOnlyFinishedTransactionsOlderThanIt) {
+  auto o = Opts();
+  o.retention = std::chrono::hours(1);
+  o.purge_every = std::chrono::milliseconds(5);
+  o.purge_batch = 2;  // five expired transactions take three purges
+  auto log = MustOpen(o);
+  ASSERT_NE(log, nullptr);
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  std::vector<core::LogRecord> records;
+  for (int i = 0; i < 5; ++i) {  // At(...) is in 2023: long expired
+    const std::string id = "old" + std::to_string(i);
+    records.push_back(Created(MakeTx(id, 2, core::Protocol::kTwoPhase, "key-" + id)));
+    core::Attempt attempt;
+    attempt.at = At(5);
+    records.push_back(core::AttemptRecorded{id, 1, attempt});
+    records.push_back(StateChanged(id, core::TxState::kCommitted));
+  }
+  records.push_back(Created(MakeTx("old-unfinished")));
+  Transaction recent = MakeTx("recent-done");
+  recent.created_at = recent.updated_at = now;
+  records.push_back(Created(recent));
+  records.push_back(core::TxStateChanged{"recent-done", core::TxState::kAborted, "", now});
+  records.push_back(Created(MakeTx("old-but-just-finished")));
+  records.push_back(
+      core::TxStateChanged{"old-but-just-finished", core::TxState::kCommitted, "", now});
+  ASSERT_TRUE(AppendSync(*log, std::move(records)).ok());
+
+  ASSERT_TRUE(testing::WaitFor([&] { return log->stats().purged >= 5; }));
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = "old" + std::to_string(i);
+    auto found = log->Find(id, true);
+    ASSERT_TRUE(found.ok()) << found.status().ToString();
+    EXPECT_FALSE(found->has_value()) << id;
+    auto by_key = log->FindByIdempotencyKey("key-" + id);
+    ASSERT_TRUE(by_key.ok());
+    EXPECT_FALSE(by_key->has_value()) << "a purged transaction's key is forgotten";
+  }
+  for (const char* kept : {"old-unfinished", "recent-done", "old-but-just-finished"}) {
+    auto found = log->Find(kept, false);
+    ASSERT_TRUE(found.ok() && found->has_value()) << kept;
+    EXPECT_EQ((*found)->branches.size(), 2u) << kept;
+  }
+  RawDb raw(o.path);
+  EXPECT_EQ(raw.QueryText("SELECT count(*) FROM branches WHERE tx_id LIKE 'old_'"), "0");
+  EXPECT_EQ(raw.QueryText("SELECT count(*) FROM attempts"), "0");
+  EXPECT_EQ(log->stats().purged, 5u) << "nothing else was ever purged";
+  // Appends still work after purges.
+  EXPECT_TRUE(AppendSync(*log, {Created(MakeTx("after"))}).ok());
 }
 
 TEST_F(SqliteTxLogTest, ReportsUnopenableFileAsUnavailable) {
@@ -209,6 +265,11 @@ TEST_F(SqliteTxLogTest, ReadQueriesUseIndexes) {
                 .find("transactions_protocol"),
             std::string::npos);
   EXPECT_NE(raw.Plan("SELECT seq FROM attempts WHERE tx_id = 'a' ORDER BY seq").find("attempts_tx"),
+            std::string::npos);
+  // Retention scans only what was created before its cutoff.
+  EXPECT_NE(raw.Plan("SELECT id FROM transactions WHERE created_at < 5 AND terminal = 1 AND "
+                     "updated_at < 5 ORDER BY created_at LIMIT 5")
+                .find("transactions_created"),
             std::string::npos);
 }
 
