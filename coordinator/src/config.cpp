@@ -132,6 +132,13 @@ const std::vector<Setting>& Settings() {
          c.max_body_bytes = static_cast<size_t>(n);
          return Status::Ok();
        }},
+      {"--api-token", "TXC_API_TOKEN",
+       "when set, every API call but /healthz and /readyz needs 'Authorization: Bearer <token>' "
+       "(prefer the variable: a flag shows in the process list)",
+       [](Config& c, const std::string& v) {
+         c.api_token = v;
+         return Status::Ok();
+       }},
       {"--retention", "TXC_RETENTION",
        "how long finished transactions stay in the log, e.g. 90s, 30m, 12h, 7d; 0 keeps them "
        "forever (default 7d). A purged transaction's Idempotency-Key is forgotten too",

@@ -52,6 +52,7 @@ int Run(const txc::Config& config) {
   api_options.max_body_bytes = config.max_body_bytes;
   api_options.max_branches = static_cast<size_t>(config.max_branches);
   api_options.threads = config.http_threads;
+  api_options.api_token = config.api_token;
   txc::api::HttpApi api(service, api_options);
   if (auto s = api.Start(); !s.ok()) {
     std::cerr << "txc: cannot serve HTTP on " << config.http_host << ":" << config.http_port << ": "

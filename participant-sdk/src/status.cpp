@@ -20,6 +20,8 @@ const char* StatusCodeName(StatusCode code) {
       return "deadline_exceeded";
     case StatusCode::kResourceExhausted:
       return "resource_exhausted";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
     case StatusCode::kDataLoss:
       return "data_loss";
     case StatusCode::kInternal:

@@ -18,6 +18,8 @@ int HttpStatusFor(StatusCode code) {
       return 409;
     case StatusCode::kResourceExhausted:
       return 413;
+    case StatusCode::kUnauthenticated:
+      return 401;
     case StatusCode::kUnavailable:
       return 503;
     case StatusCode::kDeadlineExceeded:

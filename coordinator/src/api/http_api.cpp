@@ -29,6 +29,18 @@ void ReplyError(httplib::Response& res, int http_status, StatusCode code, std::s
   res.set_content(ErrorBody(Status(code, std::move(message))), kJson);
 }
 
+// Compares in time independent of where the strings differ, so the token cannot be guessed one
+// character at a time from response times.
+bool BearerTokenMatches(const std::string& header, const std::string& token) {
+  const std::string expected = "Bearer " + token;
+  if (header.size() != expected.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < header.size(); ++i) {
+    diff |= static_cast<unsigned char>(header[i] ^ expected[i]);
+  }
+  return diff == 0;
+}
+
 }  // namespace
 
 HttpApi::HttpApi(TransactionService& service, Options options)
@@ -117,9 +129,18 @@ void HttpApi::Routes() {
     }
   });
 
-  // Runs before httplib reads the body: a compressed body is refused instead of inflated, so a
-  // small request can never expand past the body limit (a decompression bomb).
-  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  // Runs before httplib reads the body: a client without the token is refused before it can make
+  // the server read anything, and a compressed body is refused instead of inflated, so a small
+  // request can never expand past the body limit (a decompression bomb).
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    const bool health_check = req.path == "/healthz" || req.path == "/readyz";
+    if (!options_.api_token.empty() && !health_check &&
+        !BearerTokenMatches(req.get_header_value("Authorization"), options_.api_token)) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      ReplyError(res, Status(StatusCode::kUnauthenticated,
+                             "this coordinator needs 'Authorization: Bearer <token>'"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
     const std::string encoding = req.get_header_value("Content-Encoding");
     if (encoding.empty() || encoding == "identity")
       return httplib::Server::HandlerResponse::Unhandled;

@@ -37,6 +37,8 @@ class HttpApi {
     core::Duration max_wait{60000};  // the longest a ?wait=true request is held
     int read_timeout_s = 10;         // slow clients (slowloris) are cut off
     int threads = 64;                // requests served at once (?wait=true holds one)
+    // When set, every request but /healthz and /readyz needs "Authorization: Bearer <token>".
+    std::string api_token;
   };
 
   HttpApi(TransactionService& service, Options options);

@@ -18,6 +18,7 @@ enum class StatusCode {
   kUnavailable,         // a dependency (NATS, the log) is down; retry later (503)
   kDeadlineExceeded,    // a wait ran out (504)
   kResourceExhausted,   // a limit was hit (413/429)
+  kUnauthenticated,     // no valid credentials (401)
   kDataLoss,            // durable storage cannot be trusted any more (500, log poisoned)
   kInternal,            // a bug (500)
 };

@@ -162,6 +162,48 @@ TEST_F(HttpApiTest, ServesItsOpenApiDocument) {
   EXPECT_EQ(r->body.rfind("openapi: 3", 0), 0u);
 }
 
+TEST(HttpApiTokenTest, EveryCallButTheHealthChecksNeedsTheBearerToken) {
+  FakeService service;
+  HttpApi::Options o;
+  o.port = 0;
+  o.api_token = "s3cret";
+  HttpApi api(service, o);
+  ASSERT_TRUE(api.Start().ok());
+  httplib::Client client("127.0.0.1", api.port());
+  auto post = [&](httplib::Headers headers) {
+    return client.Post("/v1/transactions", headers, kGood, "application/json");
+  };
+
+  for (const httplib::Headers& bad :
+       {httplib::Headers{}, httplib::Headers{{"Authorization", "Bearer wrong!"}},
+        httplib::Headers{{"Authorization", "s3cret"}},
+        httplib::Headers{{"Authorization", "Bearer s3cret2"}},
+        httplib::Headers{{"Authorization", "Basic s3cret"}}}) {
+    auto r = post(bad);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Bearer");
+    EXPECT_EQ(json::parse(r->body)["error"]["code"], "unauthenticated");
+  }
+  EXPECT_TRUE(service.last_begin.branches.empty()) << "refused before reaching the service";
+  for (const char* path : {"/v1/transactions", "/v1/transactions/tx1", "/openapi.yaml"}) {
+    auto r = client.Get(path);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << path;
+  }
+  for (const char* path : {"/healthz", "/readyz"}) {
+    auto r = client.Get(path);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << path << " stays open for probes";
+  }
+  auto ok = post({{"Authorization", "Bearer s3cret"}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 201);
+  auto get = client.Get("/v1/transactions/tx1", {{"Authorization", "Bearer s3cret"}});
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 200);
+}
+
 TEST_F(HttpApiTest, CreatesATransaction) {
   auto r = Post("/v1/transactions", kGood);
   ASSERT_TRUE(r);

@@ -76,7 +76,8 @@ TEST(Config, RejectsBadValuesWithAClearMessage) {
 
 TEST(Config, HelpListsEveryVariable) {
   const std::string help = ConfigHelp();
-  for (const char* v : {"TXC_NATS_URL", "TXC_HTTP_ADDR", "TXC_DB_PATH", "TXC_REPLY_TIMEOUT_MS"}) {
+  for (const char* v : {"TXC_NATS_URL", "TXC_HTTP_ADDR", "TXC_DB_PATH", "TXC_REPLY_TIMEOUT_MS",
+                        "TXC_API_TOKEN", "TXC_RETENTION"}) {
     EXPECT_NE(help.find(v), std::string::npos) << v;
   }
 }
