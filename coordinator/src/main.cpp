@@ -13,6 +13,7 @@
 #include "engine/engine.h"
 #include "engine/engine_service.h"
 #include "log/sqlite_tx_log.h"
+#include "metrics/metrics.h"
 #include "transport/nats_transport.h"
 
 namespace {
@@ -25,8 +26,17 @@ int Run(const txc::Config& config) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto log = txc::log::SqliteTxLog::Open(
-      {.path = config.db_path, .synchronous = config.synchronous, .retention = config.retention});
+  // Declared first: the log's and the engine's threads record into it until they are stopped.
+  txc::metrics::Metrics metrics;
+  auto log =
+      txc::log::SqliteTxLog::Open({.path = config.db_path,
+                                   .synchronous = config.synchronous,
+                                   .retention = config.retention,
+                                   .on_commit =
+                                       [&metrics](size_t records, std::chrono::microseconds took) {
+                                         metrics.LogCommit(records, took);
+                                       },
+                                   .on_purge = [&metrics](size_t n) { metrics.LogPurged(n); }});
   if (!log.ok()) {
     std::cerr << "txc: cannot open the transaction log " << config.db_path << ": "
               << log.status().ToString() << "\n";
@@ -39,13 +49,24 @@ int Run(const txc::Config& config) {
     return 1;
   }
   txc::engine::SystemClock clock;
-  auto engine = std::make_unique<txc::engine::Engine>(**log, **transport, clock,
-                                                      txc::engine::EngineOptions{config.retry});
+  auto engine = std::make_unique<txc::engine::Engine>(
+      **log, **transport, clock,
+      txc::engine::EngineOptions{.retry = config.retry, .metrics = &metrics});
   if (auto s = engine->Start(); !s.ok()) {
     std::cerr << "txc: cannot start: " << s.ToString() << "\n";
     return 1;
   }
   txc::engine::EngineService service(*engine, **log, **transport);
+  txc::engine::Engine* engine_ptr = engine.get();
+  txc::transport::NatsTransport* nats = transport->get();
+  metrics.AddGauge({"txc_transactions_in_flight", "Transactions not yet terminal.", "gauge",
+                    [engine_ptr] { return static_cast<double>(engine_ptr->live_count()); }});
+  metrics.AddGauge({"txc_nats_reconnects_total", "Reconnections to NATS since start.", "counter",
+                    [nats] { return static_cast<double>(nats->reconnects()); }});
+  metrics.AddGauge({"txc_nats_connected", "1 while connected to NATS.", "gauge",
+                    [nats] { return nats->Connected() ? 1.0 : 0.0; }});
+  metrics.AddGauge({"txc_log_healthy", "1 while the log accepts writes (0: poisoned).", "gauge",
+                    [engine_ptr] { return engine_ptr->Health().ok() ? 1.0 : 0.0; }});
   txc::api::HttpApi::Options api_options;
   api_options.host = config.http_host;
   api_options.port = config.http_port;
@@ -53,6 +74,7 @@ int Run(const txc::Config& config) {
   api_options.max_branches = static_cast<size_t>(config.max_branches);
   api_options.threads = config.http_threads;
   api_options.api_token = config.api_token;
+  api_options.metrics = [&metrics] { return metrics.Render(); };
   txc::api::HttpApi api(service, api_options);
   if (auto s = api.Start(); !s.ok()) {
     std::cerr << "txc: cannot serve HTTP on " << config.http_host << ":" << config.http_port << ": "

@@ -1,6 +1,8 @@
 // 2PC end to end: the coordinator binary, two participant processes with their own databases,
 // REST calls; a committed and an aborted transaction observed through GET /v1/transactions/{id}
 // and in each participant's database.
+#include <sstream>
+
 #include "e2e_fixture.h"
 
 namespace txc::testing {
@@ -55,6 +57,49 @@ TEST_F(E2eTest, TwoPhaseRefusalAbortsWithItsReasonAndReleasesTheYesVoter) {
   EXPECT_EQ(Effects("order", id, "abort"), 1);  // the yes voter released its hold
   EXPECT_EQ(BranchState("inventory", id, 1), "aborted");
   EXPECT_EQ(Effects("inventory", id, "prepare"), 0);  // the refusal left no effect
+}
+
+// The value of the sample `series` (name with its labels, as rendered) in a /metrics page; -1
+// when absent.
+double Sample(const std::string& page, const std::string& series) {
+  std::istringstream lines(page);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+TEST_F(E2eTest, MetricsCountTransactionsByOutcomeAndPhase) {
+  StartParticipant("order");
+  StartParticipant("inventory");
+  StartCoordinator();
+  ASSERT_EQ(
+      Post({{"protocol", "2pc"}, {"branches", {Branch("order"), Branch("inventory")}}})["state"],
+      "committed");
+  ASSERT_EQ(
+      Post({{"protocol", "2pc"},
+            {"branches", {Branch("order"), Branch("inventory", {{"refuse", true}})}}})["state"],
+      "aborted");
+  auto res = Client().Get("/metrics");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type").rfind("text/plain; version=0.0.4", 0), 0u);
+  const std::string& page = res->body;
+  EXPECT_EQ(Sample(page, R"(txc_transactions_started_total{protocol="2pc"})"), 2) << page;
+  EXPECT_EQ(Sample(page, R"(txc_transactions_finished_total{protocol="2pc",outcome="committed"})"),
+            1);
+  EXPECT_EQ(Sample(page, R"(txc_transactions_finished_total{protocol="2pc",outcome="aborted"})"),
+            1);
+  EXPECT_EQ(Sample(page, R"(txc_transaction_duration_seconds_count{protocol="2pc"})"), 2);
+  EXPECT_EQ(Sample(page, "txc_transactions_in_flight"), 0);
+  // Two prepares each; one commit pair and one abort (the refusing branch needs none).
+  EXPECT_EQ(Sample(page, R"(txc_phase_reply_seconds_count{op="prepare"})"), 4);
+  EXPECT_EQ(Sample(page, R"(txc_phase_reply_seconds_count{op="commit"})"), 2);
+  EXPECT_EQ(Sample(page, R"(txc_phase_reply_seconds_count{op="abort"})"), 1);
+  EXPECT_GE(Sample(page, "txc_log_commit_seconds_count"), 2);
+  EXPECT_EQ(Sample(page, "txc_nats_connected"), 1);
+  EXPECT_EQ(Sample(page, "txc_log_healthy"), 1);
+  EXPECT_EQ(Sample(page, "txc_nats_reconnects_total"), 0);
 }
 
 TEST_F(E2eTest, ParticipantWithNoRespondersAbortsAtOnce) {

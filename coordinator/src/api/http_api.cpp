@@ -210,6 +210,12 @@ void HttpApi::Routes() {
     if (!ready.ok()) return ReplyError(res, 503, StatusCode::kUnavailable, ready.message());
     Reply(res, 200, {{"status", "ready"}});
   });
+  Serve("GET", "/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    if (!options_.metrics) {
+      return ReplyError(res, 503, StatusCode::kUnavailable, "metrics are not configured");
+    }
+    res.set_content(options_.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+  });
   Serve("GET", "/openapi.yaml", [](const httplib::Request&, httplib::Response& res) {
     const std::string_view yaml = OpenApiYaml();
     res.set_content(yaml.data(), yaml.size(), "application/yaml");

@@ -39,6 +39,8 @@ class HttpApi {
     int threads = 64;                // requests served at once (?wait=true holds one)
     // When set, every request but /healthz and /readyz needs "Authorization: Bearer <token>".
     std::string api_token;
+    // GET /metrics answers with this (Prometheus text format); unset: 503.
+    std::function<std::string()> metrics;
   };
 
   HttpApi(TransactionService& service, Options options);

@@ -195,6 +195,7 @@ void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOut
   draft.id = id;
   Live& live = live_[id];
   live.tx = std::move(draft);
+  live.began = clock_.Steady();
   if (on_terminal) live.watchers.push_back(std::move(on_terminal));
   if (!key.empty()) live_by_key_[key] = id;
   {
@@ -215,6 +216,7 @@ void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOut
       return;
     }
     l.created_durable = true;
+    if (options_.metrics) options_.metrics->TransactionStarted(core::ProtocolName(l.tx.protocol));
     done(BeginOutcome{l.tx, /*created=*/true});
     for (auto& waiting : l.on_created) waiting(BeginOutcome{l.tx, /*created=*/false});
     l.on_created.clear();
@@ -330,6 +332,7 @@ void Engine::OnDurable(const std::string& id, core::Actions actions, Status stat
       std::cerr << "txc engine: send to " << b.participant << " failed: " << s.ToString() << "\n";
     }
     flush_needed_ = true;
+    if (options_.metrics && send.attempt > 1) options_.metrics->Retry(wire::OpName(send.op));
     if (CrashPointsArmed()) {
       CrashPoint(std::string("after_send:") + wire::OpName(send.op),
                  [this] { (void)transport_.FlushAndWait(std::chrono::seconds(2)); });
@@ -343,6 +346,9 @@ void Engine::OnDurable(const std::string& id, core::Actions actions, Status stat
 
 void Engine::OnReply(const transport::InboundReply& r) {
   if (CrashPointsArmed()) CrashPoint(std::string("after_reply:") + wire::OpName(r.op));
+  if (options_.metrics) {
+    options_.metrics->PhaseReply(wire::OpName(r.op), std::chrono::microseconds(r.latency_us));
+  }
   Dispatch(r.gid, core::Reply{r.branch, r.op, r.attempt, r.result, r.message, r.latency_us});
 }
 
@@ -351,6 +357,12 @@ void Engine::Finish(const std::string& id) {
   if (it == live_.end()) return;
   std::vector<Watcher> watchers = std::move(it->second.watchers);
   const core::Transaction tx = std::move(it->second.tx);
+  if (options_.metrics) {
+    const auto began = it->second.began;
+    options_.metrics->TransactionFinished(
+        core::ProtocolName(tx.protocol), core::TxStateName(tx.state),
+        began ? std::chrono::duration<double>(clock_.Steady() - *began).count() : -1.0);
+  }
   if (!tx.idempotency_key.empty()) live_by_key_.erase(tx.idempotency_key);
   live_.erase(it);
   {

@@ -26,6 +26,7 @@
 #include "engine/clock.h"
 #include "engine/timer_queue.h"
 #include "log/tx_log.h"
+#include "metrics/metrics.h"
 #include "transport/transport.h"
 #include "txc/status.h"
 
@@ -35,6 +36,7 @@ struct EngineOptions {
   core::RetryPolicy retry;
   // How long a status query from a participant waits for the engine before answering "pending".
   core::Duration status_query_wait{1000};
+  metrics::Metrics* metrics = nullptr;  // if set, outlives the engine
 };
 
 struct BeginOutcome {
@@ -94,6 +96,7 @@ class Engine {
     std::optional<wire::Decision> durable_decision;
     std::vector<std::function<void(Result<BeginOutcome>)>> on_created;  // replays waiting
     std::vector<Watcher> watchers;
+    std::optional<SteadyTime> began;  // started by this process (not recovered): for metrics
   };
   using Task = std::function<void()>;
 

@@ -160,6 +160,7 @@ std::chrono::steady_clock::time_point SqliteTxLog::Purge() {
     return now + options_.purge_every;
   }
   purged_.fetch_add(*purged);
+  if (options_.on_purge && *purged > 0) options_.on_purge(*purged);
   return *purged == options_.purge_batch ? now + kBacklogPause : now + options_.purge_every;
 }
 
@@ -177,6 +178,7 @@ void SqliteTxLog::WriteGroup(std::vector<Pending>& group) {
       records += p.records.size();
     }
     Status written;
+    const auto started = std::chrono::steady_clock::now();
     if (records > 0) {
       try {
         written = writer_->ApplyGroup(batches);
@@ -185,7 +187,13 @@ void SqliteTxLog::WriteGroup(std::vector<Pending>& group) {
       }
     }
     if (written.ok()) {
-      if (records > 0) commits_.fetch_add(1);
+      if (records > 0) {
+        commits_.fetch_add(1);
+        if (options_.on_commit) {
+          options_.on_commit(records, std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - started));
+        }
+      }
       records_.fetch_add(records);
       appends_.fetch_add(group.size());
     } else {

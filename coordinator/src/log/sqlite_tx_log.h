@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,6 +52,9 @@ class SqliteTxLog final : public TxLog {
     std::chrono::milliseconds retention{0};
     std::chrono::milliseconds purge_every{10000};  // how often the writer looks for expired rows
     size_t purge_batch = 500;  // transactions per purge commit: bounds the pause of the writer
+    // Called on the writer thread after each successful group commit / purge (metrics).
+    std::function<void(size_t records, std::chrono::microseconds took)> on_commit = nullptr;
+    std::function<void(size_t transactions)> on_purge = nullptr;
   };
 
   struct Stats {
