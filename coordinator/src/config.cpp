@@ -139,6 +139,18 @@ const std::vector<Setting>& Settings() {
          c.api_token = v;
          return Status::Ok();
        }},
+      {"--log-level", "TXC_LOG_LEVEL",
+       "debug, info, warn or error (default info: one line per finished transaction; debug adds "
+       "every logged step)",
+       [](Config& c, const std::string& v) {
+         auto level = applog::ParseLevel(v);
+         if (!level) {
+           return Status::InvalidArgument("--log-level must be debug, info, warn or error, got '" +
+                                          v + "'");
+         }
+         c.log_level = *level;
+         return Status::Ok();
+       }},
       {"--retention", "TXC_RETENTION",
        "how long finished transactions stay in the log, e.g. 90s, 30m, 12h, 7d; 0 keeps them "
        "forever (default 7d). A purged transaction's Idempotency-Key is forgotten too",

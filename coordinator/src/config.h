@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "applog/applog.h"
 #include "core/retry_policy.h"
 #include "txc/status.h"
 
@@ -21,7 +22,9 @@ struct Config {
   int max_branches = 64;
   size_t max_body_bytes = 1 << 20;
   int http_threads = 64;
-  std::string api_token;  // empty: the API is open (bind it to localhost or a private network)
+  std::string api_token;
+  applog::Level log_level =
+      applog::Level::kInfo;  // empty: the API is open (bind it to localhost or a private network)
   // Finished transactions older than this are purged from the log; zero keeps them forever.
   std::chrono::milliseconds retention = std::chrono::hours(24 * 7);
   bool help = false;

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "api/http_api.h"
+#include "applog/applog.h"
 #include "config.h"
 #include "engine/clock.h"
 #include "engine/engine.h"
@@ -18,7 +19,11 @@
 
 namespace {
 
+using txc::applog::Level;
+using txc::applog::Write;
+
 int Run(const txc::Config& config) {
+  txc::applog::SetLevel(config.log_level);
   // Block the shutdown signals in every thread; the main thread waits for them with sigwait.
   sigset_t signals;
   sigemptyset(&signals);
@@ -38,14 +43,18 @@ int Run(const txc::Config& config) {
                                        },
                                    .on_purge = [&metrics](size_t n) { metrics.LogPurged(n); }});
   if (!log.ok()) {
-    std::cerr << "txc: cannot open the transaction log " << config.db_path << ": "
-              << log.status().ToString() << "\n";
+    Write(Level::kError, "startup.failed",
+          {{"step", "open the transaction log"},
+           {"path", config.db_path},
+           {"error", log.status().ToString()}});
     return 1;
   }
   auto transport = txc::transport::NatsTransport::Connect({.url = config.nats_url});
   if (!transport.ok()) {
-    std::cerr << "txc: cannot set up NATS at " << config.nats_url << ": "
-              << transport.status().ToString() << "\n";
+    Write(Level::kError, "startup.failed",
+          {{"step", "set up NATS"},
+           {"url", config.nats_url},
+           {"error", transport.status().ToString()}});
     return 1;
   }
   txc::engine::SystemClock clock;
@@ -53,7 +62,7 @@ int Run(const txc::Config& config) {
       **log, **transport, clock,
       txc::engine::EngineOptions{.retry = config.retry, .metrics = &metrics});
   if (auto s = engine->Start(); !s.ok()) {
-    std::cerr << "txc: cannot start: " << s.ToString() << "\n";
+    Write(Level::kError, "startup.failed", {{"step", "recover"}, {"error", s.ToString()}});
     return 1;
   }
   txc::engine::EngineService service(*engine, **log, **transport);
@@ -77,17 +86,22 @@ int Run(const txc::Config& config) {
   api_options.metrics = [&metrics] { return metrics.Render(); };
   txc::api::HttpApi api(service, api_options);
   if (auto s = api.Start(); !s.ok()) {
-    std::cerr << "txc: cannot serve HTTP on " << config.http_host << ":" << config.http_port << ": "
-              << s.ToString() << "\n";
+    Write(Level::kError, "startup.failed",
+          {{"step", "serve HTTP"},
+           {"addr", config.http_host + ":" + std::to_string(config.http_port)},
+           {"error", s.ToString()}});
     return 1;
   }
-  std::cerr << "txc: coordinator ready: http://" << config.http_host << ":" << api.port()
-            << " nats=" << config.nats_url << " log=" << config.db_path
-            << " recovered=" << engine->live_count() << "\n";
+  Write(Level::kInfo, "coordinator.ready",
+        {{"http", "http://" + config.http_host + ":" + std::to_string(api.port())},
+         {"nats", config.nats_url},
+         {"log", config.db_path},
+         {"recovered", engine->live_count()},
+         {"auth", config.api_token.empty() ? "none" : "bearer token"}});
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  std::cerr << "txc: signal " << signal_number << ", shutting down\n";
+  Write(Level::kInfo, "coordinator.stopping", {{"signal", signal_number}});
   // Stop taking requests, stop deciding, then close NATS (no reply handler runs after that) and
   // the log (queued appends are written first). Unfinished work resumes from the log next start.
   api.Stop();
@@ -95,6 +109,7 @@ int Run(const txc::Config& config) {
   transport->reset();
   engine.reset();
   (*log)->Close();
+  Write(Level::kInfo, "coordinator.stopped");
   return 0;
 }
 

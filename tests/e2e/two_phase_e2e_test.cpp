@@ -1,6 +1,7 @@
 // 2PC end to end: the coordinator binary, two participant processes with their own databases,
 // REST calls; a committed and an aborted transaction observed through GET /v1/transactions/{id}
 // and in each participant's database.
+#include <algorithm>
 #include <sstream>
 
 #include "e2e_fixture.h"
@@ -100,6 +101,31 @@ TEST_F(E2eTest, MetricsCountTransactionsByOutcomeAndPhase) {
   EXPECT_EQ(Sample(page, "txc_nats_connected"), 1);
   EXPECT_EQ(Sample(page, "txc_log_healthy"), 1);
   EXPECT_EQ(Sample(page, "txc_nats_reconnects_total"), 0);
+}
+
+TEST_F(E2eTest, TheCoordinatorLogsJsonLinesThatNameTheirTransaction) {
+  StartParticipant("order");
+  StartParticipant("inventory");
+  StartCoordinator({"TXC_LOG_LEVEL=debug"});
+  const json tx = Post({{"protocol", "2pc"},
+                        {"branches", {Branch("order"), Branch("inventory", {{"refuse", true}})}}});
+  ASSERT_EQ(tx["state"], "aborted") << tx.dump();
+  const std::string id = tx["id"];
+  std::vector<std::string> events;  // of this transaction, in order
+  ASSERT_TRUE(WaitFor([&] {
+    events.clear();
+    std::istringstream lines(ReadFile(Path("coordinator.log")));
+    for (std::string line; std::getline(lines, line);) {
+      const json j = json::parse(line, nullptr, false);
+      EXPECT_TRUE(j.is_object() && j.contains("ts") && j.contains("level") && j.contains("event"))
+          << "not a JSON log line: " << line;
+      if (j.is_object() && j.value("tx", "") == id) events.push_back(j["event"]);
+    }
+    return !events.empty() && events.back() == "tx.finished";
+  })) << ReadFile(Path("coordinator.log"));
+  EXPECT_EQ(events.front(), "tx.started");
+  EXPECT_NE(std::find(events.begin(), events.end(), "tx.logged"), events.end())
+      << "the abort decision";
 }
 
 TEST_F(E2eTest, ParticipantWithNoRespondersAbortsAtOnce) {

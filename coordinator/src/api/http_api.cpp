@@ -3,11 +3,11 @@
 #include <httplib.h>
 
 #include <algorithm>
-#include <iostream>
 
 #include "api/error_mapping.h"
 #include "api/openapi_spec.h"
 #include "api/tx_json.h"
+#include "applog/applog.h"
 
 namespace txc::api {
 namespace {
@@ -110,7 +110,7 @@ void HttpApi::Routes() {
           what = ex.what();
         } catch (...) {
         }
-        std::cerr << "txc api: request failed: " << what << "\n";
+        applog::Write(applog::Level::kError, "http.handler_threw", {{"error", what}});
         ReplyError(res, 500, StatusCode::kInternal, "internal error");
       });
   // Errors httplib raises itself (no route, body too large, bad request line) get our JSON body.

@@ -1,20 +1,6 @@
 #include "api/tx_json.h"
 
-#include <ctime>
-
 namespace txc::api {
-
-std::string IsoTime(core::TimePoint t) {
-  const int64_t ms = core::ToMillis(t);
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
-}
 
 nlohmann::json TransactionJson(const core::Transaction& tx) {
   nlohmann::json branches = nlohmann::json::array();
@@ -31,7 +17,7 @@ nlohmann::json TransactionJson(const core::Transaction& tx) {
       for (const core::Attempt& a : b.history) {
         history.push_back({{"op", wire::OpName(a.op)},
                            {"attempt", a.number},
-                           {"at", IsoTime(a.at)},
+                           {"at", core::ToIso8601(a.at)},
                            {"result", core::AttemptResultName(a.result)},
                            {"error", a.error},
                            {"latency_us", a.latency_us}});
@@ -46,8 +32,8 @@ nlohmann::json TransactionJson(const core::Transaction& tx) {
           {"terminal", core::IsTerminal(tx.state)},
           {"reason", tx.reason},
           {"timeout_ms", tx.timeout.count()},
-          {"created_at", IsoTime(tx.created_at)},
-          {"updated_at", IsoTime(tx.updated_at)},
+          {"created_at", core::ToIso8601(tx.created_at)},
+          {"updated_at", core::ToIso8601(tx.updated_at)},
           {"created_at_ms", core::ToMillis(tx.created_at)},
           {"updated_at_ms", core::ToMillis(tx.updated_at)},
           {"branches", std::move(branches)}};

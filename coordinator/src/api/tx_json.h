@@ -11,6 +11,5 @@ namespace txc::api {
 // [{index, participant, state, attempts, last_error, payload, after?, history?}]}. History is
 // included when the branches carry it.
 nlohmann::json TransactionJson(const core::Transaction& tx);
-std::string IsoTime(core::TimePoint t);
 
 }  // namespace txc::api

@@ -1,6 +1,8 @@
 #include "core/transaction.h"
 
 #include <array>
+#include <cstdio>
+#include <ctime>
 #include <utility>
 
 #include "core/actions.h"
@@ -75,6 +77,18 @@ constexpr std::array<std::pair<TimerKind, const char*>, 3> kTimerKinds = {{
 }};
 
 }  // namespace
+
+std::string ToIso8601(TimePoint t) {
+  const int64_t ms = ToMillis(t);
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
 
 int64_t ToMillis(TimePoint t) { return t.time_since_epoch().count(); }
 TimePoint FromMillis(int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }

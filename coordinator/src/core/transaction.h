@@ -22,6 +22,8 @@ using Duration = std::chrono::milliseconds;
 
 int64_t ToMillis(TimePoint t);
 TimePoint FromMillis(int64_t ms);
+// "2026-11-23T10:58:10.628Z" (UTC, milliseconds).
+std::string ToIso8601(TimePoint t);
 
 enum class Protocol { kTwoPhase, kThreePhase, kSaga };
 const char* ProtocolName(Protocol p);  // "2pc", "3pc", "saga"

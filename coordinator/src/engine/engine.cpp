@@ -1,8 +1,9 @@
 #include "engine/engine.h"
 
+#include "applog/applog.h"
+
 #include <cstdio>
 #include <future>
-#include <iostream>
 
 #include "core/saga.h"
 #include "core/three_phase.h"
@@ -115,7 +116,8 @@ size_t Engine::RunUntilIdle() {
     if (flush_needed_) {
       flush_needed_ = false;
       Status s = transport_.Flush();
-      if (!s.ok()) std::cerr << "txc engine: flush failed: " << s.ToString() << "\n";
+      if (!s.ok())
+        applog::Write(applog::Level::kWarn, "nats.flush_failed", {{"error", s.ToString()}});
     }
     if (ran == 0) return total;
     total += ran;
@@ -217,6 +219,12 @@ void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOut
     }
     l.created_durable = true;
     if (options_.metrics) options_.metrics->TransactionStarted(core::ProtocolName(l.tx.protocol));
+    if (applog::Enabled(applog::Level::kDebug)) {
+      applog::Write(applog::Level::kDebug, "tx.started",
+                    {{"tx", l.tx.id},
+                     {"protocol", core::ProtocolName(l.tx.protocol)},
+                     {"branches", l.tx.branches.size()}});
+    }
     done(BeginOutcome{l.tx, /*created=*/true});
     for (auto& waiting : l.on_created) waiting(BeginOutcome{l.tx, /*created=*/false});
     l.on_created.clear();
@@ -232,6 +240,9 @@ void Engine::Recover(std::vector<core::Transaction> txs) {
     if (!tx.idempotency_key.empty()) live_by_key_[tx.idempotency_key] = id;
     live.tx = std::move(tx);
     Dispatch(id, core::Recover{});
+  }
+  if (!txs.empty()) {
+    applog::Write(applog::Level::kInfo, "recovery.started", {{"unfinished", txs.size()}});
   }
   std::lock_guard<std::mutex> lock(mu_);
   live_count_ = live_.size();
@@ -288,6 +299,10 @@ void Engine::Execute(const std::string& id, core::Actions actions,
       if (s.ok() && state) {
         if (auto it = live_.find(id); it != live_.end()) {
           if (auto d = DecisionOf(*state)) it->second.durable_decision = d;
+          if (applog::Enabled(applog::Level::kDebug)) {
+            applog::Write(applog::Level::kDebug, "tx.logged",
+                          {{"tx", id}, {"state", core::TxStateName(*state)}});
+          }
         }
       }
       OnDurable(id, std::move(actions), s, after_durable);
@@ -301,7 +316,9 @@ void Engine::Poison(const Status& status) {
     if (!poisoned_.ok()) return;
     poisoned_ = status;
   }
-  std::cerr << "txc engine: log append failed, no further decisions: " << status.ToString() << "\n";
+  applog::Write(applog::Level::kError, "log.poisoned",
+                {{"error", status.ToString()},
+                 {"message", "the log cannot be written: no further decisions until a restart"}});
 }
 
 void Engine::OnDurable(const std::string& id, core::Actions actions, Status status,
@@ -329,7 +346,21 @@ void Engine::OnDurable(const std::string& id, core::Actions actions, Status stat
         tx.protocol == core::Protocol::kThreePhase ? participants : std::vector<std::string>{}};
     // A failed send is a lost message: the reply timeout re-sends it.
     if (Status s = transport_.Send(request); !s.ok()) {
-      std::cerr << "txc engine: send to " << b.participant << " failed: " << s.ToString() << "\n";
+      applog::Write(applog::Level::kWarn, "tx.send_failed",
+                    {{"tx", tx.id},
+                     {"branch", b.index},
+                     {"participant", b.participant},
+                     {"op", wire::OpName(send.op)},
+                     {"error", s.ToString()}});
+    }
+    if (send.attempt > 1 && applog::Enabled(applog::Level::kInfo)) {
+      applog::Write(applog::Level::kInfo, "tx.retry",
+                    {{"tx", tx.id},
+                     {"branch", b.index},
+                     {"participant", b.participant},
+                     {"op", wire::OpName(send.op)},
+                     {"attempt", send.attempt},
+                     {"last_error", b.last_error}});
     }
     flush_needed_ = true;
     if (options_.metrics && send.attempt > 1) options_.metrics->Retry(wire::OpName(send.op));
@@ -357,6 +388,13 @@ void Engine::Finish(const std::string& id) {
   if (it == live_.end()) return;
   std::vector<Watcher> watchers = std::move(it->second.watchers);
   const core::Transaction tx = std::move(it->second.tx);
+  if (applog::Enabled(applog::Level::kInfo)) {
+    applog::Write(applog::Level::kInfo, "tx.finished",
+                  {{"tx", tx.id},
+                   {"protocol", core::ProtocolName(tx.protocol)},
+                   {"state", core::TxStateName(tx.state)},
+                   {"reason", tx.reason}});
+  }
   if (options_.metrics) {
     const auto began = it->second.began;
     options_.metrics->TransactionFinished(

@@ -6,6 +6,7 @@
 #include <exception>
 #include <utility>
 
+#include "applog/applog.h"
 #include "log/sqlite_reader.h"
 #include "log/sqlite_writer.h"
 
@@ -154,8 +155,9 @@ std::chrono::steady_clock::time_point SqliteTxLog::Purge() {
       if (poison_.ok()) poison_ = Status::DataLoss("tx log poisoned: " + purged.status().message());
     } else {
       // Rolled back, nothing uncertain on disk: a failed clean-up must not stop the decisions.
-      std::fprintf(stderr, "txc: retention purge failed, retrying later: %s\n",
-                   purged.status().ToString().c_str());
+      applog::Write(
+          applog::Level::kWarn, "log.purge_failed",
+          {{"error", purged.status().ToString()}, {"retry_in_ms", options_.purge_every.count()}});
     }
     return now + options_.purge_every;
   }
@@ -209,9 +211,9 @@ void SqliteTxLog::WriteGroup(std::vector<Pending>& group) {
     try {
       p.done(st);
     } catch (const std::exception& e) {  // the writer thread is a boundary: keep it alive
-      std::fprintf(stderr, "txc: tx log completion callback threw: %s\n", e.what());
+      applog::Write(applog::Level::kError, "log.callback_threw", {{"error", e.what()}});
     } catch (...) {
-      std::fprintf(stderr, "txc: tx log completion callback threw\n");
+      applog::Write(applog::Level::kError, "log.callback_threw");
     }
   }
 }

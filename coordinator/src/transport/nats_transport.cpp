@@ -1,5 +1,7 @@
 #include "transport/nats_transport.h"
 
+#include "applog/applog.h"
+
 #include "nats_flusher.h"
 
 #include <algorithm>
@@ -22,14 +24,15 @@ int64_t SteadyMicros() {
       .count();
 }
 
-// One line per event on stderr; formatted first so concurrent lines do not interleave.
-__attribute__((format(printf, 1, 2))) void Log(const char* format, ...) {
+// One "nats" event in the coordinator's log, with a printf-formatted message.
+__attribute__((format(printf, 2, 3))) void Log(applog::Level level, const char* format, ...) {
+  if (!applog::Enabled(level)) return;
   std::array<char, 512> line{};
   va_list args;
   va_start(args, format);
   std::vsnprintf(line.data(), line.size(), format, args);
   va_end(args);
-  std::fprintf(stderr, "txc-transport: %s\n", line.data());
+  applog::Write(level, "nats", {{"message", line.data()}});
 }
 
 // Runs a nats.c callback body; nothing may unwind through C.
@@ -38,9 +41,9 @@ void CatchAll(const char* what, F&& body) noexcept {
   try {
     body();
   } catch (const std::exception& e) {
-    Log("%s threw: %s", what, e.what());
+    Log(applog::Level::kError, "%s threw: %s", what, e.what());
   } catch (...) {
-    Log("%s threw a non-standard exception", what);
+    Log(applog::Level::kError, "%s threw a non-standard exception", what);
   }
 }
 
@@ -157,7 +160,7 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::Connect(const Options& opt
     return FromNats(s, "connecting to NATS at " + options.url);
   }
   if (s == NATS_NOT_YET_CONNECTED)
-    Log("NATS at %s not reachable yet; retrying", options.url.c_str());
+    Log(applog::Level::kWarn, "NATS at %s not reachable yet; retrying", options.url.c_str());
 
   TXC_RETURN_IF_ERROR(t->Subscribe(t->inbox_ + ".>", &OnReplyMsg, &t->reply_sub_));
   TXC_RETURN_IF_ERROR(
@@ -167,7 +170,8 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::Connect(const Options& opt
   // (Replies need no such care: our SUB precedes our requests on the same connection.)
   if (s == NATS_OK) {
     const natsStatus f = natsConnection_FlushTimeout(t->conn_.get(), 5000);
-    if (f != NATS_OK) Log("registering subscriptions: %s", natsStatus_GetText(f));
+    if (f != NATS_OK)
+      Log(applog::Level::kError, "registering subscriptions: %s", natsStatus_GetText(f));
   }
   t->flusher_ = std::make_unique<NatsFlusher>(t->conn_.get());
   return t;
@@ -207,7 +211,7 @@ void NatsTransport::Shutdown() {
   if (!done_cv_.wait_for(lock, options_.drain_timeout + std::chrono::seconds(1),
                          [this] { return closed_; })) {
     lock.unlock();
-    Log("drain did not finish in time; closing");
+    Log(applog::Level::kWarn, "drain did not finish in time; closing");
     natsConnection_Close(conn_.get());
     lock.lock();
   }
@@ -281,7 +285,8 @@ void NatsTransport::HandleReply(natsMsg* msg) {
   int64_t sent_us = 0;
   if (subject.size() <= inbox_.size() + 1 || subject.compare(0, inbox_.size(), inbox_) != 0 ||
       !ParseReplyTokens(subject.substr(inbox_.size() + 1), &reply, &sent_us)) {
-    Log("dropping a message on unroutable reply subject '%.200s'", subject.data());
+    Log(applog::Level::kWarn, "dropping a message on unroutable reply subject '%.200s'",
+        subject.data());
     return;
   }
   reply.latency_us = std::max<int64_t>(0, SteadyMicros() - sent_us);
@@ -315,7 +320,7 @@ void NatsTransport::HandleStatusQuery(natsMsg* msg) {
   NatsMsgPtr owned(msg);
   const char* reply_to = natsMsg_GetReply(msg);
   if (reply_to == nullptr || *reply_to == '\0') {
-    Log("ignoring a status query without a reply subject");
+    Log(applog::Level::kWarn, "ignoring a status query without a reply subject");
     return;
   }
   const std::string reply_subject = reply_to;
@@ -324,7 +329,8 @@ void NatsTransport::HandleStatusQuery(natsMsg* msg) {
       std::string_view(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(msg))));
   owned.reset();
   if (!query.ok()) {
-    Log("ignoring a malformed status query: %s", query.status().message().c_str());
+    Log(applog::Level::kWarn, "ignoring a malformed status query: %s",
+        query.status().message().c_str());
     return;
   }
   const auto handlers = CurrentHandlers();
@@ -332,7 +338,8 @@ void NatsTransport::HandleStatusQuery(natsMsg* msg) {
   const std::string body = wire::Encode(handlers->on_status_query(*query));
   const natsStatus s = natsConnection_Publish(conn_.get(), reply_subject.c_str(), body.data(),
                                               static_cast<int>(body.size()));
-  if (s != NATS_OK) Log("answering a status query failed: %s", natsStatus_GetText(s));
+  if (s != NATS_OK)
+    Log(applog::Level::kWarn, "answering a status query failed: %s", natsStatus_GetText(s));
 }
 
 void NatsTransport::OnReplyMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
@@ -367,13 +374,15 @@ void NatsTransport::OnError(natsConnection* nc, natsSubscription* sub, natsStatu
         (void)natsSubscription_GetDropped(sub, &dropped);
         subject = natsSubscription_GetSubject(sub);
       }
-      Log("slow consumer on '%s': %lld messages dropped so far (they will time out)", subject,
+      Log(applog::Level::kWarn,
+          "slow consumer on '%s': %lld messages dropped so far (they will time out)", subject,
           static_cast<long long>(dropped));
       return;
     }
     const char* detail = nullptr;
     (void)natsConnection_GetLastError(nc, &detail);
-    Log("NATS error: %s%s%s", natsStatus_GetText(err), detail ? ": " : "", detail ? detail : "");
+    Log(applog::Level::kError, "NATS error: %s%s%s", natsStatus_GetText(err), detail ? ": " : "",
+        detail ? detail : "");
   });
 }
 
@@ -381,24 +390,26 @@ void NatsTransport::OnConnected(natsConnection* nc, void*) {
   CatchAll("connected callback", [&] {
     std::array<char, 256> url{};
     (void)natsConnection_GetConnectedUrl(nc, url.data(), url.size());
-    Log("connected to %s", url.data());
+    Log(applog::Level::kInfo, "connected to %s", url.data());
   });
 }
 
-void NatsTransport::OnDisconnected(natsConnection*, void*) { Log("disconnected from NATS"); }
+void NatsTransport::OnDisconnected(natsConnection*, void*) {
+  Log(applog::Level::kWarn, "disconnected from NATS");
+}
 
 void NatsTransport::OnReconnected(natsConnection* nc, void* closure) {
   CatchAll("reconnected callback", [&] {
     static_cast<NatsTransport*>(closure)->reconnects_.fetch_add(1);
     std::array<char, 256> url{};
     (void)natsConnection_GetConnectedUrl(nc, url.data(), url.size());
-    Log("reconnected to %s", url.data());
+    Log(applog::Level::kInfo, "reconnected to %s", url.data());
   });
 }
 
 void NatsTransport::OnClosed(natsConnection*, void* closure) {
   CatchAll("closed callback", [&] {
-    Log("connection closed");
+    Log(applog::Level::kInfo, "connection closed");
     auto* self = static_cast<NatsTransport*>(closure);
     std::lock_guard lock(self->mu_);  // notify under the lock, see OnSubscriptionComplete
     self->closed_ = true;
