@@ -11,12 +11,14 @@ COPY cmake cmake
 COPY coordinator coordinator
 COPY participant-sdk participant-sdk
 COPY examples examples
+COPY tools tools
 COPY tests/support tests/support
 COPY docs/openapi.yaml docs/openapi.yaml
 COPY bench bench
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTXC_BUILD_TESTS=OFF \
- && cmake --build build -j "$(nproc)" --target txc-coordinator order-service inventory-service \
+ && cmake --build build -j "$(nproc)" --target txc-coordinator txcctl order-service inventory-service \
  && install -D build/coordinator/txc-coordinator /out/txc-coordinator \
+ && install -D build/tools/txcctl/txcctl /out/txcctl \
  && install -D build/examples/order-service /out/order-service \
  && install -D build/examples/inventory-service /out/inventory-service
 
@@ -29,7 +31,8 @@ RUN apt-get update \
 WORKDIR /data
 
 FROM runtime AS coordinator
-COPY --from=build /out/txc-coordinator /usr/local/bin/
+# txcctl too, for `docker compose exec coordinator txcctl list`.
+COPY --from=build /out/txc-coordinator /out/txcctl /usr/local/bin/
 ENV TXC_HTTP_ADDR=0.0.0.0:8080 TXC_DB_PATH=/data/txc.db
 EXPOSE 8080
 HEALTHCHECK --interval=2s --timeout=2s --retries=15 CMD curl -fs http://127.0.0.1:8080/readyz

@@ -117,6 +117,11 @@ expect_orders='o-1:confirmed o-2:cancelled o-3:confirmed o-4:cancelled o-5:confi
 [[ $(json '" ".join(r["order_id"] + ":" + r["status"] for r in d)' <<<"$orders") == \
   "$expect_orders" ]] || { echo "   expected $expect_orders"; failures=$((failures + 1)); }
 
+# The coordinator image carries txcctl: the two committed orders, seen from inside.
+committed=$(podman exec "${project}_coordinator_1" txcctl list --state committed | tail -n +2 | wc -l)
+echo "   txcctl list --state committed (inside the coordinator container): $committed"
+[[ $committed == 2 ]] || { echo "   expected 2"; failures=$((failures + 1)); }
+
 if ((failures)); then
   echo "compose demo: $failures unexpected outcome(s)"
   compose logs 2>&1 | tail -n 60
