@@ -291,7 +291,7 @@ HandlerResult Dispatcher::Call(const Handler& handler, const wire::BranchRequest
                                const nlohmann::json& payload) {
   BranchContext ctx{request.gid,      request.branch, request.participant,
                     request.protocol, request.op,     request.attempt,
-                    payload,          store_->db()};
+                    payload,          store_->db(),   request.traceparent};
   (*CallsFor(request.op))++;
   const std::string op = wire::OpName(request.op);
   HandlerResult verdict;

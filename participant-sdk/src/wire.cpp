@@ -181,6 +181,7 @@ std::string Encode(const BranchRequest& r) {
               {"protocol", r.protocol}, {"op", OpName(r.op)},
               {"attempt", r.attempt},   {"payload", r.payload}};
   if (!r.participants.empty()) doc["participants"] = r.participants;
+  if (!r.traceparent.empty()) doc["traceparent"] = r.traceparent;
   return doc.dump();
 }
 
@@ -259,6 +260,7 @@ Result<BranchRequest> DecodeBranchRequest(std::string_view data) {
       r.participants.push_back(p.get<std::string>());
     }
   }
+  TXC_RETURN_IF_ERROR(ReadString(doc, "traceparent", &r.traceparent, /*required=*/false));
   if (r.gid.empty()) return Status::InvalidArgument("gid is empty");
   return r;
 }

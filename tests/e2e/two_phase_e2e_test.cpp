@@ -1,6 +1,8 @@
 // 2PC end to end: the coordinator binary, two participant processes with their own databases,
 // REST calls; a committed and an aborted transaction observed through GET /v1/transactions/{id}
 // and in each participant's database.
+#include <nats/nats.h>
+
 #include <algorithm>
 #include <sstream>
 
@@ -126,6 +128,41 @@ TEST_F(E2eTest, TheCoordinatorLogsJsonLinesThatNameTheirTransaction) {
   EXPECT_EQ(events.front(), "tx.started");
   EXPECT_NE(std::find(events.begin(), events.end(), "tx.logged"), events.end())
       << "the abort decision";
+}
+
+TEST_F(E2eTest, TheTraceparentOfThePostTravelsInEveryMessageAndIsLogged) {
+  StartParticipant("order");
+  StartParticipant("inventory");
+  StartCoordinator();
+  // Listen beside inventory (not in its queue group) to see what the coordinator sends it.
+  natsConnection* nc = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats_.url().c_str()), NATS_OK);
+  natsSubscription* sub = nullptr;
+  ASSERT_EQ(natsConnection_SubscribeSync(&sub, nc, "txc.participant.inventory.*"), NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(nc), NATS_OK);
+
+  const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  auto res = Client().Post(
+      "/v1/transactions?wait=true", {{"traceparent", tp}},
+      json{{"protocol", "2pc"}, {"branches", {Branch("order"), Branch("inventory")}}}.dump(),
+      "application/json");
+  ASSERT_TRUE(res);
+  const json tx = json::parse(res->body);
+  ASSERT_EQ(tx["state"], "committed") << res->body;
+  for (const char* op : {"prepare", "commit"}) {
+    natsMsg* msg = nullptr;
+    ASSERT_EQ(natsSubscription_NextMsg(&msg, sub, 5000), NATS_OK) << op;
+    const json request = json::parse(std::string(natsMsg_GetData(msg), natsMsg_GetDataLength(msg)));
+    natsMsg_Destroy(msg);
+    EXPECT_EQ(request["op"], op);
+    EXPECT_EQ(request["traceparent"], tp) << request.dump();
+  }
+  natsSubscription_Destroy(sub);
+  natsConnection_Destroy(nc);
+  EXPECT_TRUE(WaitFor([&] {
+    return ReadFile(Path("coordinator.log")).find("\"traceparent\":\"" + tp + "\"") !=
+           std::string::npos;
+  })) << ReadFile(Path("coordinator.log"));
 }
 
 TEST_F(E2eTest, ParticipantWithNoRespondersAbortsAtOnce) {

@@ -168,6 +168,10 @@ void HttpApi::Routes() {
             }
             cmd->request_hash = RequestFingerprint(req.body);
           }
+          // W3C Trace Context: a malformed traceparent is ignored (the trace restarts there).
+          if (std::string tp = req.get_header_value("traceparent"); IsValidTraceparent(tp)) {
+            cmd->traceparent = std::move(tp);
+          }
           const std::string wait = req.get_param_value("wait");
           if (wait == "true" || wait == "1") {
             cmd->wait = std::min(options_.max_wait, cmd->timeout + core::Duration(30000));

@@ -1,5 +1,7 @@
 #include "api/request_parser.h"
 
+#include <algorithm>
+
 #include <charconv>
 #include <cstdio>
 #include <set>
@@ -204,6 +206,22 @@ Result<log::TxFilter> ParseListQuery(const std::multimap<std::string, std::strin
 }
 
 bool IsValidTransactionId(std::string_view id) { return wire::IsValidParticipantName(id); }
+
+bool IsValidTraceparent(std::string_view tp) {
+  // version "-" trace-id "-" parent-id "-" flags, lower-case hex: 2-32-16-2.
+  if (tp.size() != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return false;
+  auto hex = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  };
+  auto zero = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c == '0'; });
+  };
+  const std::string_view version = tp.substr(0, 2), trace = tp.substr(3, 32),
+                         parent = tp.substr(36, 16), flags = tp.substr(53, 2);
+  return hex(version) && version != "ff" && hex(trace) && !zero(trace) && hex(parent) &&
+         !zero(parent) && hex(flags);
+}
 
 bool IsValidIdempotencyKey(std::string_view key) {
   if (key.empty() || key.size() > 128) return false;

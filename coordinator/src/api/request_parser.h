@@ -29,6 +29,9 @@ Result<log::TxFilter> ParseListQuery(const std::multimap<std::string, std::strin
 bool IsValidTransactionId(std::string_view id);
 // Idempotency-Key header values: 1..128 printable ASCII characters.
 bool IsValidIdempotencyKey(std::string_view key);
+// A W3C Trace Context traceparent header: "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>"
+// (lower-case; any version but ff; ids not all zero).
+bool IsValidTraceparent(std::string_view traceparent);
 
 // A stable fingerprint of a request body (canonical JSON), to tell a retried request from a
 // different one sent under the same Idempotency-Key.

@@ -26,6 +26,7 @@ struct BeginCommand {
   core::Duration timeout{5000};
   std::string idempotency_key;  // empty: none
   std::string request_hash;     // fingerprint of the request body (set when a key is given)
+  std::string traceparent;      // a valid W3C traceparent header, or ""
   // Set: answer only once the transaction is terminal, or this much time has passed (then with
   // its state at that moment).
   std::optional<core::Duration> wait;

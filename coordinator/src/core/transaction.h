@@ -113,6 +113,7 @@ struct Transaction {
   std::string reason;  // why it ended as it did (e.g. "branch 1 (inventory) refused: out of stock")
   std::string idempotency_key;
   std::string request_hash;  // fingerprint of the POST body, to catch a key reused for another body
+  std::string traceparent;   // W3C trace context of the POST, passed on in every message; "" none
 };
 
 }  // namespace txc::core

@@ -223,7 +223,8 @@ void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOut
       applog::Write(applog::Level::kDebug, "tx.started",
                     {{"tx", l.tx.id},
                      {"protocol", core::ProtocolName(l.tx.protocol)},
-                     {"branches", l.tx.branches.size()}});
+                     {"branches", l.tx.branches.size()},
+                     {"traceparent", l.tx.traceparent}});
     }
     done(BeginOutcome{l.tx, /*created=*/true});
     for (auto& waiting : l.on_created) waiting(BeginOutcome{l.tx, /*created=*/false});
@@ -343,7 +344,8 @@ void Engine::OnDurable(const std::string& id, core::Actions actions, Status stat
         send.op,
         send.attempt,
         b.payload,
-        tx.protocol == core::Protocol::kThreePhase ? participants : std::vector<std::string>{}};
+        tx.protocol == core::Protocol::kThreePhase ? participants : std::vector<std::string>{},
+        tx.traceparent};
     // A failed send is a lost message: the reply timeout re-sends it.
     if (Status s = transport_.Send(request); !s.ok()) {
       applog::Write(applog::Level::kWarn, "tx.send_failed",
@@ -393,7 +395,8 @@ void Engine::Finish(const std::string& id) {
                   {{"tx", tx.id},
                    {"protocol", core::ProtocolName(tx.protocol)},
                    {"state", core::TxStateName(tx.state)},
-                   {"reason", tx.reason}});
+                   {"reason", tx.reason},
+                   {"traceparent", tx.traceparent}});
   }
   if (options_.metrics) {
     const auto began = it->second.began;

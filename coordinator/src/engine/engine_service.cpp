@@ -11,6 +11,7 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
   draft.timeout = command.timeout;
   draft.idempotency_key = command.idempotency_key;
   draft.request_hash = command.request_hash;
+  draft.traceparent = command.traceparent;
   for (size_t i = 0; i < command.branches.size(); ++i) {
     core::Branch b;
     b.index = static_cast<int>(i);

@@ -9,7 +9,7 @@ namespace txc::log {
 namespace {
 
 // Step i takes the schema from version i to i+1.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 1: the initial schema.
     R"sql(
 CREATE TABLE transactions (
@@ -68,6 +68,10 @@ ALTER TABLE branches ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]';
     // index only grows at its end).
     R"sql(
 CREATE INDEX transactions_created ON transactions(created_at);
+)sql",
+    // 4: the W3C trace context of the request that started a transaction, re-sent after recovery.
+    R"sql(
+ALTER TABLE transactions ADD COLUMN traceparent TEXT NOT NULL DEFAULT '';
 )sql",
 };
 

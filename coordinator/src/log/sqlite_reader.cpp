@@ -10,7 +10,7 @@ namespace {
 
 constexpr const char* kTxColumns =
     "SELECT seq, id, protocol, state, timeout_ms, created_at, updated_at, reason, "
-    "idempotency_key, request_hash FROM transactions ";
+    "idempotency_key, request_hash, traceparent FROM transactions ";
 
 constexpr std::string_view kCursorPrefix = "c";
 
@@ -108,6 +108,7 @@ Result<std::vector<core::Transaction>> SqliteReader::ReadTransactions(SqliteStat
       tx.reason = query.ColumnText(7);
       tx.idempotency_key = query.ColumnText(8);
       tx.request_hash = query.ColumnText(9);
+      tx.traceparent = query.ColumnText(10);
       out.push_back(std::move(tx));
     }
   }

@@ -48,8 +48,8 @@ Result<std::unique_ptr<SqliteWriter>> SqliteWriter::Open(const std::string& path
   TXC_ASSIGN_OR_RETURN(w->rollback_, PrepareOwned(db, "ROLLBACK"));
   TXC_ASSIGN_OR_RETURN(w->insert_tx_, PrepareOwned(db, R"sql(
       INSERT INTO transactions(id, protocol, state, terminal, timeout_ms, created_at, updated_at,
-                               reason, idempotency_key, request_hash)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))sql"));
+                               reason, idempotency_key, request_hash, traceparent)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11))sql"));
   TXC_ASSIGN_OR_RETURN(w->insert_branch_, PrepareOwned(db, R"sql(
       INSERT INTO branches(tx_id, idx, participant, payload, state, op, op_attempt, attempts,
                            last_error, updated_at, after_json)
@@ -146,6 +146,7 @@ Status SqliteWriter::Apply(const core::TxCreated& r) {
   s.Bind(8, tx.reason);
   s.BindTextOrNull(9, tx.idempotency_key);
   s.Bind(10, tx.request_hash);
+  s.Bind(11, tx.traceparent);
   TXC_RETURN_IF_ERROR(s.Run().WithContext(ctx));
 
   SqliteStatement& b = *insert_branch_;

@@ -69,6 +69,9 @@ struct BranchContext {
   // transaction may hold other requests of the same batch. SAVEPOINTs of its own are fine (names
   // starting with "txc_" are the SDK's). Do not keep the pointer.
   sqlite3* db = nullptr;
+  // The W3C traceparent of the request that started the transaction ("" if none, and when the
+  // SDK resolves in doubt by itself): continue the trace from it.
+  std::string traceparent = {};
 };
 
 // A handler's verdict.

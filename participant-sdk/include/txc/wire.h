@@ -57,6 +57,9 @@ struct BranchRequest {
   int attempt = 1;                        // 1 for the first send of this op, +1 on each re-send
   nlohmann::json payload;                 // the branch's business payload, sent with every op
   std::vector<std::string> participants;  // every participant of the transaction (3PC peers)
+  // The W3C trace context (traceparent header) of the request that started the transaction;
+  // empty when it had none. The same in every message of the transaction.
+  std::string traceparent = {};
 };
 
 struct BranchReply {

@@ -1,6 +1,7 @@
 // The participant SDK's barrier, end to end over a real nats-server: what each request does to
 // the branch record and to the service's own writes, and what it answers.
 #include <atomic>
+#include <mutex>
 #include <stdexcept>
 
 #include "sdk_fixture.h"
@@ -51,6 +52,27 @@ TEST_F(SdkTest, PrepareRecordsBranchAndKeepsHandlerWritesOnlyOnOk) {
   EXPECT_EQ(p->counters().prepare_calls, 3u);
   // Counted after the publish returns, which may be after the reply arrived.
   EXPECT_TRUE(WaitFor([&] { return p->counters().replies_sent == 3; }));
+}
+
+TEST_F(SdkTest, HandlersSeeTheTraceparentOfTheRequest) {
+  auto p = Make();
+  std::vector<std::string> seen;  // handlers run on the SDK's thread, one at a time
+  std::mutex mu;
+  auto record = [&](const BranchContext& ctx) {
+    std::lock_guard lock(mu);
+    seen.push_back(ctx.traceparent);
+    return HandlerResult::Ok();
+  };
+  p->OnPrepare(record);
+  p->OnCommit(record);
+  ASSERT_TRUE(p->Start().ok());
+  const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  wire::BranchRequest prepare = Req("g-trace", Op::kPrepare);
+  prepare.traceparent = tp;
+  ASSERT_EQ(coordinator_->Send(prepare)->outcome, Outcome::kOk);
+  ASSERT_EQ(coordinator_->Send(Req("g-plain", Op::kPrepare))->outcome, Outcome::kOk);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen, (std::vector<std::string>{tp, ""}));
 }
 
 TEST_F(SdkTest, HandlerExceptionRollsBackAndRepliesError) {

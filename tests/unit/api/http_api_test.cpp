@@ -204,6 +204,28 @@ TEST(HttpApiTokenTest, EveryCallButTheHealthChecksNeedsTheBearerToken) {
   EXPECT_EQ(get->status, 200);
 }
 
+TEST_F(HttpApiTest, PassesAValidTraceparentOnAndIgnoresAMalformedOne) {
+  const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  ASSERT_EQ(Post("/v1/transactions", kGood, {{"traceparent", tp}})->status, 201);
+  EXPECT_EQ(service_.last_begin.traceparent, tp);
+  ASSERT_EQ(Post("/v1/transactions", kGood, {{"traceparent", "00-xyz"}})->status, 201)
+      << "W3C: a malformed traceparent restarts the trace, it does not fail the request";
+  EXPECT_EQ(service_.last_begin.traceparent, "");
+}
+
+TEST(Traceparent, FollowsTheW3cFormat) {
+  EXPECT_TRUE(IsValidTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+  EXPECT_TRUE(IsValidTraceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
+  for (const char* bad : {"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+                          "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                          "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                          "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                          "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                          "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}) {
+    EXPECT_FALSE(IsValidTraceparent(bad)) << bad;
+  }
+}
+
 TEST_F(HttpApiTest, CreatesATransaction) {
   auto r = Post("/v1/transactions", kGood);
   ASSERT_TRUE(r);

@@ -170,6 +170,21 @@ TEST_F(SqliteTxLogTest, UsesWalAndSetsSchemaVersion) {
   EXPECT_EQ(raw.QueryText("SELECT count(*) FROM branches"), "1");
 }
 
+TEST_F(SqliteTxLogTest, TheTraceparentSurvivesTheFileForRecovery) {
+  Transaction tx = MakeTx("a", 1);
+  tx.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  {
+    auto log = MustOpen(Opts());
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(AppendSync(*log, {Created(tx)}).ok());
+  }
+  auto log = MustOpen(Opts());
+  ASSERT_NE(log, nullptr);
+  auto unfinished = log->LoadUnfinished();
+  ASSERT_TRUE(unfinished.ok() && unfinished->size() == 1u);
+  EXPECT_EQ((*unfinished)[0].traceparent, tx.traceparent);
+}
+
 TEST_F(SqliteTxLogTest, ReopeningAMigratedDatabaseKeepsItsVersionAndData) {
   {
     auto log = MustOpen(Opts());

@@ -16,6 +16,19 @@ TEST(Wire, BranchRequestRoundTrips) {
   EXPECT_EQ(back->attempt, 3);
   EXPECT_EQ(back->payload["sku"], "a");
   EXPECT_EQ(back->participants, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(back->traceparent, "");
+  EXPECT_EQ(Encode(r).find("traceparent"), std::string::npos) << "absent when there is none";
+}
+
+TEST(Wire, BranchRequestCarriesItsTraceparent) {
+  BranchRequest r{"g1", 0, "inventory", "saga", Op::kAction, 1, {}, {}, "00-ab-cd-01"};
+  auto back = DecodeBranchRequest(Encode(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->traceparent, "00-ab-cd-01");
+  EXPECT_FALSE(DecodeBranchRequest(
+                   R"({"gid":"g","branch":0,"participant":"p","protocol":"2pc","op":"prepare",)"
+                   R"("traceparent":7})")
+                   .ok());
 }
 
 TEST(Wire, ReplyRoundTripsAndNamesBadFields) {
