@@ -83,39 +83,14 @@ wait_inside "${project}_order_1" http://127.0.0.1:8081/healthz
 wait_inside "${project}_inventory_1" http://127.0.0.1:8082/healthz
 echo "== ready in $(($(date +%s) - start)) s"
 
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+# shellcheck source=lib/demo_orders.sh
+source "$root/scripts/lib/demo_orders.sh"
 failures=0
-# place PROTOCOL ORDER_ID QTY EXPECTED_STATE
-place() {
-  local body answer state
-  body=$(printf '{"protocol":"%s","timeout_ms":5000,"branches":[
-    {"participant":"order","payload":{"order_id":"%s","sku":"widget","qty":%d}},
-    {"participant":"inventory","payload":{"sku":"widget","qty":%d}}]}' "$1" "$2" "$3" "$3")
-  answer=$(curl -fsS -XPOST "$api/v1/transactions?wait=true" -H 'Content-Type: application/json' \
-    -d "$body")
-  state=$(json 'd["state"]' <<<"$answer")
-  printf '%-4s order %-4s %2d widgets -> %s\n' "$1" "$2" "$3" "$state"
-  if [[ $state != "$4" ]]; then echo "   expected $4: $answer"; failures=$((failures + 1)); fi
-}
 echo "== placing orders through the published port (5 widgets in stock)"
-place 2pc o-1 2 committed
-place 2pc o-2 10 aborted
-place 3pc o-3 1 committed
-place 3pc o-4 9 aborted
-place saga o-5 1 completed
-place saga o-6 9 compensated
-
-stock=$(podman exec "${project}_inventory_1" curl -fsS http://127.0.0.1:8082/stock)
-orders=$(podman exec "${project}_order_1" curl -fsS http://127.0.0.1:8081/orders)
-echo "   stock:  $stock"
-echo "   orders: $orders"
-# 4 widgets taken by the three orders that went through; the refused ones left nothing held.
-expect_stock='[{"available": 1, "reserved": 0, "sku": "widget"}]'
-[[ $(json 'json.dumps(d, sort_keys=True)' <<<"$stock") == "$expect_stock" ]] ||
-  { echo "   expected $expect_stock"; failures=$((failures + 1)); }
-expect_orders='o-1:confirmed o-2:cancelled o-3:confirmed o-4:cancelled o-5:confirmed o-6:cancelled'
-[[ $(json '" ".join(r["order_id"] + ":" + r["status"] for r in d)' <<<"$orders") == \
-  "$expect_orders" ]] || { echo "   expected $expect_orders"; failures=$((failures + 1)); }
+place_demo_orders
+echo "== what the services hold now"
+check_demo_state "$(podman exec "${project}_inventory_1" curl -fsS http://127.0.0.1:8082/stock)" \
+  "$(podman exec "${project}_order_1" curl -fsS http://127.0.0.1:8081/orders)"
 
 # The coordinator image carries txcctl: the two committed orders, seen from inside.
 committed=$(podman exec "${project}_coordinator_1" txcctl list --state committed | tail -n +2 | wc -l)

@@ -31,7 +31,8 @@ wait_ready() {
   tail -n 20 "$work"/*.log >&2
   return 1
 }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+# shellcheck source=lib/demo_orders.sh
+source "$root/scripts/lib/demo_orders.sh"
 
 nats_port=$(free_port); api_port=$(free_port); inv_port=$(free_port); ord_port=$(free_port)
 nats_url="nats://127.0.0.1:$nats_port"
@@ -51,40 +52,12 @@ wait_ready "http://127.0.0.1:$ord_port/healthz"
 echo "== running: coordinator $api, nats $nats_url (logs in $work)"
 
 failures=0
-# place PROTOCOL ORDER_ID QTY EXPECTED_STATE
-place() {
-  local body answer state
-  body=$(printf '{"protocol":"%s","timeout_ms":5000,"branches":[
-    {"participant":"order","payload":{"order_id":"%s","sku":"widget","qty":%d}},
-    {"participant":"inventory","payload":{"sku":"widget","qty":%d}}]}' "$1" "$2" "$3" "$3")
-  answer=$(curl -fsS -XPOST "$api/v1/transactions?wait=true" -H 'Content-Type: application/json' \
-    -H "Idempotency-Key: demo-$2" -d "$body")
-  state=$(json 'd["state"]' <<<"$answer")
-  printf '%-4s order %-4s %2d widgets -> %-9s %s\n' "$1" "$2" "$3" "$state" \
-    "$(json '("(" + d["reason"] + ")") if d["reason"] else ""' <<<"$answer")"
-  if [[ "$state" != "$4" ]]; then echo "   expected $4"; failures=$((failures + 1)); fi
-}
-
 echo "== placing orders (5 widgets in stock)"
-place 2pc o-1 2 committed
-place 2pc o-2 10 aborted
-place 3pc o-3 1 committed
-place 3pc o-4 9 aborted
-place saga o-5 1 completed
-place saga o-6 9 compensated
+place_demo_orders
 
 echo "== what the services hold now"
-stock=$(curl -fsS "http://127.0.0.1:$inv_port/stock")
-orders=$(curl -fsS "http://127.0.0.1:$ord_port/orders")
-json '"\n".join("  stock  %s: %d available, %d reserved" % (r["sku"], r["available"], r["reserved"]) for r in d)' <<<"$stock"
-json '"\n".join("  order  %s: %s" % (r["order_id"], r["status"]) for r in d)' <<<"$orders"
-
-expect_stock='[{"available": 1, "reserved": 0, "sku": "widget"}]'
-[[ $(json 'json.dumps(d, sort_keys=True)' <<<"$stock") == "$expect_stock" ]] || {
-  echo "unexpected stock: $stock"; failures=$((failures + 1)); }
-expect_orders='o-1:confirmed o-2:cancelled o-3:confirmed o-4:cancelled o-5:confirmed o-6:cancelled'
-[[ $(json '" ".join(r["order_id"] + ":" + r["status"] for r in d)' <<<"$orders") == "$expect_orders" ]] || {
-  echo "unexpected orders: $orders"; failures=$((failures + 1)); }
+check_demo_state "$(curl -fsS "http://127.0.0.1:$inv_port/stock")" \
+  "$(curl -fsS "http://127.0.0.1:$ord_port/orders")"
 
 if ((failures)); then echo "== demo FAILED ($failures unexpected outcomes)"; exit 1; fi
 echo "== demo OK: committed orders hold their stock, refused ones left nothing behind"

@@ -61,33 +61,9 @@ std::optional<E> ValueOf(const std::array<std::pair<E, const char*>, N>& table,
 // would overflow the stack of whoever decodes it.
 constexpr int kMaxJsonDepth = 128;
 
-// Scans the text, before any recursive code sees the document.
-bool NestedDeeperThan(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if ((c == '[' || c == '{') && ++depth > max_depth) {
-      return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
-
 // Field readers: each returns an error naming the field instead of throwing.
 Result<json> ParseObject(std::string_view data) {
-  if (NestedDeeperThan(data, kMaxJsonDepth)) {
+  if (JsonNestedDeeperThan(data, kMaxJsonDepth)) {
     return Status::InvalidArgument("message is nested deeper than " +
                                    std::to_string(kMaxJsonDepth) + " levels");
   }
@@ -167,6 +143,29 @@ std::string ParticipantSubject(std::string_view participant, Op op) {
   std::string subject(kParticipantSubjectPrefix);
   subject.append(participant).append(".").append(OpName(op));
   return subject;
+}
+
+bool JsonNestedDeeperThan(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if ((c == '[' || c == '{') && ++depth > max_depth) {
+      return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
 }
 
 std::string ParticipantWildcardSubject(std::string_view participant) {

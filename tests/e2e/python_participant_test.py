@@ -444,6 +444,15 @@ class ParticipantE2e(unittest.TestCase):
         self.c.kill("coordinator", signal.SIGTERM)
         self.c.start_coordinator(env={"TXC_CRASH_AT": point})
 
+    def _transfer_3pc_until_the_coordinator_dies(self, a, b):
+        """Moves 5 from alpha's account a and beta's b by 3PC; the armed crash point kills the
+        coordinator on the way (it may die before it answers)."""
+        self.c.request("POST", "/v1/transactions", {
+            "protocol": "3pc", "timeout_ms": 5000,
+            "branches": [{"participant": "alpha", "payload": {"account": a, "amount": 5}},
+                         {"participant": "beta", "payload": {"account": b, "amount": 5}}]})
+        self.assertEqual(self.c.procs["coordinator"].wait(timeout=10), -signal.SIGKILL)
+
     def _find_gid(self, name, account):
         rows = self.c.query(name, "SELECT gid FROM txc_branch WHERE payload LIKE ?",
                             '%"' + account + '"%')
@@ -453,12 +462,8 @@ class ParticipantE2e(unittest.TestCase):
         a, b = self.acct(), self.acct()
         self._restart_coordinator_crashing_at("after_send:pre_commit")
         try:
-            # The coordinator may die before it answers; the participants' records name the gid.
-            self.c.request("POST", "/v1/transactions", {
-                "protocol": "3pc", "timeout_ms": 5000,
-                "branches": [{"participant": "alpha", "payload": {"account": a, "amount": 5}},
-                             {"participant": "beta", "payload": {"account": b, "amount": 5}}]})
-            self.assertEqual(self.c.procs["coordinator"].wait(timeout=10), -signal.SIGKILL)
+            self._transfer_3pc_until_the_coordinator_dies(a, b)
+            # It may have died before answering; the participants' records name the gid.
             gid = wait_for(lambda: self._find_gid("alpha", a), "alpha's record")
             # Only branch 0 got pre_commit. Status queries now meet "no responders", so the
             # participants ask each other: one is precommitted, so both commit.
@@ -480,11 +485,7 @@ class ParticipantE2e(unittest.TestCase):
         a, b = self.acct(), self.acct()
         self._restart_coordinator_crashing_at("after_send:can_commit@2")
         try:
-            self.c.request("POST", "/v1/transactions", {
-                "protocol": "3pc", "timeout_ms": 5000,
-                "branches": [{"participant": "alpha", "payload": {"account": a, "amount": 5}},
-                             {"participant": "beta", "payload": {"account": b, "amount": 5}}]})
-            self.assertEqual(self.c.procs["coordinator"].wait(timeout=10), -signal.SIGKILL)
+            self._transfer_3pc_until_the_coordinator_dies(a, b)
             gid = wait_for(lambda: self._find_gid("alpha", a) and self._find_gid("beta", b),
                            "both participants' records")
             # Every branch uncertain and everyone answered: nobody can have committed.
@@ -509,11 +510,7 @@ class ParticipantE2e(unittest.TestCase):
         a, b = self.acct(), self.acct()
         self._restart_coordinator_crashing_at("after_send:can_commit@2")
         try:
-            self.c.request("POST", "/v1/transactions", {
-                "protocol": "3pc", "timeout_ms": 5000,
-                "branches": [{"participant": "alpha", "payload": {"account": a, "amount": 5}},
-                             {"participant": "beta", "payload": {"account": b, "amount": 5}}]})
-            self.assertEqual(self.c.procs["coordinator"].wait(timeout=10), -signal.SIGKILL)
+            self._transfer_3pc_until_the_coordinator_dies(a, b)
             gid = wait_for(lambda: self._find_gid("alpha", a) and self._find_gid("beta", b),
                            "both participants' records")
             # Both die in doubt before their first termination round (1 s of silence).

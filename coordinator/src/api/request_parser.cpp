@@ -85,31 +85,9 @@ Result<BranchSpec> ParseBranch(const json& item, size_t i, core::Protocol protoc
 }  // namespace
 
 Status CheckJsonDepth(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) {
-        return Status::InvalidArgument("JSON is nested deeper than " + std::to_string(max_depth) +
-                                       " levels");
-      }
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return Status::Ok();
+  if (!wire::JsonNestedDeeperThan(text, max_depth)) return Status::Ok();
+  return Status::InvalidArgument("JSON is nested deeper than " + std::to_string(max_depth) +
+                                 " levels");
 }
 
 Result<BeginCommand> ParseBeginRequest(std::string_view body, const ParseLimits& limits) {

@@ -45,6 +45,11 @@ std::optional<Outcome> ParseOutcome(std::string_view name);
 
 // Participant names become NATS subject tokens: only [A-Za-z0-9_-], 1..64 characters.
 bool IsValidParticipantName(std::string_view name);
+
+// True if arrays/objects in the JSON `text` nest deeper than `max_depth`. A linear scan that
+// runs before any recursive parser sees the text (a forged document nested 100,000 deep would
+// overflow the stack of whoever parses, copies or encodes it); strings are skipped correctly.
+bool JsonNestedDeeperThan(std::string_view text, int max_depth);
 std::string ParticipantSubject(std::string_view participant, Op op);
 std::string ParticipantWildcardSubject(std::string_view participant);
 

@@ -7,10 +7,13 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
-#include <thread>
 
 #include "in_doubt_resolver.h"
+#include "wait_for.h"
 
 namespace txc::sdk {
 namespace {
@@ -47,15 +50,22 @@ class InDoubtResolverTest : public ::testing::Test {
     auto r = store_->Find("g1", 0);
     return r.ok() && r->has_value() ? BranchStateName((*r)->state) : "none";
   }
-  // Waits, with a deadline, until `done` holds.
-  template <typename F>
-  bool WaitFor(F done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return true;
+  // A resolver whose coordinator is down and whose peer answers through `ask_peer`; the
+  // pre_commits it sends peers go unanswered. Retries every 5 ms.
+  std::unique_ptr<InDoubtResolver> ResolverAskingPeers(
+      Dispatcher& dispatcher,
+      std::function<std::optional<wire::PeerStateReply>(const std::string&, const std::string&)>
+          ask_peer) {
+    ResolverLink link;
+    link.ask_coordinator = [](const std::string&) {
+      return CoordinatorAnswer{CoordinatorAnswer::Kind::kDown, wire::Decision::kPending};
+    };
+    link.ask_peer = std::move(ask_peer);
+    link.send = [](const wire::BranchRequest&) { return std::optional<wire::BranchReply>(); };
+    return std::make_unique<InDoubtResolver>(
+        InDoubtResolver::Options{"inventory", std::chrono::milliseconds(0),
+                                 std::chrono::milliseconds(5)},
+        store_.get(), &dispatcher, link, &counters_);
   }
 
   std::string dir_;
@@ -68,49 +78,33 @@ wire::PeerStateReply OrderSays(wire::PeerState state) { return {"g1", "order", {
 TEST_F(InDoubtResolverTest, AbortConcludedFromAStaleViewIsNotCarriedOut) {
   Dispatcher dispatcher("inventory", store_.get(), Handlers{}, &counters_);
   std::atomic<int> asked{0};
-  ResolverLink link;
-  link.ask_coordinator = [](const std::string&) {
-    return CoordinatorAnswer{CoordinatorAnswer::Kind::kDown, wire::Decision::kPending};
-  };
-  link.ask_peer = [&](const std::string&, const std::string&) {
+  auto resolver = ResolverAskingPeers(dispatcher, [&](const std::string&, const std::string&) {
     // The peer answers "uncertain"; by the time its answer is acted on, the peer, which held a
     // pre_commit, has pre-committed our branch (and may have committed itself).
     if (asked++ == 0) {
       EXPECT_EQ(dispatcher.Handle(Req(Op::kPreCommit)).outcome, wire::Outcome::kOk);
     }
     return std::optional<wire::PeerStateReply>(OrderSays(wire::PeerState::kUncertain));
-  };
-  link.send = [](const wire::BranchRequest&) { return std::optional<wire::BranchReply>(); };
-  InDoubtResolver resolver(
-      {"inventory", std::chrono::milliseconds(0), std::chrono::milliseconds(5)}, store_.get(),
-      &dispatcher, link, &counters_);
-  resolver.Start();
+  });
+  resolver->Start();
   ASSERT_EQ(dispatcher.Handle(Req(Op::kCanCommit)).outcome, wire::Outcome::kOk);
   // Second round: it has seen the pre-committed branch and concluded pre_commit-then-commit,
   // whose pre_commit of the peer (link.send) goes unanswered.
-  ASSERT_TRUE(WaitFor([&] { return asked.load() >= 2; }));
-  resolver.Stop();
+  ASSERT_TRUE(testing::WaitFor([&] { return asked.load() >= 2; }));
+  resolver->Stop();
   EXPECT_EQ(State(), "precommitted");
   EXPECT_EQ(counters_.terminated.load(), 0u);
 }
 
 TEST_F(InDoubtResolverTest, AbortConcludedFromAFreshViewIsCarriedOut) {
   Dispatcher dispatcher("inventory", store_.get(), Handlers{}, &counters_);
-  ResolverLink link;
-  link.ask_coordinator = [](const std::string&) {
-    return CoordinatorAnswer{CoordinatorAnswer::Kind::kDown, wire::Decision::kPending};
-  };
-  link.ask_peer = [](const std::string&, const std::string&) {
+  auto resolver = ResolverAskingPeers(dispatcher, [](const std::string&, const std::string&) {
     return std::optional<wire::PeerStateReply>(OrderSays(wire::PeerState::kUncertain));
-  };
-  link.send = [](const wire::BranchRequest&) { return std::optional<wire::BranchReply>(); };
-  InDoubtResolver resolver(
-      {"inventory", std::chrono::milliseconds(0), std::chrono::milliseconds(5)}, store_.get(),
-      &dispatcher, link, &counters_);
-  resolver.Start();
+  });
+  resolver->Start();
   ASSERT_EQ(dispatcher.Handle(Req(Op::kCanCommit)).outcome, wire::Outcome::kOk);
-  ASSERT_TRUE(WaitFor([&] { return State() == "aborted"; }));
-  resolver.Stop();
+  ASSERT_TRUE(testing::WaitFor([&] { return State() == "aborted"; }));
+  resolver->Stop();
   EXPECT_EQ(counters_.terminated.load(), 1u);
 }
 
