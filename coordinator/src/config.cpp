@@ -47,30 +47,31 @@ auto MillisSetting(core::Duration core::RetryPolicy::*field, const char* what) {
   };
 }
 
-// "0" or a count with a unit: 90s, 30m, 12h, 7d.
-Status ParseRetention(Config& c, const std::string& text) {
-  const Status bad = Status::InvalidArgument(
-      "--retention must be 0 (keep forever) or a number followed by s, m, h or d, got '" + text +
-      "'");
+// "0" or a count with a unit: 90s, 30m, 12h, 7d. `zero_means` says what 0 does, for the error.
+Status ParseSpan(const std::string& text, const char* flag, const char* zero_means,
+                 std::chrono::milliseconds* out) {
+  const Status bad =
+      Status::InvalidArgument(std::string(flag) + " must be 0 (" + zero_means +
+                              ") or a number followed by s, m, h or d, got '" + text + "'");
   if (text == "0") {
-    c.retention = std::chrono::milliseconds(0);
+    *out = std::chrono::milliseconds(0);
     return Status::Ok();
   }
   if (text.size() < 2) return bad;
   long n = 0;
-  if (!ParseInt(text.substr(0, text.size() - 1), 1, 100'000, "--retention", &n).ok()) return bad;
+  if (!ParseInt(text.substr(0, text.size() - 1), 1, 100'000, flag, &n).ok()) return bad;
   switch (text.back()) {
     case 's':
-      c.retention = std::chrono::seconds(n);
+      *out = std::chrono::seconds(n);
       break;
     case 'm':
-      c.retention = std::chrono::minutes(n);
+      *out = std::chrono::minutes(n);
       break;
     case 'h':
-      c.retention = std::chrono::hours(n);
+      *out = std::chrono::hours(n);
       break;
     case 'd':
-      c.retention = std::chrono::hours(24 * n);
+      *out = std::chrono::hours(24 * n);
       break;
     default:
       return bad;
@@ -154,7 +155,28 @@ const std::vector<Setting>& Settings() {
       {"--retention", "TXC_RETENTION",
        "how long finished transactions stay in the log, e.g. 90s, 30m, 12h, 7d; 0 keeps them "
        "forever (default 7d). A purged transaction's Idempotency-Key is forgotten too",
-       ParseRetention},
+       [](Config& c, const std::string& v) {
+         return ParseSpan(v, "--retention", "keep forever", &c.retention);
+       }},
+      {"--retry-max-attempts", "TXC_RETRY_MAX_ATTEMPTS",
+       "retry budget: sends of a commit, abort or compensation before its transaction is flagged "
+       "needs_attention (retrying goes on); 0: no limit (default 20; a transaction may set its "
+       "own)",
+       [](Config& c, const std::string& v) {
+         long n = 0;
+         TXC_RETURN_IF_ERROR(ParseInt(v, 0, 1'000'000, "--retry-max-attempts", &n));
+         c.retry_budget.max_attempts = static_cast<int>(n);
+         return Status::Ok();
+       }},
+      {"--retry-deadline", "TXC_RETRY_DEADLINE",
+       "retry budget: a transaction whose outcome is not applied this long after it began is "
+       "flagged needs_attention, e.g. 90s, 10m, 1h; 0: no deadline (default 10m)",
+       [](Config& c, const std::string& v) {
+         std::chrono::milliseconds span{};
+         TXC_RETURN_IF_ERROR(ParseSpan(v, "--retry-deadline", "no deadline", &span));
+         c.retry_budget.deadline = span;
+         return Status::Ok();
+       }},
   };
   return kSettings;
 }

@@ -19,12 +19,12 @@ struct Config {
   std::string db_path = "./txc.db";
   std::string synchronous = "FULL";  // FULL: every decision is fsynced before it is sent
   core::RetryPolicy retry;
+  core::RetryBudget retry_budget{20, std::chrono::minutes(10)};  // unless a transaction sets one
   int max_branches = 64;
   size_t max_body_bytes = 1 << 20;
   int http_threads = 64;
-  std::string api_token;
-  applog::Level log_level =
-      applog::Level::kInfo;  // empty: the API is open (bind it to localhost or a private network)
+  std::string api_token;  // empty: the API is open (bind it to localhost or a private network)
+  applog::Level log_level = applog::Level::kInfo;
   // Finished transactions older than this are purged from the log; zero keeps them forever.
   std::chrono::milliseconds retention = std::chrono::hours(24 * 7);
   bool help = false;

@@ -60,7 +60,8 @@ int Run(const txc::Config& config) {
   txc::engine::SystemClock clock;
   auto engine = std::make_unique<txc::engine::Engine>(
       **log, **transport, clock,
-      txc::engine::EngineOptions{.retry = config.retry, .metrics = &metrics});
+      txc::engine::EngineOptions{
+          .retry = config.retry, .retry_budget = config.retry_budget, .metrics = &metrics});
   if (auto s = engine->Start(); !s.ok()) {
     Write(Level::kError, "startup.failed", {{"step", "recover"}, {"error", s.ToString()}});
     return 1;
@@ -70,6 +71,10 @@ int Run(const txc::Config& config) {
   txc::transport::NatsTransport* nats = transport->get();
   metrics.AddGauge({"txc_transactions_in_flight", "Transactions not yet terminal.", "gauge",
                     [engine_ptr] { return static_cast<double>(engine_ptr->live_count()); }});
+  metrics.AddGauge({"txc_transactions_needing_attention",
+                    "Transactions with a branch that exhausted its retry budget (still retried).",
+                    "gauge",
+                    [engine_ptr] { return static_cast<double>(engine_ptr->attention_count()); }});
   metrics.AddGauge({"txc_nats_reconnects_total", "Reconnections to NATS since start.", "counter",
                     [nats] { return static_cast<double>(nats->reconnects()); }});
   metrics.AddGauge({"txc_nats_connected", "1 while connected to NATS.", "gauge",

@@ -53,8 +53,10 @@ class E2eTest : public ::testing::Test {
 
   // Starts (or restarts, on the same log and port) the coordinator; `env` e.g. TXC_CRASH_AT=...
   // `wrapper`: a command the coordinator runs under (e.g. fiu-run), its arguments first.
+  // `flags` come after the defaults, so they override them.
   void StartCoordinator(const std::vector<std::string>& env = {},
-                        const std::vector<std::string>& wrapper = {}) {
+                        const std::vector<std::string>& wrapper = {},
+                        const std::vector<std::string>& flags = {}) {
     coordinator_.reset();  // kill -9 a running one: the port and the log must be free
     std::vector<std::string> argv = wrapper;
     for (std::string arg :
@@ -65,6 +67,7 @@ class E2eTest : public ::testing::Test {
           std::string("--backoff-cap-ms"), std::string("500")}) {
       argv.push_back(std::move(arg));
     }
+    argv.insert(argv.end(), flags.begin(), flags.end());
     coordinator_ = Process::Start(argv, env, Path("coordinator.log"));
     ASSERT_NE(coordinator_, nullptr);
     ASSERT_TRUE(WaitFor([&] {

@@ -62,6 +62,30 @@ TEST_F(TxcctlTest, StartsListsAndShowsTransactions) {
   EXPECT_NE(show.out.find("commit #1  ok"), std::string::npos) << show.out;
 }
 
+TEST_F(TxcctlTest, AbortsAndRetriesTransactions) {
+  StartParticipant("order");
+  StartParticipant("inventory");
+  StartCoordinator();
+  Run slow = Txcctl(R"(--json start 2pc order 'inventory={"sleep_ms":2000}' )"
+                    "--timeout-ms 60000 --no-wait");
+  ASSERT_EQ(slow.exit_code, 0) << slow.out;
+  const std::string id = json::parse(slow.out, nullptr, false).value("id", "");
+  ASSERT_FALSE(id.empty()) << slow.out;
+  Run abort = Txcctl("abort " + id + " --reason 'stuck in review'");
+  ASSERT_EQ(abort.exit_code, 0) << abort.out;
+  EXPECT_NE(abort.out.find("reason:  aborted by operator: stuck in review"), std::string::npos)
+      << abort.out;
+  EXPECT_EQ(WaitForState(id, "aborted")["state"], "aborted");
+
+  Run retry = Txcctl("retry " + id);
+  EXPECT_EQ(retry.exit_code, 1) << retry.out;
+  EXPECT_NE(retry.out.find("failed_precondition"), std::string::npos) << retry.out;
+  Run list = Txcctl("list --needs-attention");
+  ASSERT_EQ(list.exit_code, 0) << list.out;
+  EXPECT_EQ(list.out.find(id), std::string::npos) << list.out;
+  EXPECT_EQ(Txcctl("abort").exit_code, 2);
+}
+
 TEST_F(TxcctlTest, ReportsErrorsWithTheirCauseAndExitStatus) {
   StartCoordinator();
   Run missing = Txcctl("show no-such-tx");

@@ -152,6 +152,7 @@ class InMemoryTxLog : public log::TxLog {
       const core::Transaction& tx = txs_[seq - 1];
       if (filter.state && tx.state != *filter.state) continue;
       if (filter.protocol && tx.protocol != *filter.protocol) continue;
+      if (filter.needs_attention && tx.needs_attention != *filter.needs_attention) continue;
       if (page.items.size() == limit) {
         page.next_cursor = std::to_string(PositionOf(page.items.back().id));
         break;
@@ -236,6 +237,10 @@ class InMemoryTxLog : public log::TxLog {
       if (HasBranch(b->id, b->branch, created)) return Status::Ok();
       return Status::Internal("BranchChanged(" + b->id + "): no such transaction or branch");
     }
+    if (const auto* f = std::get_if<core::AttentionChanged>(&record)) {
+      if (HasBranch(f->id, f->branch, created)) return Status::Ok();
+      return Status::Internal("AttentionChanged(" + f->id + "): no such transaction or branch");
+    }
     const auto& a = std::get<core::AttemptRecorded>(record);
     if (HasBranch(a.id, a.branch, created)) return Status::Ok();
     return Status::Internal("AttemptRecorded(" + a.id + "): no such transaction or branch");
@@ -254,6 +259,8 @@ class InMemoryTxLog : public log::TxLog {
       tx.reason = c->tx.reason;
       tx.idempotency_key = c->tx.idempotency_key;
       tx.request_hash = c->tx.request_hash;
+      tx.traceparent = c->tx.traceparent;
+      tx.retry_budget = c->tx.retry_budget;
       for (const core::Branch& src : c->tx.branches) {
         core::Branch b;
         b.index = src.index;
@@ -291,6 +298,14 @@ class InMemoryTxLog : public log::TxLog {
       br->op_attempt = b->op_attempt;
       br->attempts = b->attempts;
       br->last_error = b->last_error;
+      return true;
+    }
+    if (const auto* f = std::get_if<core::AttentionChanged>(&record)) {
+      core::Branch* br = FindBranch(f->id, f->branch);
+      if (br == nullptr) return false;
+      br->needs_attention = f->branch_needs_attention;
+      txs_[by_id_.at(f->id)].needs_attention = f->tx_needs_attention;
+      txs_[by_id_.at(f->id)].updated_at = f->at;
       return true;
     }
     const auto& a = std::get<core::AttemptRecorded>(record);

@@ -4,6 +4,8 @@
 // total must be conserved). The payload steers it:
 //   {"refuse": true}             the vote (prepare/can_commit) or saga action says no
 //   {"sleep_ms": N}              every handler of this branch takes N ms (a slow participant)
+//   {"fail_until_attempt": N}    commit, do_commit, abort and compensate fail (retryably) on
+//                                every attempt before the coordinator's attempt N
 //   {"account": "a1", "amount": -5}   debit (negative) or credit (positive) account a1
 // 2PC/3PC hold a debit at the vote (balance -> held) and settle at commit/abort; a credit is
 // applied at commit. Sagas apply at the action and undo at the compensation.
@@ -133,6 +135,12 @@ HandlerResult Handle(const BranchContext& ctx) {
   const bool vote = ctx.op == Op::kPrepare || ctx.op == Op::kCanCommit || ctx.op == Op::kAction;
   if (vote && ctx.payload.is_object() && ctx.payload.value("refuse", false)) {
     return HandlerResult::Refuse("refused by request");
+  }
+  const bool applies_outcome = !vote && ctx.op != Op::kPreCommit;
+  if (applies_outcome && ctx.payload.is_object() &&
+      ctx.attempt < ctx.payload.value("fail_until_attempt", 0)) {
+    return HandlerResult::Retry("failing on purpose until attempt " +
+                                std::to_string(ctx.payload.value("fail_until_attempt", 0)));
   }
   HandlerResult money = Bank(ctx);
   if (money.outcome != txc::wire::Outcome::kOk) return money;

@@ -1,10 +1,13 @@
-// txcctl: start, list and show txc transactions from a shell, over the coordinator's REST API.
+// txcctl: start, list, show, abort and retry txc transactions from a shell, over the
+// coordinator's REST API.
 //
 //   txcctl [--url URL] [--token T] [--json] start PROTOCOL PARTICIPANT[=PAYLOAD_JSON]...
 //          [--timeout-ms N] [--no-wait] [--idempotency-key K]
 //   txcctl [...] start -f FILE        the request body from FILE ("-": stdin)
-//   txcctl [...] list [--state S] [--protocol P] [--limit N] [--cursor C]
+//   txcctl [...] list [--state S] [--protocol P] [--needs-attention] [--limit N] [--cursor C]
 //   txcctl [...] show ID
+//   txcctl [...] abort ID [--reason TEXT]
+//   txcctl [...] retry ID
 //
 // --url defaults to $TXC_URL, then http://127.0.0.1:8080; --token to $TXC_API_TOKEN.
 // Exit status: 0 done; 1 the coordinator answered with an error (or is unreachable); 2 bad usage.
@@ -30,8 +33,11 @@ constexpr const char* kUsage =
     "  start PROTOCOL PARTICIPANT[=PAYLOAD_JSON]... [--timeout-ms N] [--no-wait]\n"
     "        [--idempotency-key K]          start a 2pc, 3pc or saga transaction\n"
     "  start -f FILE                        the request body from FILE (- for stdin)\n"
-    "  list [--state S] [--protocol P] [--limit N] [--cursor C]\n"
-    "  show ID                              one transaction with each branch's attempts\n";
+    "  list [--state S] [--protocol P] [--needs-attention] [--limit N] [--cursor C]\n"
+    "  show ID                              one transaction with each branch's attempts\n"
+    "  abort ID [--reason TEXT]             abort a transaction with no commit decision yet\n"
+    "                                       (a running saga is compensated)\n"
+    "  retry ID                             re-send now what waits for a retry\n";
 
 int Usage(const std::string& why) {
   std::cerr << "txcctl: " << why << "\n" << kUsage;
@@ -94,13 +100,15 @@ std::string Query(const std::map<std::string, std::string>& params) {
 
 void PrintTransaction(const json& tx, bool with_history) {
   std::cout << tx.value("id", "") << "  " << tx.value("protocol", "") << "  "
-            << tx.value("state", "") << "\n";
+            << tx.value("state", "")
+            << (tx.value("needs_attention", false) ? "  NEEDS ATTENTION" : "") << "\n";
   if (!tx.value("reason", "").empty()) std::cout << "  reason:  " << tx.value("reason", "") << "\n";
   std::cout << "  created: " << tx.value("created_at", "")
             << "  updated: " << tx.value("updated_at", "") << "\n";
   for (const json& b : tx.value("branches", json::array())) {
     std::cout << "  [" << b.value("index", 0) << "] " << b.value("participant", "") << "  "
               << b.value("state", "") << "  attempts " << b.value("attempts", 0);
+    if (b.value("needs_attention", false)) std::cout << "  needs attention";
     if (!b.value("last_error", "").empty())
       std::cout << "  last error: " << b.value("last_error", "");
     std::cout << "\n";
@@ -203,6 +211,8 @@ int List(Api& api, const Options& o, const std::vector<std::string>& args) {
     if ((a == "--state" || a == "--protocol" || a == "--limit" || a == "--cursor") &&
         i + 1 < args.size()) {
       params[a.substr(2)] = args[++i];
+    } else if (a == "--needs-attention") {
+      params["needs_attention"] = "true";
     } else {
       return Usage("unknown list option " + a);
     }
@@ -215,6 +225,26 @@ int Show(Api& api, const Options& o, const std::vector<std::string>& args) {
   if (args.size() != 1) return Usage("show takes one transaction id");
   const Answer a = api.Call("GET", "/v1/transactions/" + args[0]);
   return Report(a, o, [](const json& tx) { PrintTransaction(tx, true); });
+}
+
+int Abort(Api& api, const Options& o, const std::vector<std::string>& args) {
+  if (args.empty()) return Usage("abort takes a transaction id");
+  json body = json::object();
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--reason" && i + 1 < args.size()) {
+      body["reason"] = args[++i];
+    } else {
+      return Usage("unknown abort option " + args[i]);
+    }
+  }
+  const Answer a = api.Call("POST", "/v1/transactions/" + args[0] + "/abort", body.dump());
+  return Report(a, o, [](const json& tx) { PrintTransaction(tx, false); });
+}
+
+int Retry(Api& api, const Options& o, const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage("retry takes one transaction id");
+  const Answer a = api.Call("POST", "/v1/transactions/" + args[0] + "/retry");
+  return Report(a, o, [](const json& tx) { PrintTransaction(tx, false); });
 }
 
 }  // namespace
@@ -249,6 +279,8 @@ int main(int argc, char** argv) {
     if (command == "start") return Start(api, o, args);
     if (command == "list") return List(api, o, args);
     if (command == "show") return Show(api, o, args);
+    if (command == "abort") return Abort(api, o, args);
+    if (command == "retry") return Retry(api, o, args);
   } catch (const std::exception& e) {  // a malformed --url, for one
     std::cerr << "txcctl: " << e.what() << "\n";
     return 1;

@@ -41,6 +41,22 @@ bool BearerTokenMatches(const std::string& header, const std::string& token) {
   return diff == 0;
 }
 
+// Replies 400 and returns false when `id` cannot be a transaction id.
+bool CheckTransactionId(const std::string& id, httplib::Response& res) {
+  if (IsValidTransactionId(id)) return true;
+  ReplyError(res,
+             Status::InvalidArgument("transaction ids are 1 to 64 letters, digits, '_' or '-'"));
+  return false;
+}
+
+// Replies 415 and returns false when a body is sent as something other than JSON.
+bool CheckJsonContentType(const httplib::Request& req, httplib::Response& res) {
+  const std::string type = req.get_header_value("Content-Type");
+  if (type.empty() || type.rfind(kJson, 0) == 0) return true;
+  ReplyError(res, 415, StatusCode::kInvalidArgument, "Content-Type must be application/json");
+  return false;
+}
+
 }  // namespace
 
 HttpApi::HttpApi(TransactionService& service, Options options)
@@ -152,11 +168,7 @@ void HttpApi::Routes() {
   const ParseLimits limits{options_.max_branches, options_.max_json_depth, options_.max_timeout};
   Serve("POST", "/v1/transactions",
         [this, limits](const httplib::Request& req, httplib::Response& res) {
-          const std::string type = req.get_header_value("Content-Type");
-          if (!type.empty() && type.rfind(kJson, 0) != 0) {
-            return ReplyError(res, 415, StatusCode::kInvalidArgument,
-                              "Content-Type must be application/json");
-          }
+          if (!CheckJsonContentType(req, res)) return;
           auto cmd = ParseBeginRequest(req.body, limits);
           if (!cmd.ok()) return ReplyError(res, cmd.status());
           if (req.has_header("Idempotency-Key")) {
@@ -184,11 +196,28 @@ void HttpApi::Routes() {
   Serve("GET", "/v1/transactions/{id}",
         [this](const httplib::Request& req, httplib::Response& res) {
           const std::string id = req.matches[1];
-          if (!IsValidTransactionId(id)) {
-            return ReplyError(res, Status::InvalidArgument(
-                                       "transaction ids are 1 to 64 letters, digits, '_' or '-'"));
-          }
+          if (!CheckTransactionId(id, res)) return;
           auto tx = service_.Get(id);
+          if (!tx.ok()) return ReplyError(res, tx.status());
+          Reply(res, 200, TransactionJson(*tx));
+        });
+
+  // Operator actions: each answers with the transaction as the action left it.
+  Serve("POST", "/v1/transactions/{id}/abort",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const std::string id = req.matches[1];
+          if (!CheckTransactionId(id, res) || !CheckJsonContentType(req, res)) return;
+          auto reason = ParseAbortRequest(req.body);
+          if (!reason.ok()) return ReplyError(res, reason.status());
+          auto tx = service_.Abort(id, *reason);
+          if (!tx.ok()) return ReplyError(res, tx.status());
+          Reply(res, 200, TransactionJson(*tx));
+        });
+  Serve("POST", "/v1/transactions/{id}/retry",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const std::string id = req.matches[1];
+          if (!CheckTransactionId(id, res)) return;
+          auto tx = service_.Retry(id);
           if (!tx.ok()) return ReplyError(res, tx.status());
           Reply(res, 200, TransactionJson(*tx));
         });
@@ -230,12 +259,14 @@ void HttpApi::Routes() {
     ReplyError(res, 405, StatusCode::kInvalidArgument,
                req.method + " is not allowed on " + req.path);
   };
-  for (const char* path : {"/v1/transactions", R"(/v1/transactions/([^/]+))"}) {
+  for (const char* path : {"/v1/transactions", R"(/v1/transactions/([^/]+))",
+                           R"(/v1/transactions/([^/]+)/(abort|retry))"}) {
     s.Put(path, not_allowed);
     s.Patch(path, not_allowed);
     s.Delete(path, not_allowed);
   }
   s.Post(R"(/v1/transactions/([^/]+))", not_allowed);
+  s.Get(R"(/v1/transactions/([^/]+)/(abort|retry))", not_allowed);
 }
 
 }  // namespace txc::api

@@ -13,6 +13,35 @@ namespace {
 
 using nlohmann::json;
 
+// An integer from `min` to `max` (both >= 0).
+Result<int64_t> IntegerIn(const json& value, const std::string& name, int64_t min, int64_t max) {
+  if (!value.is_number_integer()) return Status::InvalidArgument(name + " must be an integer");
+  const bool negative = !value.is_number_unsigned() && value.get<int64_t>() < 0;
+  const uint64_t n = negative ? 0 : value.get<uint64_t>();
+  if (negative || n < static_cast<uint64_t>(min) || n > static_cast<uint64_t>(max)) {
+    return Status::InvalidArgument(name + " must be from " + std::to_string(min) + " to " +
+                                   std::to_string(max));
+  }
+  return static_cast<int64_t>(n);
+}
+
+Status ParseRetryBudget(const json& value, BeginCommand& cmd) {
+  if (!value.is_object()) return Status::InvalidArgument("retry_budget must be an object");
+  for (const auto& [key, field] : value.items()) {
+    if (key == "max_attempts") {
+      TXC_ASSIGN_OR_RETURN(int64_t n, IntegerIn(field, "retry_budget.max_attempts", 0, 1'000'000));
+      cmd.retry_max_attempts = static_cast<int>(n);
+    } else if (key == "deadline_ms") {
+      TXC_ASSIGN_OR_RETURN(int64_t ms,
+                           IntegerIn(field, "retry_budget.deadline_ms", 0, kMaxRetryDeadlineMs));
+      cmd.retry_deadline = core::Duration(ms);
+    } else {
+      return Status::InvalidArgument("retry_budget has unknown field '" + key + "'");
+    }
+  }
+  return Status::Ok();
+}
+
 std::string Field(size_t i, const char* name) {
   return "branches[" + std::to_string(i) + "]." + name;
 }
@@ -113,7 +142,7 @@ Result<BeginCommand> ParseBeginRequest(std::string_view body, const ParseLimits&
   }
   if (!doc.is_object()) return Status::InvalidArgument("the body must be a JSON object");
   for (const auto& [key, value] : doc.items()) {
-    if (key != "protocol" && key != "branches" && key != "timeout_ms") {
+    if (key != "protocol" && key != "branches" && key != "timeout_ms" && key != "retry_budget") {
       return Status::InvalidArgument("unknown field '" + key + "'");
     }
   }
@@ -145,15 +174,11 @@ Result<BeginCommand> ParseBeginRequest(std::string_view body, const ParseLimits&
   }
 
   if (auto t = doc.find("timeout_ms"); t != doc.end()) {
-    if (!t->is_number_integer()) return Status::InvalidArgument("timeout_ms must be an integer");
-    const bool negative =
-        t->is_number_integer() && !t->is_number_unsigned() && t->get<int64_t>() < 0;
-    const uint64_t ms = negative ? 0 : t->get<uint64_t>();
-    if (negative || ms == 0 || ms > static_cast<uint64_t>(limits.max_timeout.count())) {
-      return Status::InvalidArgument("timeout_ms must be from 1 to " +
-                                     std::to_string(limits.max_timeout.count()));
-    }
-    cmd.timeout = core::Duration(static_cast<int64_t>(ms));
+    TXC_ASSIGN_OR_RETURN(int64_t ms, IntegerIn(*t, "timeout_ms", 1, limits.max_timeout.count()));
+    cmd.timeout = core::Duration(ms);
+  }
+  if (auto b = doc.find("retry_budget"); b != doc.end()) {
+    TXC_RETURN_IF_ERROR(ParseRetryBudget(*b, cmd));
   }
   return cmd;
 }
@@ -176,11 +201,35 @@ Result<log::TxFilter> ParseListQuery(const std::multimap<std::string, std::strin
       filter.limit = limit;
     } else if (key == "cursor") {
       filter.cursor = value;
+    } else if (key == "needs_attention") {
+      if (value != "true" && value != "false") {
+        return Status::InvalidArgument("needs_attention must be true or false");
+      }
+      filter.needs_attention = value == "true";
     } else {
       return Status::InvalidArgument("unknown query parameter '" + key + "'");
     }
   }
   return filter;
+}
+
+Result<std::string> ParseAbortRequest(std::string_view body) {
+  if (body.empty()) return std::string();
+  TXC_RETURN_IF_ERROR(CheckJsonDepth(body, 4));
+  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Status::InvalidArgument("the body is not valid JSON");
+  if (!doc.is_object()) return Status::InvalidArgument("the body must be a JSON object");
+  std::string reason;
+  for (const auto& [key, value] : doc.items()) {
+    if (key != "reason") return Status::InvalidArgument("unknown field '" + key + "'");
+    if (!value.is_string()) return Status::InvalidArgument("reason must be a string");
+    reason = value.get<std::string>();
+    if (reason.size() > kMaxAbortReasonBytes) {
+      return Status::InvalidArgument("reason is longer than " +
+                                     std::to_string(kMaxAbortReasonBytes) + " bytes");
+    }
+  }
+  return reason;
 }
 
 bool IsValidTransactionId(std::string_view id) { return wire::IsValidParticipantName(id); }

@@ -19,11 +19,18 @@ struct ParseLimits {
 };
 
 // POST /v1/transactions body. Fills protocol, branches (saga steps default to running after the
-// previous step) and timeout; the idempotency key and request hash are the caller's.
+// previous step), timeout and the retry budget's parts given; the idempotency key and request
+// hash are the caller's.
 Result<BeginCommand> ParseBeginRequest(std::string_view body, const ParseLimits& limits);
+inline constexpr int64_t kMaxRetryDeadlineMs = 30LL * 24 * 3600 * 1000;  // 30 days
 
-// GET /v1/transactions query parameters: state, protocol, limit (1..1000), cursor.
+// GET /v1/transactions query parameters: state, protocol, needs_attention (true|false),
+// limit (1..1000), cursor.
 Result<log::TxFilter> ParseListQuery(const std::multimap<std::string, std::string>& params);
+
+// POST /v1/transactions/{id}/abort body: empty, or {"reason": "..."}. Returns the reason.
+Result<std::string> ParseAbortRequest(std::string_view body);
+inline constexpr size_t kMaxAbortReasonBytes = 1000;
 
 // Transaction ids: 1..64 of [A-Za-z0-9_-].
 bool IsValidTransactionId(std::string_view id);

@@ -27,6 +27,9 @@ struct BeginCommand {
   std::string idempotency_key;  // empty: none
   std::string request_hash;     // fingerprint of the request body (set when a key is given)
   std::string traceparent;      // a valid W3C traceparent header, or ""
+  // The transaction's retry budget; each part left unset takes the coordinator's default.
+  std::optional<int> retry_max_attempts;
+  std::optional<core::Duration> retry_deadline;
   // Set: answer only once the transaction is terminal, or this much time has passed (then with
   // its state at that moment).
   std::optional<core::Duration> wait;
@@ -50,6 +53,13 @@ class TransactionService {
   // One transaction with every branch's history; kNotFound if unknown.
   virtual Result<core::Transaction> Get(const std::string& id) = 0;
   virtual Result<log::TxPage> List(const log::TxFilter& filter) = 0;
+  // Operator actions; both return the transaction as the action left it, once that is durable.
+  // Abort: aborts a transaction that has no commit decision yet (a running saga is compensated);
+  // aborting one that is aborting or aborted already is not an error. Retry: re-sends now every
+  // branch waiting out a back-off, restarting its back-off. kNotFound if unknown;
+  // kFailedPrecondition (saying why) when the transaction's state does not allow it.
+  virtual Result<core::Transaction> Abort(const std::string& id, const std::string& reason) = 0;
+  virtual Result<core::Transaction> Retry(const std::string& id) = 0;
   // Ok when NATS is connected and the log is writable.
   virtual Status Ready() = 0;
 };

@@ -10,6 +10,7 @@ nlohmann::json TransactionJson(const core::Transaction& tx) {
                              {"state", core::BranchStateName(b.state)},
                              {"attempts", b.attempts},
                              {"last_error", b.last_error},
+                             {"needs_attention", b.needs_attention},
                              {"payload", b.payload}};
     if (tx.protocol == core::Protocol::kSaga) branch["after"] = b.after;
     if (!b.history.empty()) {
@@ -31,7 +32,12 @@ nlohmann::json TransactionJson(const core::Transaction& tx) {
           {"state", core::TxStateName(tx.state)},
           {"terminal", core::IsTerminal(tx.state)},
           {"reason", tx.reason},
+          {"needs_attention", tx.needs_attention},
+          {"traceparent", tx.traceparent},
           {"timeout_ms", tx.timeout.count()},
+          {"retry_budget",
+           {{"max_attempts", tx.retry_budget.max_attempts},
+            {"deadline_ms", tx.retry_budget.deadline.count()}}},
           {"created_at", core::ToIso8601(tx.created_at)},
           {"updated_at", core::ToIso8601(tx.updated_at)},
           {"created_at_ms", core::ToMillis(tx.created_at)},

@@ -41,7 +41,15 @@ struct AttemptRecorded {
   int branch;
   Attempt attempt;
 };
-using LogRecord = std::variant<TxCreated, TxStateChanged, BranchChanged, AttemptRecorded>;
+struct AttentionChanged {  // a branch's needs_attention flag, and its transaction's with it
+  std::string id;
+  int branch;
+  bool branch_needs_attention;
+  bool tx_needs_attention;
+  TimePoint at;
+};
+using LogRecord =
+    std::variant<TxCreated, TxStateChanged, BranchChanged, AttemptRecorded, AttentionChanged>;
 
 struct SendCommand {
   int branch;
@@ -70,10 +78,14 @@ struct Actions {
   std::vector<SendCommand> sends;
   std::vector<TimerCommand> timers;
   bool terminal = false;  // the transaction is finished once `persist` is durable
+  // Set when an operator action cannot be applied: why. Nothing else is set then.
+  std::string rejected;
 
   bool empty() const {
     return persist.empty() && lazy.empty() && sends.empty() && timers.empty() && !terminal;
   }
+  // Appends `more` after what is here (persist to persist, lazy to lazy, ...).
+  void Append(Actions more);
 };
 
 }  // namespace txc::core

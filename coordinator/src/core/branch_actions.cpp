@@ -14,11 +14,23 @@ std::string Describe(const Branch& b) {
   return "branch " + std::to_string(b.index) + " (" + b.participant + ")";
 }
 
+std::string OperatorAbortReason(const OperatorAbort& abort) {
+  return "aborted by operator" + (abort.reason.empty() ? "" : ": " + abort.reason);
+}
+
+Actions RejectAbort(const Transaction& tx, const std::string& why) {
+  Actions out;
+  out.rejected =
+      std::string("cannot abort: the transaction is ") + TxStateName(tx.state) + " (" + why + ")";
+  return out;
+}
+
 void SendToBranch(const Transaction& tx, Branch& b, wire::Op op, BranchState state,
                   const RetryPolicy& retry, TimePoint now, Actions& out, Durability durability) {
   if (b.op != op) {
     b.op = op;
     b.op_attempt = 0;
+    b.backoff_from = 0;
   }
   b.state = state;
   b.op_attempt += 1;
@@ -48,8 +60,8 @@ bool IsCurrent(const Branch& b, const TimerFired& t) {
 }
 
 void ScheduleRetry(const Branch& b, const RetryPolicy& retry, Actions& out) {
-  out.timers.push_back(
-      {TimerKind::kRetry, b.index, b.op_attempt, retry.BackoffBefore(b.op_attempt + 1), b.op});
+  out.timers.push_back({TimerKind::kRetry, b.index, b.op_attempt,
+                        retry.BackoffBefore(b.op_attempt + 1 - b.backoff_from), b.op});
 }
 
 bool OnReplyTimeout(const Transaction& tx, Branch& b, const TimerFired& t, const RetryPolicy& retry,

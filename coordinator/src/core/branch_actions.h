@@ -16,6 +16,11 @@ TxStateChanged StateRecord(const Transaction& tx, TimePoint now);
 // "branch 1 (inventory)", for reasons shown to people.
 std::string Describe(const Branch& b);
 
+// "aborted by operator: <their reason>", the transaction's reason after an OperatorAbort.
+std::string OperatorAbortReason(const OperatorAbort& abort);
+// Actions rejecting an operator's abort of `tx`, in its current state, because of `why`.
+Actions RejectAbort(const Transaction& tx, const std::string& why);
+
 // Whether a record must be durable before this event's messages leave (Actions::persist) or may
 // follow lazily (Actions::lazy).
 enum class Durability { kLazy, kForced };

@@ -29,6 +29,13 @@ struct TimerFired {
   wire::Op op = wire::Op::kPrepare;  // with `attempt`: which message the timer was armed for
 };
 
-using Event = std::variant<Begin, Recover, Reply, TimerFired>;
+// Operator actions (POST /v1/transactions/{id}/abort, .../retry). A protocol that cannot apply
+// one answers with Actions::rejected and leaves the transaction unchanged.
+struct OperatorAbort {  // abort while no commit decision exists (a saga compensates)
+  std::string reason;
+};
+struct OperatorRetry {};  // re-send every branch waiting for a retry now, back-off restarted
+
+using Event = std::variant<Begin, Recover, Reply, TimerFired, OperatorAbort, OperatorRetry>;
 
 }  // namespace txc::core

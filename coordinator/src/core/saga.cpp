@@ -33,6 +33,8 @@ Actions Saga::On(Transaction& tx, const Event& event, TimePoint now) const {
         if constexpr (std::is_same_v<E, Recover>) return OnRecover(tx, now);
         if constexpr (std::is_same_v<E, Reply>) return OnReply(tx, e, now);
         if constexpr (std::is_same_v<E, TimerFired>) return OnTimer(tx, e, now);
+        if constexpr (std::is_same_v<E, OperatorAbort>) return OnOperatorAbort(tx, e, now);
+        if constexpr (std::is_same_v<E, OperatorRetry>) return Actions{};  // OperatedMachine's
       },
       event);
 }
@@ -156,6 +158,20 @@ Actions Saga::OnTimer(Transaction& tx, const TimerFired& t, TimePoint now) const
     SendToBranch(tx, b, b.op, b.state, retry_, now, out);
   }
   return out;
+}
+
+Actions Saga::OnOperatorAbort(Transaction& tx, const OperatorAbort& abort, TimePoint now) const {
+  Actions out;
+  switch (tx.state) {
+    case TxState::kRunning:
+      Compensate(tx, OperatorAbortReason(abort), now, out);
+      return out;
+    case TxState::kCompensating:
+    case TxState::kCompensated:
+      return out;  // compensating already: asking twice is not an error
+    default:
+      return RejectAbort(tx, "every step is done; nothing is left to abort");
+  }
 }
 
 void Saga::StartReadySteps(Transaction& tx, TimePoint now, Actions& out) const {

@@ -23,7 +23,8 @@
 //
 // Persisted before sent: TxCreated (every step, payload, dependency and option) before the first
 // action; each step's result before the steps that follow it are started; TxStateChanged
-// (compensating) before the first compensation.
+// (compensating) before the first compensation. An operator's abort (OperatorAbort) of a running
+// saga compensates it, as a failed step would.
 #pragma once
 
 #include "core/protocol.h"
@@ -40,6 +41,7 @@ class Saga final : public ProtocolMachine {
   Actions OnRecover(Transaction& tx, TimePoint now) const;
   Actions OnReply(Transaction& tx, const Reply& reply, TimePoint now) const;
   Actions OnTimer(Transaction& tx, const TimerFired& timer, TimePoint now) const;
+  Actions OnOperatorAbort(Transaction& tx, const OperatorAbort& abort, TimePoint now) const;
 
   void StartReadySteps(Transaction& tx, TimePoint now, Actions& out) const;
   void Compensate(Transaction& tx, std::string reason, TimePoint now, Actions& out) const;

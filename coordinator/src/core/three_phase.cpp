@@ -51,6 +51,8 @@ Actions ThreePhaseCommit::On(Transaction& tx, const Event& event, TimePoint now)
         if constexpr (std::is_same_v<E, Recover>) return OnRecover(tx, now);
         if constexpr (std::is_same_v<E, Reply>) return OnReply(tx, e, now);
         if constexpr (std::is_same_v<E, TimerFired>) return OnTimer(tx, e, now);
+        if constexpr (std::is_same_v<E, OperatorAbort>) return OnOperatorAbort(tx, e, now);
+        if constexpr (std::is_same_v<E, OperatorRetry>) return Actions{};  // OperatedMachine's
       },
       event);
 }
@@ -203,6 +205,23 @@ Actions ThreePhaseCommit::OnTimer(Transaction& tx, const TimerFired& t, TimePoin
     SendToBranch(tx, b, b.op, b.state, retry_, now, out);
   }
   return out;
+}
+
+Actions ThreePhaseCommit::OnOperatorAbort(Transaction& tx, const OperatorAbort& abort,
+                                          TimePoint now) const {
+  Actions out;
+  switch (tx.state) {
+    case TxState::kPreparing:
+      EnterPhase(tx, TxState::kAborting, OperatorAbortReason(abort), now, out);
+      return out;
+    case TxState::kAborting:
+    case TxState::kAborted:
+      return out;  // aborting already: asking twice is not an error
+    case TxState::kPreCommitting:
+      return RejectAbort(tx, "participants were told to pre-commit and may commit on their own");
+    default:
+      return RejectAbort(tx, "the commit decision is logged and must be applied");
+  }
 }
 
 void ThreePhaseCommit::EnterPhase(Transaction& tx, TxState state, std::string reason, TimePoint now,

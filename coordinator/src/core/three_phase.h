@@ -17,7 +17,8 @@
 // safe while participants could not have terminated without us. After a restart in
 // precommitting they may have (all uncertain -> abort), so recovery re-sends pre_commit and waits
 // for every answer with no timeout: all acknowledged -> commit, any refusal -> abort.
-// A status query in preparing or precommitting is answered "pending".
+// A status query in preparing or precommitting is answered "pending". An operator may abort
+// (OperatorAbort) only in preparing: once pre_commit has left, participants may commit alone.
 #pragma once
 
 #include "core/protocol.h"
@@ -34,6 +35,7 @@ class ThreePhaseCommit final : public ProtocolMachine {
   Actions OnRecover(Transaction& tx, TimePoint now) const;
   Actions OnReply(Transaction& tx, const Reply& reply, TimePoint now) const;
   Actions OnTimer(Transaction& tx, const TimerFired& timer, TimePoint now) const;
+  Actions OnOperatorAbort(Transaction& tx, const OperatorAbort& abort, TimePoint now) const;
 
   void OnVote(Transaction& tx, Branch& b, const Reply& r, TimePoint now, Actions& out) const;
   void OnPreCommitAck(Transaction& tx, Branch& b, const Reply& r, TimePoint now,

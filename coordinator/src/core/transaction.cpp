@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 #include <utility>
 
 #include "core/actions.h"
@@ -110,5 +111,17 @@ std::optional<AttemptResult> ParseAttemptResult(std::string_view n) {
   return ValueOf(kAttemptResults, n);
 }
 const char* TimerKindName(TimerKind k) { return NameOf(kTimerKinds, k); }
+
+void Actions::Append(Actions more) {
+  auto move_into = [](auto& to, auto& from) {
+    to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+  };
+  move_into(persist, more.persist);
+  move_into(lazy, more.lazy);
+  move_into(sends, more.sends);
+  move_into(timers, more.timers);
+  terminal = terminal || more.terminal;
+  if (rejected.empty()) rejected = std::move(more.rejected);
+}
 
 }  // namespace txc::core

@@ -100,6 +100,19 @@ struct Branch {
   // Attempts, oldest first: everything when read back from the log; in memory, the latest ones
   // since the transaction was created or recovered.
   std::vector<Attempt> history;
+  // The branch exhausted its retry budget applying a decided outcome (see RetryBudget).
+  bool needs_attention = false;
+  // In memory only: back-off counts attempts after this one (an operator's retry restarts it).
+  int backoff_from = 0;
+};
+
+// How long the coordinator retries a branch's phase-two message or compensation before it asks
+// for a person: past `max_attempts` sends of that message, or `deadline` after the transaction
+// began, the branch (and its transaction) is flagged needs_attention. Retrying goes on at the
+// capped interval all the same: a decided outcome must still be applied. 0 means no limit.
+struct RetryBudget {
+  int max_attempts = 0;
+  Duration deadline{0};
 };
 
 struct Transaction {
@@ -114,6 +127,8 @@ struct Transaction {
   std::string idempotency_key;
   std::string request_hash;  // fingerprint of the POST body, to catch a key reused for another body
   std::string traceparent;   // W3C trace context of the POST, passed on in every message; "" none
+  RetryBudget retry_budget;
+  bool needs_attention = false;  // some branch needs_attention
 };
 
 }  // namespace txc::core

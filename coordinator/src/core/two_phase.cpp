@@ -24,6 +24,8 @@ Actions TwoPhaseCommit::On(Transaction& tx, const Event& event, TimePoint now) c
         if constexpr (std::is_same_v<E, Recover>) return OnRecover(tx, now);
         if constexpr (std::is_same_v<E, Reply>) return OnReply(tx, e, now);
         if constexpr (std::is_same_v<E, TimerFired>) return OnTimer(tx, e, now);
+        if constexpr (std::is_same_v<E, OperatorAbort>) return OnOperatorAbort(tx, e, now);
+        if constexpr (std::is_same_v<E, OperatorRetry>) return Actions{};  // OperatedMachine's
       },
       event);
 }
@@ -151,6 +153,21 @@ Actions TwoPhaseCommit::OnTimer(Transaction& tx, const TimerFired& t, TimePoint 
     SendPhaseTwo(tx, b, b.op, now, out);
   }
   return out;
+}
+
+Actions TwoPhaseCommit::OnOperatorAbort(Transaction& tx, const OperatorAbort& abort,
+                                        TimePoint now) const {
+  Actions out;
+  switch (tx.state) {
+    case TxState::kPreparing:
+      Decide(tx, /*commit=*/false, OperatorAbortReason(abort), now, out);
+      return out;
+    case TxState::kAborting:
+    case TxState::kAborted:
+      return out;  // aborting already: asking twice is not an error
+    default:
+      return RejectAbort(tx, "the commit decision is logged and must be applied");
+  }
 }
 
 void TwoPhaseCommit::Decide(Transaction& tx, bool commit, std::string reason, TimePoint now,

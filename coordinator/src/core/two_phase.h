@@ -16,6 +16,7 @@
 // capped back-off until acknowledged. Abort is re-sent until acknowledged too, except that "no
 // responders" counts as done: nobody is subscribed, and a participant that restarts in doubt asks
 // the coordinator, which answers abort. A "no" voter has already rolled back and gets no abort.
+// An operator may abort (OperatorAbort) only in preparing: it is then the abort decision.
 #pragma once
 
 #include "core/protocol.h"
@@ -32,6 +33,7 @@ class TwoPhaseCommit final : public ProtocolMachine {
   Actions OnRecover(Transaction& tx, TimePoint now) const;
   Actions OnReply(Transaction& tx, const Reply& reply, TimePoint now) const;
   Actions OnTimer(Transaction& tx, const TimerFired& timer, TimePoint now) const;
+  Actions OnOperatorAbort(Transaction& tx, const OperatorAbort& abort, TimePoint now) const;
 
   void Decide(Transaction& tx, bool commit, std::string reason, TimePoint now, Actions& out) const;
   void SendPhaseTwo(Transaction& tx, Branch& b, wire::Op op, TimePoint now, Actions& out) const;

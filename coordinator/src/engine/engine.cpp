@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <future>
 
+#include "core/operated_machine.h"
 #include "core/saga.h"
 #include "core/three_phase.h"
 #include "core/two_phase.h"
@@ -43,9 +44,11 @@ Engine::Engine(log::TxLog& log, transport::Transport& transport, const Clock& cl
       transport_(transport),
       clock_(clock),
       options_(options),
-      two_phase_(std::make_unique<core::TwoPhaseCommit>(options.retry)),
-      three_phase_(std::make_unique<core::ThreePhaseCommit>(options.retry)),
-      saga_(std::make_unique<core::Saga>(options.retry)),
+      two_phase_(std::make_unique<core::OperatedMachine>(
+          std::make_unique<core::TwoPhaseCommit>(options.retry))),
+      three_phase_(std::make_unique<core::OperatedMachine>(
+          std::make_unique<core::ThreePhaseCommit>(options.retry))),
+      saga_(std::make_unique<core::OperatedMachine>(std::make_unique<core::Saga>(options.retry))),
       rng_(std::random_device{}()) {}
 
 Engine::~Engine() { Stop(); }
@@ -240,6 +243,7 @@ void Engine::Recover(std::vector<core::Transaction> txs) {
     live.durable_decision = DecisionOf(tx.state);
     if (!tx.idempotency_key.empty()) live_by_key_[tx.idempotency_key] = id;
     live.tx = std::move(tx);
+    NoteAttention(live.tx, false);
     Dispatch(id, core::Recover{});
   }
   if (!txs.empty()) {
@@ -253,8 +257,71 @@ void Engine::Dispatch(const std::string& id, const core::Event& event) {
   auto it = live_.find(id);
   if (it == live_.end()) return;  // finished already: late replies and timers change nothing
   const core::ProtocolMachine* machine = MachineFor(it->second.tx.protocol);
+  const bool flagged = it->second.tx.needs_attention;
   core::Actions actions = machine->On(it->second.tx, event, clock_.Now());
+  NoteAttention(it->second.tx, flagged);
   if (!actions.empty()) Execute(id, std::move(actions));
+}
+
+void Engine::Operate(const std::string& id, core::Event action,
+                     std::function<void(Result<core::Transaction>)> done) {
+  Post([this, id, action = std::move(action), done = std::move(done)]() mutable {
+    auto it = live_.find(id);
+    if (it == live_.end()) {
+      done(Status::NotFound("transaction '" + id + "' is not in progress"));
+      return;
+    }
+    if (Status h = Health(); !h.ok()) {
+      done(Status::Unavailable("the transaction log cannot be written: " + h.message()));
+      return;
+    }
+    core::Transaction& tx = it->second.tx;
+    const bool flagged = tx.needs_attention;
+    core::Actions actions = MachineFor(tx.protocol)->On(tx, action, clock_.Now());
+    if (!actions.rejected.empty()) {
+      done(Status::FailedPrecondition(actions.rejected));
+      return;
+    }
+    NoteAttention(tx, flagged);
+    applog::Write(
+        applog::Level::kInfo, "tx.operator",
+        {{"tx", id},
+         {"action", std::holds_alternative<core::OperatorAbort>(action) ? "abort" : "retry"},
+         {"state", core::TxStateName(tx.state)}});
+    // As the action left it; the transaction may have moved on by the time this is durable.
+    Execute(id, std::move(actions), [done = std::move(done), snapshot = tx](Status s) {
+      if (s.ok()) {
+        done(snapshot);
+      } else {
+        done(s.WithContext("logging the operator's action"));
+      }
+    });
+  });
+}
+
+void Engine::NoteAttention(const core::Transaction& tx, bool was) {
+  if (tx.needs_attention == was) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    attention_count_ += tx.needs_attention ? 1 : -1;
+  }
+  nlohmann::json branches = nlohmann::json::array();
+  for (const core::Branch& b : tx.branches) {
+    if (b.needs_attention) {
+      branches.push_back({{"branch", b.index},
+                          {"participant", b.participant},
+                          {"op", wire::OpName(b.op)},
+                          {"attempts", b.op_attempt},
+                          {"last_error", b.last_error}});
+    }
+  }
+  if (tx.needs_attention) {
+    applog::Write(applog::Level::kWarn, "tx.needs_attention",
+                  {{"tx", tx.id}, {"state", core::TxStateName(tx.state)}, {"branches", branches}});
+  } else {
+    applog::Write(applog::Level::kInfo, "tx.attention_cleared",
+                  {{"tx", tx.id}, {"state", core::TxStateName(tx.state)}});
+  }
 }
 
 void Engine::Execute(const std::string& id, core::Actions actions,
@@ -409,6 +476,7 @@ void Engine::Finish(const std::string& id) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     live_count_ = live_.size();
+    if (tx.needs_attention) --attention_count_;  // not expected: a terminal tx applies nothing
   }
   for (auto& w : watchers) w(tx);
 }
@@ -453,6 +521,11 @@ Status Engine::Health() const {
 size_t Engine::live_count() const {
   std::lock_guard<std::mutex> lock(mu_);
   return live_count_;
+}
+
+size_t Engine::attention_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return attention_count_;
 }
 
 const core::ProtocolMachine* Engine::MachineFor(core::Protocol protocol) const {

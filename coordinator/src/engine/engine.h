@@ -34,6 +34,8 @@ namespace txc::engine {
 
 struct EngineOptions {
   core::RetryPolicy retry;
+  // For transactions that do not name their own (the coordinator's comes from its Config).
+  core::RetryBudget retry_budget;
   // How long a status query from a participant waits for the engine before answering "pending".
   core::Duration status_query_wait{1000};
   metrics::Metrics* metrics = nullptr;  // if set, outlives the engine
@@ -74,6 +76,13 @@ class Engine {
   // SyncLog has run).
   void Watch(const std::string& id, Watcher done);
 
+  // Applies an operator's action (core::OperatorAbort or core::OperatorRetry) to transaction
+  // `id`. `done` gets the transaction as the action left it once what it decided is durable;
+  // kFailedPrecondition (saying why) when the protocol cannot apply it in the transaction's state;
+  // kNotFound when the engine is not driving `id` (finished or unknown: the log has it).
+  void Operate(const std::string& id, core::Event action,
+               std::function<void(Result<core::Transaction>)> done);
+
   // `done` runs once everything appended to the log before this call is durable.
   void SyncLog(std::function<void(Status)> done);
 
@@ -84,6 +93,9 @@ class Engine {
   // Ok while the engine can decide: the log accepts writes.
   Status Health() const;
   size_t live_count() const;
+  // Live transactions flagged needs_attention.
+  size_t attention_count() const;
+  const core::RetryBudget& default_retry_budget() const { return options_.retry_budget; }
 
   // Test driving (own_thread = false): runs queued work and due timers until none is left.
   // Returns the number of tasks and timers run.
@@ -114,6 +126,8 @@ class Engine {
                  const std::function<void(Status)>& after_durable);
   void OnReply(const transport::InboundReply& reply);
   void Finish(const std::string& id);
+  // Counts and logs a change of tx.needs_attention (`was`: the flag before the last event).
+  void NoteAttention(const core::Transaction& tx, bool was);
   // Records the log failure that stops all further decisions (once; logged).
   void Poison(const Status& status);
   const core::ProtocolMachine* MachineFor(core::Protocol protocol) const;
@@ -136,10 +150,11 @@ class Engine {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Task> tasks_;  // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
-  Status poisoned_;         // guarded by mu_: the log failed; no further decisions
-  size_t live_count_ = 0;   // guarded by mu_ (a copy of live_.size() for other threads)
+  std::deque<Task> tasks_;      // guarded by mu_
+  bool stopping_ = false;       // guarded by mu_
+  Status poisoned_;             // guarded by mu_: the log failed; no further decisions
+  size_t live_count_ = 0;       // guarded by mu_ (a copy of live_.size() for other threads)
+  size_t attention_count_ = 0;  // guarded by mu_
   std::thread thread_;
 };
 

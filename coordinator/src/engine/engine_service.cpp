@@ -12,6 +12,9 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
   draft.idempotency_key = command.idempotency_key;
   draft.request_hash = command.request_hash;
   draft.traceparent = command.traceparent;
+  const core::RetryBudget& defaults = engine_.default_retry_budget();
+  draft.retry_budget = {command.retry_max_attempts.value_or(defaults.max_attempts),
+                        command.retry_deadline.value_or(defaults.deadline)};
   for (size_t i = 0; i < command.branches.size(); ++i) {
     core::Branch b;
     b.index = static_cast<int>(i);
@@ -85,6 +88,34 @@ Result<core::Transaction> EngineService::Get(const std::string& id) {
 }
 
 Result<log::TxPage> EngineService::List(const log::TxFilter& filter) { return log_.List(filter); }
+
+Result<core::Transaction> EngineService::Abort(const std::string& id, const std::string& reason) {
+  return Operate(id, core::OperatorAbort{reason});
+}
+
+Result<core::Transaction> EngineService::Retry(const std::string& id) {
+  return Operate(id, core::OperatorRetry{});
+}
+
+Result<core::Transaction> EngineService::Operate(const std::string& id, core::Event action) {
+  auto promise = std::make_shared<std::promise<Result<core::Transaction>>>();
+  auto future = promise->get_future();
+  engine_.Operate(id, action,
+                  [promise](Result<core::Transaction> tx) { promise->set_value(std::move(tx)); });
+  if (future.wait_for(begin_timeout_) != std::future_status::ready) {
+    return Status::Unavailable("the coordinator did not log the action in time");
+  }
+  Result<core::Transaction> done = future.get();
+  if (done.ok() || done.status().code() != StatusCode::kNotFound) return done;
+  // Not in progress: finished, or never known. Say which, as the protocol would have.
+  TXC_ASSIGN_OR_RETURN(core::Transaction tx, Get(id));
+  const bool aborted =
+      tx.state == core::TxState::kAborted || tx.state == core::TxState::kCompensated;
+  if (std::holds_alternative<core::OperatorAbort>(action) && aborted) return tx;
+  return Status::FailedPrecondition(
+      std::string("the transaction is ") + core::TxStateName(tx.state) + ": nothing to " +
+      (std::holds_alternative<core::OperatorAbort>(action) ? "abort" : "retry"));
+}
 
 Status EngineService::Ready() {
   if (Status h = engine_.Health(); !h.ok()) {

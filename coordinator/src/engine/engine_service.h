@@ -20,9 +20,13 @@ class EngineService final : public api::TransactionService {
   Result<core::Transaction> AwaitTerminal(const std::string& id, core::Duration max_wait) override;
   Result<core::Transaction> Get(const std::string& id) override;
   Result<log::TxPage> List(const log::TxFilter& filter) override;
+  Result<core::Transaction> Abort(const std::string& id, const std::string& reason) override;
+  Result<core::Transaction> Retry(const std::string& id) override;
   Status Ready() override;
 
  private:
+  Result<core::Transaction> Operate(const std::string& id, core::Event action);
+
   Engine& engine_;
   log::TxLog& log_;
   transport::Transport& transport_;

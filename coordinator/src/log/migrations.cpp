@@ -9,7 +9,7 @@ namespace txc::log {
 namespace {
 
 // Step i takes the schema from version i to i+1.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 1: the initial schema.
     R"sql(
 CREATE TABLE transactions (
@@ -72,6 +72,16 @@ CREATE INDEX transactions_created ON transactions(created_at);
     // 4: the W3C trace context of the request that started a transaction, re-sent after recovery.
     R"sql(
 ALTER TABLE transactions ADD COLUMN traceparent TEXT NOT NULL DEFAULT '';
+)sql",
+    // 5: retry budgets (0: no limit, which is what older transactions get) and the
+    // needs_attention flags of branches that exhausted theirs. The partial index keeps the
+    // operator's "what needs me" list cheap however large the log grows.
+    R"sql(
+ALTER TABLE transactions ADD COLUMN retry_max_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE transactions ADD COLUMN retry_deadline_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE transactions ADD COLUMN needs_attention INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE branches ADD COLUMN needs_attention INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX transactions_attention ON transactions(seq) WHERE needs_attention = 1;
 )sql",
 };
 

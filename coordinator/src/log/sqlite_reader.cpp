@@ -10,7 +10,8 @@ namespace {
 
 constexpr const char* kTxColumns =
     "SELECT seq, id, protocol, state, timeout_ms, created_at, updated_at, reason, "
-    "idempotency_key, request_hash, traceparent FROM transactions ";
+    "idempotency_key, request_hash, traceparent, retry_max_attempts, retry_deadline_ms, "
+    "needs_attention FROM transactions ";
 
 constexpr std::string_view kCursorPrefix = "c";
 
@@ -59,15 +60,17 @@ Result<std::unique_ptr<SqliteReader>> SqliteReader::Open(const std::string& path
   TXC_ASSIGN_OR_RETURN(r->unfinished_, PrepareOwned(db, tx + "WHERE terminal = 0 ORDER BY seq"));
   TXC_ASSIGN_OR_RETURN(r->by_id_, PrepareOwned(db, tx + "WHERE id = ?1"));
   TXC_ASSIGN_OR_RETURN(r->by_key_, PrepareOwned(db, tx + "WHERE idempotency_key = ?1"));
-  for (int mask = 0; mask < 4; ++mask) {
+  for (int mask = 0; mask < kListQueries; ++mask) {
     std::string sql = tx + "WHERE seq < ?1";
     if (mask & kByState) sql += " AND state = ?2";
     if (mask & kByProtocol) sql += " AND protocol = ?3";
+    if (mask & kByAttention) sql += " AND needs_attention = ?5";
     sql += " ORDER BY seq DESC LIMIT ?4";
     TXC_ASSIGN_OR_RETURN(r->list_[mask], PrepareOwned(db, sql));
   }
   TXC_ASSIGN_OR_RETURN(r->branches_, PrepareOwned(db, R"sql(
-      SELECT idx, participant, payload, state, op, op_attempt, attempts, last_error, after_json
+      SELECT idx, participant, payload, state, op, op_attempt, attempts, last_error, after_json,
+             needs_attention
       FROM branches WHERE tx_id = ?1 ORDER BY idx)sql"));
   TXC_ASSIGN_OR_RETURN(r->history_, PrepareOwned(db, R"sql(
       SELECT branch, op, number, at, result, error, latency_us
@@ -109,6 +112,9 @@ Result<std::vector<core::Transaction>> SqliteReader::ReadTransactions(SqliteStat
       tx.idempotency_key = query.ColumnText(8);
       tx.request_hash = query.ColumnText(9);
       tx.traceparent = query.ColumnText(10);
+      tx.retry_budget.max_attempts = static_cast<int>(query.ColumnInt(11));
+      tx.retry_budget.deadline = core::Duration(query.ColumnInt(12));
+      tx.needs_attention = query.ColumnInt(13) != 0;
       out.push_back(std::move(tx));
     }
   }
@@ -145,6 +151,7 @@ Status SqliteReader::ReadBranches(core::Transaction& tx) {
       if (!dep.is_number_integer()) return Corrupt(where + " after_json holds a non-integer");
       b.after.push_back(dep.get<int>());
     }
+    b.needs_attention = q.ColumnInt(9) != 0;
     tx.branches.push_back(std::move(b));
   }
 }
@@ -214,12 +221,14 @@ Result<TxPage> SqliteReader::List(const TxFilter& filter) {
   int mask = 0;
   if (filter.state) mask |= kByState;
   if (filter.protocol) mask |= kByProtocol;
+  if (filter.needs_attention) mask |= kByAttention;
 
   std::lock_guard lock(mu_);
   SqliteStatement& q = *list_[mask];
   q.Bind(1, before);
   if (filter.state) q.Bind(2, core::TxStateName(*filter.state));
   if (filter.protocol) q.Bind(3, core::ProtocolName(*filter.protocol));
+  if (filter.needs_attention) q.Bind(5, int64_t{*filter.needs_attention ? 1 : 0});
   q.Bind(4, int64_t{limit} + 1);  // one extra row tells whether another page exists
   std::vector<int64_t> seqs;
   TXC_ASSIGN_OR_RETURN(std::vector<core::Transaction> txs,

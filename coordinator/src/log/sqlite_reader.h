@@ -33,6 +33,8 @@ class SqliteReader {
   // Indexes into list_: which optional filters the query has.
   static constexpr int kByState = 1;
   static constexpr int kByProtocol = 2;
+  static constexpr int kByAttention = 4;
+  static constexpr int kListQueries = 8;
 
   SqliteReader() = default;
   // Runs `fn` between BEGIN and COMMIT on the read connection. Caller holds mu_.
@@ -47,15 +49,15 @@ class SqliteReader {
                                                    bool with_history);
 
   std::mutex mu_;
-  SqliteDb db_;                                  // guarded by mu_
-  std::unique_ptr<SqliteStatement> begin_;       // guarded by mu_
-  std::unique_ptr<SqliteStatement> commit_;      // guarded by mu_
-  std::unique_ptr<SqliteStatement> unfinished_;  // guarded by mu_
-  std::unique_ptr<SqliteStatement> by_id_;       // guarded by mu_
-  std::unique_ptr<SqliteStatement> by_key_;      // guarded by mu_
-  std::unique_ptr<SqliteStatement> list_[4];     // guarded by mu_
-  std::unique_ptr<SqliteStatement> branches_;    // guarded by mu_
-  std::unique_ptr<SqliteStatement> history_;     // guarded by mu_
+  SqliteDb db_;                                          // guarded by mu_
+  std::unique_ptr<SqliteStatement> begin_;               // guarded by mu_
+  std::unique_ptr<SqliteStatement> commit_;              // guarded by mu_
+  std::unique_ptr<SqliteStatement> unfinished_;          // guarded by mu_
+  std::unique_ptr<SqliteStatement> by_id_;               // guarded by mu_
+  std::unique_ptr<SqliteStatement> by_key_;              // guarded by mu_
+  std::unique_ptr<SqliteStatement> list_[kListQueries];  // guarded by mu_
+  std::unique_ptr<SqliteStatement> branches_;            // guarded by mu_
+  std::unique_ptr<SqliteStatement> history_;             // guarded by mu_
 };
 
 // List cursors: opaque to clients, they carry the seq of the last item returned.

@@ -48,8 +48,9 @@ Result<std::unique_ptr<SqliteWriter>> SqliteWriter::Open(const std::string& path
   TXC_ASSIGN_OR_RETURN(w->rollback_, PrepareOwned(db, "ROLLBACK"));
   TXC_ASSIGN_OR_RETURN(w->insert_tx_, PrepareOwned(db, R"sql(
       INSERT INTO transactions(id, protocol, state, terminal, timeout_ms, created_at, updated_at,
-                               reason, idempotency_key, request_hash, traceparent)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11))sql"));
+                               reason, idempotency_key, request_hash, traceparent,
+                               retry_max_attempts, retry_deadline_ms)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13))sql"));
   TXC_ASSIGN_OR_RETURN(w->insert_branch_, PrepareOwned(db, R"sql(
       INSERT INTO branches(tx_id, idx, participant, payload, state, op, op_attempt, attempts,
                            last_error, updated_at, after_json)
@@ -61,6 +62,10 @@ Result<std::unique_ptr<SqliteWriter>> SqliteWriter::Open(const std::string& path
       UPDATE branches SET state = ?3, op = ?4, op_attempt = ?5, attempts = ?6, last_error = ?7,
                           updated_at = ?8
       WHERE tx_id = ?1 AND idx = ?2)sql"));
+  TXC_ASSIGN_OR_RETURN(w->update_branch_attention_, PrepareOwned(db, R"sql(
+      UPDATE branches SET needs_attention = ?3 WHERE tx_id = ?1 AND idx = ?2)sql"));
+  TXC_ASSIGN_OR_RETURN(w->update_tx_attention_, PrepareOwned(db, R"sql(
+      UPDATE transactions SET needs_attention = ?2, updated_at = ?3 WHERE id = ?1)sql"));
   TXC_ASSIGN_OR_RETURN(w->insert_attempt_, PrepareOwned(db, R"sql(
       INSERT INTO attempts(tx_id, branch, op, number, at, result, error, latency_us)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql"));
@@ -147,6 +152,8 @@ Status SqliteWriter::Apply(const core::TxCreated& r) {
   s.BindTextOrNull(9, tx.idempotency_key);
   s.Bind(10, tx.request_hash);
   s.Bind(11, tx.traceparent);
+  s.Bind(12, int64_t{tx.retry_budget.max_attempts});
+  s.Bind(13, int64_t{tx.retry_budget.deadline.count()});
   TXC_RETURN_IF_ERROR(s.Run().WithContext(ctx));
 
   SqliteStatement& b = *insert_branch_;
@@ -207,6 +214,22 @@ Status SqliteWriter::Apply(const core::AttemptRecorded& r) {
   s.Bind(8, a.latency_us);
   // The foreign key to branches rejects attempts of unknown transactions or branches.
   return s.Run().WithContext("AttemptRecorded(" + r.id + ", " + std::to_string(r.branch) + ")");
+}
+
+Status SqliteWriter::Apply(const core::AttentionChanged& r) {
+  const std::string ctx = "AttentionChanged(" + r.id + ", " + std::to_string(r.branch) + ")";
+  SqliteStatement& b = *update_branch_attention_;
+  b.Bind(1, r.id);
+  b.Bind(2, int64_t{r.branch});
+  b.Bind(3, int64_t{r.branch_needs_attention ? 1 : 0});
+  TXC_RETURN_IF_ERROR(b.Run().WithContext(ctx));
+  TXC_RETURN_IF_ERROR(ExpectOneChange(ctx));
+  SqliteStatement& t = *update_tx_attention_;
+  t.Bind(1, r.id);
+  t.Bind(2, int64_t{r.tx_needs_attention ? 1 : 0});
+  t.Bind(3, core::ToMillis(r.at));
+  TXC_RETURN_IF_ERROR(t.Run().WithContext(ctx));
+  return ExpectOneChange(ctx);
 }
 
 Status SqliteWriter::ExpectOneChange(const std::string& what) {

@@ -40,6 +40,7 @@ class SqliteWriter {
   Status Apply(const core::TxStateChanged& r);
   Status Apply(const core::BranchChanged& r);
   Status Apply(const core::AttemptRecorded& r);
+  Status Apply(const core::AttentionChanged& r);
   // An UPDATE that matched no row means the record refers to something never created.
   Status ExpectOneChange(const std::string& what);
 
@@ -52,6 +53,8 @@ class SqliteWriter {
   std::unique_ptr<SqliteStatement> update_tx_state_;
   std::unique_ptr<SqliteStatement> update_branch_;
   std::unique_ptr<SqliteStatement> insert_attempt_;
+  std::unique_ptr<SqliteStatement> update_branch_attention_;
+  std::unique_ptr<SqliteStatement> update_tx_attention_;
   std::unique_ptr<SqliteStatement> select_purge_;
   std::vector<std::unique_ptr<SqliteStatement>> purge_steps_;  // run in order after select_purge_
 };

@@ -17,6 +17,7 @@ namespace txc::log {
 struct TxFilter {
   std::optional<core::TxState> state;
   std::optional<core::Protocol> protocol;
+  std::optional<bool> needs_attention;
   int limit = 50;
   std::string cursor;  // opaque; empty for the first page
 };

@@ -69,9 +69,30 @@ class FakeService : public TransactionService {
     page.next_cursor = "c1";
     return page;
   }
+  Result<core::Transaction> Abort(const std::string& id, const std::string& reason) override {
+    last_abort = {id, reason};
+    if (!operate_error.ok()) return operate_error;
+    core::Transaction tx;
+    tx.id = id;
+    tx.state = core::TxState::kAborting;
+    tx.reason = "aborted by operator: " + reason;
+    return tx;
+  }
+  Result<core::Transaction> Retry(const std::string& id) override {
+    last_retry = id;
+    if (!operate_error.ok()) return operate_error;
+    core::Transaction tx;
+    tx.id = id;
+    tx.state = core::TxState::kCommitting;
+    tx.needs_attention = true;
+    return tx;
+  }
   Status Ready() override { return ready; }
 
   std::mutex mu;
+  std::pair<std::string, std::string> last_abort;
+  std::string last_retry;
+  Status operate_error;
   BeginCommand last_begin;
   Status begin_error;
   bool throw_on_begin = false;
@@ -300,6 +321,45 @@ TEST_F(HttpApiTest, GetsAndListsTransactions) {
   EXPECT_EQ(service_.last_filter.limit, 5);
   EXPECT_EQ(service_.last_filter.cursor, "c0");
   EXPECT_EQ(client_->Get("/v1/transactions?limit=0")->status, 400);
+}
+
+TEST_F(HttpApiTest, OperatorAbortAndRetryAnswerWithTheTransaction) {
+  auto abort = Post("/v1/transactions/tx9/abort", R"({"reason":"stuck"})");
+  ASSERT_TRUE(abort);
+  EXPECT_EQ(abort->status, 200) << abort->body;
+  EXPECT_EQ(service_.last_abort, std::make_pair(std::string("tx9"), std::string("stuck")));
+  EXPECT_EQ(Body(abort)["state"], "aborting");
+  EXPECT_EQ(Body(abort)["reason"], "aborted by operator: stuck");
+
+  auto no_body = client_->Post("/v1/transactions/tx8/abort");
+  ASSERT_TRUE(no_body);
+  EXPECT_EQ(no_body->status, 200) << no_body->body;
+  EXPECT_EQ(service_.last_abort.second, "");
+
+  auto retry = client_->Post("/v1/transactions/tx7/retry");
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->status, 200) << retry->body;
+  EXPECT_EQ(service_.last_retry, "tx7");
+  EXPECT_EQ(Body(retry)["needs_attention"], true);
+}
+
+TEST_F(HttpApiTest, OperatorActionsTheStateForbidsAre409AndBadInputIs4xx) {
+  service_.operate_error =
+      Status::FailedPrecondition("cannot abort: the transaction is committing");
+  for (const char* path : {"/v1/transactions/tx1/abort", "/v1/transactions/tx1/retry"}) {
+    auto r = client_->Post(path);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 409) << path;
+    EXPECT_EQ(Body(r)["error"]["code"], "failed_precondition");
+  }
+  auto bad_reason = Post("/v1/transactions/tx1/abort", R"({"reason":7})");
+  EXPECT_EQ(bad_reason->status, 400);
+  auto bad_id = client_->Post("/v1/transactions/a.b/retry");
+  EXPECT_EQ(bad_id->status, 400);
+  auto get = client_->Get("/v1/transactions/tx1/abort");
+  EXPECT_EQ(get->status, 405);
+  auto text = client_->Post("/v1/transactions/tx1/abort", "reason", "text/plain");
+  EXPECT_EQ(text->status, 415);
 }
 
 TEST_F(HttpApiTest, HealthReadinessAndUnknownRoutes) {

@@ -129,6 +129,45 @@ TEST(RequestParser, TimeoutMustBeAPositiveIntegerWithinTheLimit) {
   }
 }
 
+TEST(RequestParser, RetryBudgetPartsAreOptionalAndBounded) {
+  const std::string head = R"({"protocol":"2pc","branches":[{"participant":"a"}])";
+  auto none = ParseBeginRequest(head + "}", Limits());
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->retry_max_attempts.has_value());
+  EXPECT_FALSE(none->retry_deadline.has_value());
+
+  auto both = ParseBeginRequest(head + R"(,"retry_budget":{"max_attempts":3,"deadline_ms":60000}})",
+                                Limits());
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(both->retry_max_attempts, 3);
+  EXPECT_EQ(both->retry_deadline, core::Duration(60000));
+
+  auto one = ParseBeginRequest(head + R"(,"retry_budget":{"max_attempts":0}})", Limits());
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->retry_max_attempts, 0);  // 0: no limit
+  EXPECT_FALSE(one->retry_deadline.has_value());
+
+  for (const char* bad :
+       {R"("x")", R"({"max_attempts":-1})", R"({"max_attempts":1000001})",
+        R"({"max_attempts":2.5})", R"({"deadline_ms":2592000001})", R"({"attempts":3})"}) {
+    auto r = ParseBeginRequest(head + R"(,"retry_budget":)" + bad + "}", Limits());
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("retry_budget"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(RequestParser, AbortBodyIsEmptyOrAReason) {
+  EXPECT_EQ(ParseAbortRequest("").value(), "");
+  EXPECT_EQ(ParseAbortRequest("{}").value(), "");
+  EXPECT_EQ(ParseAbortRequest(R"({"reason":"stuck since the outage"})").value(),
+            "stuck since the outage");
+  for (const std::string& bad :
+       {std::string("nope"), std::string("[]"), std::string(R"({"reason":5})"),
+        std::string(R"({"why":"x"})"), R"({"reason":")" + std::string(1001, 'x') + R"("})"}) {
+    EXPECT_FALSE(ParseAbortRequest(bad).ok()) << bad.substr(0, 40);
+  }
+}
+
 TEST(RequestParser, DeeplyNestedJsonIsRefusedWithoutRecursing) {
   std::string deep = R"({"protocol":"2pc","branches":[{"participant":"a","payload":)";
   deep += std::string(100000, '[') + std::string(100000, ']') + "}]}";
@@ -141,19 +180,27 @@ TEST(RequestParser, DeeplyNestedJsonIsRefusedWithoutRecursing) {
 }
 
 TEST(RequestParser, ListQueries) {
-  auto f = ParseListQuery(
-      {{"state", "aborted"}, {"protocol", "saga"}, {"limit", "7"}, {"cursor", "c9"}});
+  auto f = ParseListQuery({{"state", "aborted"},
+                           {"protocol", "saga"},
+                           {"limit", "7"},
+                           {"cursor", "c9"},
+                           {"needs_attention", "true"}});
   ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->needs_attention, true);
+  EXPECT_EQ(ParseListQuery({{"needs_attention", "false"}})->needs_attention, false);
+  EXPECT_FALSE(ParseListQuery({})->needs_attention.has_value());
   EXPECT_EQ(f->state, core::TxState::kAborted);
   EXPECT_EQ(f->protocol, core::Protocol::kSaga);
   EXPECT_EQ(f->limit, 7);
   EXPECT_EQ(f->cursor, "c9");
-  for (auto bad : std::vector<std::multimap<std::string, std::string>>{{{"state", "done"}},
-                                                                       {{"protocol", "4pc"}},
-                                                                       {{"limit", "0"}},
-                                                                       {{"limit", "1001"}},
-                                                                       {{"limit", "5x"}},
-                                                                       {{"sort", "asc"}}}) {
+  for (auto bad :
+       std::vector<std::multimap<std::string, std::string>>{{{"state", "done"}},
+                                                            {{"protocol", "4pc"}},
+                                                            {{"limit", "0"}},
+                                                            {{"limit", "1001"}},
+                                                            {{"limit", "5x"}},
+                                                            {{"sort", "asc"}},
+                                                            {{"needs_attention", "1"}}}) {
     EXPECT_FALSE(ParseListQuery(bad).ok()) << bad.begin()->first << "=" << bad.begin()->second;
   }
 }

@@ -24,6 +24,23 @@ TEST(Config, DefaultsMatchTheDocumentedOnes) {
   EXPECT_EQ(c->db_path, "./txc.db");
   EXPECT_EQ(c->synchronous, "FULL");
   EXPECT_EQ(c->retention, std::chrono::hours(24 * 7));
+  EXPECT_EQ(c->retry_budget.max_attempts, 20);
+  EXPECT_EQ(c->retry_budget.deadline, std::chrono::minutes(10));
+}
+
+TEST(Config, RetryBudgetDefaults) {
+  g_env = {{"TXC_RETRY_DEADLINE", "1h"}};
+  auto c = ParseConfig({"--retry-max-attempts", "0"}, FakeEnv);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->retry_budget.max_attempts, 0);
+  EXPECT_EQ(c->retry_budget.deadline, std::chrono::hours(1));
+  g_env.clear();
+  EXPECT_FALSE(ParseConfig({"--retry-max-attempts", "-1"}, FakeEnv).ok());
+  auto bad = ParseConfig({"--retry-deadline", "10"}, FakeEnv);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--retry-deadline must be 0 (no deadline)"),
+            std::string::npos)
+      << bad.status().message();
 }
 
 TEST(Config, RetentionTakesAUnitOrZeroForForever) {

@@ -89,6 +89,10 @@ class ProtocolHarness {
         br.last_error = b->last_error;
         br.awaiting_reply = false;
       }
+      if (auto* f = std::get_if<core::AttentionChanged>(&record)) {
+        t.branches.at(f->branch).needs_attention = f->branch_needs_attention;
+        t.needs_attention = f->tx_needs_attention;
+      }
     }
     for (auto& br : t.branches) br.awaiting_reply = false;
     return t;
@@ -124,6 +128,10 @@ class ProtocolHarness {
     }
     return out;
   }
+
+  // Moves the clock on (each Feed adds 1 ms by itself).
+  void Advance(core::Duration d) { now_ += d; }
+  core::TimePoint now() const { return now_; }
 
   core::Transaction& tx() { return tx_; }
   const std::vector<core::LogRecord>& log() const { return log_; }

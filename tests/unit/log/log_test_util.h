@@ -143,6 +143,10 @@ inline void ExpectSameTx(const Transaction& got, const Transaction& want) {
   EXPECT_EQ(got.reason, want.reason);
   EXPECT_EQ(got.idempotency_key, want.idempotency_key);
   EXPECT_EQ(got.request_hash, want.request_hash);
+  EXPECT_EQ(got.traceparent, want.traceparent);
+  EXPECT_EQ(got.retry_budget.max_attempts, want.retry_budget.max_attempts);
+  EXPECT_EQ(got.retry_budget.deadline, want.retry_budget.deadline);
+  EXPECT_EQ(got.needs_attention, want.needs_attention);
   ASSERT_EQ(got.branches.size(), want.branches.size());
   for (size_t i = 0; i < want.branches.size(); ++i) {
     const core::Branch& g = got.branches[i];
@@ -157,6 +161,7 @@ inline void ExpectSameTx(const Transaction& got, const Transaction& want) {
     EXPECT_EQ(g.op_attempt, w.op_attempt);
     EXPECT_EQ(g.attempts, w.attempts);
     EXPECT_EQ(g.last_error, w.last_error);
+    EXPECT_EQ(g.needs_attention, w.needs_attention);
     ASSERT_EQ(g.history.size(), w.history.size());
     for (size_t k = 0; k < w.history.size(); ++k) ExpectSameAttempt(g.history[k], w.history[k]);
   }

@@ -111,6 +111,37 @@ TEST_P(TxLogContract, RoundTripsEveryRecordType) {
   EXPECT_FALSE(missing->has_value());
 }
 
+TEST_P(TxLogContract, KeepsRetryBudgetsAndAttentionFlagsAndListsWhatNeedsAttention) {
+  Transaction stuck = MakeTx("stuck", 2);
+  stuck.retry_budget = {5, core::Duration(600000)};
+  stuck.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  MustAppend({Created(stuck), Created(MakeTx("fine", 1))});
+  MustAppend({core::AttentionChanged{"stuck", 1, true, true, At(40)}});
+  Restart();
+
+  stuck.needs_attention = true;
+  stuck.branches[1].needs_attention = true;
+  stuck.updated_at = At(40);
+  ExpectSameTx(MustFind("stuck", false), stuck);
+  auto unfinished = log().LoadUnfinished();
+  ASSERT_TRUE(unfinished.ok());
+  ASSERT_EQ(unfinished->size(), 2u);
+  EXPECT_TRUE((*unfinished)[0].branches[1].needs_attention);
+
+  TxFilter flagged;
+  flagged.needs_attention = true;
+  auto page = log().List(flagged);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(Ids(page->items), std::vector<std::string>{"stuck"});
+  flagged.needs_attention = false;
+  EXPECT_EQ(Ids(log().List(flagged)->items), std::vector<std::string>{"fine"});
+
+  MustAppend({core::AttentionChanged{"stuck", 1, false, false, At(41)}});
+  flagged.needs_attention = true;
+  EXPECT_TRUE(log().List(flagged)->items.empty());
+  EXPECT_FALSE(MustFind("stuck", false).branches[1].needs_attention);
+}
+
 TEST_P(TxLogContract, LoadUnfinishedReturnsEveryNonTerminalTransactionOldestFirst) {
   constexpr int kCount = 2000;
   Completions done(kCount);
