@@ -108,7 +108,7 @@ function eventRows(tx, list, withBranch) {
   return list.map((e) => h("tr", { class: "timeline-entry",
                                    dataset: { op: e.op, branch: e.branch.index, result: e.result } },
     h("td", { class: "nowrap" }, time(e.at)),
-    h("td", { class: "muted nowrap" }, isNaN(start) ? "" : "+" + duration(e.t - start)),
+    h("td", { class: "muted nowrap" }, isNaN(start) ? "" : duration(e.t - start)),
     withBranch ? h("td", { class: "nowrap" }, h("span", { class: "mono muted" }, "#" + e.branch.index + " "),
                    e.branch.participant) : null,
     h("td", { class: "mono" }, e.op),
@@ -119,7 +119,7 @@ function eventRows(tx, list, withBranch) {
 }
 
 function eventTable(tx, list, withBranch, id) {
-  const cols = ["At", "", withBranch ? "Branch" : null, "Op", "Attempt", "Result", "Latency", "Error"]
+  const cols = ["At", "T+", withBranch ? "Branch" : null, "Op", "Attempt", "Result", "Latency", "Error"]
     .filter((c) => c !== null);
   if (list.length === 0) return h("p", { class: "muted empty-note" }, "No attempts recorded yet.");
   return h("table", { class: "data compact", id },

@@ -81,8 +81,9 @@ export function duration(ms) {
   if (ms === undefined || ms === null || isNaN(ms)) return "\u2014";
   if (ms < 1000) return Math.round(ms) + " ms";
   if (ms < 60000) return (ms / 1000).toFixed(ms < 10000 ? 1 : 0) + " s";
-  if (ms < 3600000) return Math.floor(ms / 60000) + " min " + Math.floor((ms % 60000) / 1000) + " s";
-  return Math.floor(ms / 3600000) + " h " + Math.floor((ms % 3600000) / 60000) + " min";
+  const two = (big, bigUnit, small, smallUnit) => big + " " + bigUnit + (small ? " " + small + " " + smallUnit : "");
+  if (ms < 3600000) return two(Math.floor(ms / 60000), "min", Math.floor((ms % 60000) / 1000), "s");
+  return two(Math.floor(ms / 3600000), "h", Math.floor((ms % 3600000) / 60000), "min");
 }
 
 export function micros(us) {

@@ -48,7 +48,7 @@ function rows(p) {
                                               class: i === 0 ? "group-start" : "" },
     i === 0 ? h("td", { rowspan: String(instances.length) }, h("strong", {}, p.name)) : null,
     i === 0 ? h("td", { rowspan: String(instances.length) },
-                h("span", { class: "pill " + (p.live ? "st-good" : "st-bad") }, p.live ? "live" : "not seen")) : null,
+                h("span", { class: "pill " + (p.live ? "st-good" : "st-bad") }, p.live ? "live" : "not live")) : null,
     h("td", { class: "mono" }, inst ? inst.id : "\u2014"),
     h("td", { class: "nowrap" }, inst ? time(inst.last_seen) : "\u2014"),
     h("td", { class: "num nowrap" + (inst && !p.live ? " error-text" : "") },
