@@ -22,8 +22,9 @@ export function create(query, ctx) {
     state: query.get("state") || "",
     protocol: query.get("protocol") || "",
     attention: query.get("attention") === "1",
-    limit: LIMITS.includes(query.get("limit")) ? query.get("limit") : "50",
+    limit: /^[1-9][0-9]{0,3}$/.test(query.get("limit") || "") ? query.get("limit") : "50",
   };
+  const limits = LIMITS.includes(filters.limit) ? LIMITS : [filters.limit, ...LIMITS];
   const cursors = [];  // the cursor of each page before this one
   let cursor = "";
   let nextCursor = null;
@@ -58,7 +59,7 @@ export function create(query, ctx) {
       "Needs attention only"),
     h("label", { class: "field" }, "Per page",
       h("select", { id: "filter-limit", onchange: apply },
-        LIMITS.map((l) => h("option", { value: l, selected: l === filters.limit }, l)))),
+        limits.map((l) => h("option", { value: l, selected: l === filters.limit }, l)))),
     h("div", { class: "spacer" }),
     goto);
 

@@ -238,6 +238,22 @@ def run(c, d, out_dir):
         wait_for(filtered, "only %s transactions, %s among them" % (state, want))
         print("  filter state=%s: %d row(s)" % (state, len(row_ids())))
 
+    # Paging follows next_cursor: one per page, newest first, and back.
+    d.go(ui + "#/?limit=1")
+    pages = []
+    for _ in range(3):
+        seen = {i for p in pages for i in p}
+        pages.append(wait_for(lambda: (lambda ids: ids if ids and ids[0] not in seen else None)(
+            [i for i, _ in row_ids()]), "page %d" % (len(pages) + 1)))
+        if len(pages) < 3:
+            d.click("#page-older")
+    assert pages == [[pid], [aid], [cid]], pages
+    wait_for(lambda: d.js("return document.getElementById('page-older').disabled;") is True,
+             "no page after the last")
+    d.click("#page-newer")
+    wait_for(lambda: [i for i, _ in row_ids()] == [aid], "the page before")
+    d.go(ui + "#/")
+
     # 3. The aborted one: both branches, the refused vote in the timeline, no abort possible.
     d.click("tr[data-tx-id='%s'] .tx-link" % aid)
     d.wait_find("#tx-detail[data-tx-id='%s'][data-state='aborted']" % aid)
