@@ -9,6 +9,7 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev clang-format python3)  # python3: tests/e2e/python_participant_test.py
   packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer + sanitizers for tests/fuzz/run.sh
   packages+=(spin fiu-utils docker-compose)  # model/check.sh; the disk-fault test; compose_config
+  packages+=(chromium chromium-driver)  # tests/e2e/ui_e2e_test.py (the admin UI, headless)
 fi
 
 missing=()

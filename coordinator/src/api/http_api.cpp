@@ -7,6 +7,7 @@
 #include "api/error_mapping.h"
 #include "api/openapi_spec.h"
 #include "api/tx_json.h"
+#include "api/ui_assets.h"
 #include "applog/applog.h"
 
 namespace txc::api {
@@ -55,6 +56,20 @@ bool CheckJsonContentType(const httplib::Request& req, httplib::Response& res) {
   if (type.empty() || type.rfind(kJson, 0) == 0) return true;
   ReplyError(res, 415, StatusCode::kInvalidArgument, "Content-Type must be application/json");
   return false;
+}
+
+// The admin UI's files carry no data (the page fetches it from the API with the token), so they
+// are served without the token; everything they may load or send is pinned to this origin.
+bool IsUiPath(const std::string& path) { return path == "/" || path.rfind("/ui/", 0) == 0; }
+
+void ReplyUiAsset(httplib::Response& res, const UiAsset& asset) {
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("Content-Security-Policy",
+                 "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+                 "frame-ancestors 'none'");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type));
 }
 
 }  // namespace
@@ -149,8 +164,9 @@ void HttpApi::Routes() {
   // the server read anything, and a compressed body is refused instead of inflated, so a small
   // request can never expand past the body limit (a decompression bomb).
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const bool health_check = req.path == "/healthz" || req.path == "/readyz";
-    if (!options_.api_token.empty() && !health_check &&
+    const bool open = req.path == "/healthz" || req.path == "/readyz" ||
+                      (req.method == "GET" && IsUiPath(req.path));
+    if (!options_.api_token.empty() && !open &&
         !BearerTokenMatches(req.get_header_value("Authorization"), options_.api_token)) {
       res.set_header("WWW-Authenticate", "Bearer");
       ReplyError(res, Status(StatusCode::kUnauthenticated,
@@ -252,6 +268,20 @@ void HttpApi::Routes() {
   Serve("GET", "/openapi.yaml", [](const httplib::Request&, httplib::Response& res) {
     const std::string_view yaml = OpenApiYaml();
     res.set_content(yaml.data(), yaml.size(), "application/yaml");
+  });
+
+  Serve("GET", "/",
+        [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/ui/", 302); });
+  Serve("GET", "/ui/", [](const httplib::Request&, httplib::Response& res) {
+    ReplyUiAsset(res, *FindUiAsset("index.html"));
+  });
+  Serve("GET", "/ui/{file}", [](const httplib::Request& req, httplib::Response& res) {
+    const UiAsset* asset = FindUiAsset(req.matches[1].str());
+    if (asset == nullptr) {
+      return ReplyError(res, 404, StatusCode::kNotFound,
+                        "the UI has no file '" + req.matches[1].str() + "'");
+    }
+    ReplyUiAsset(res, *asset);
   });
 
   // Known paths with a method they do not serve.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <regex>
 #include <sstream>
@@ -183,6 +184,52 @@ TEST_F(HttpApiTest, ServesItsOpenApiDocument) {
   EXPECT_EQ(r->body.rfind("openapi: 3", 0), 0u);
 }
 
+TEST_F(HttpApiTest, ServesTheAdminUiAndEveryFileItsPageLoads) {
+  auto root = client_->Get("/");
+  ASSERT_TRUE(root);
+  EXPECT_EQ(root->status, 302);
+  EXPECT_EQ(root->get_header_value("Location"), "/ui/");
+
+  auto page = client_->Get("/ui/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(page->get_header_value("Cache-Control"), "no-cache");
+  EXPECT_EQ(page->get_header_value("Content-Security-Policy").rfind("default-src 'self';", 0), 0u)
+      << "no inline script, no other origin";
+  EXPECT_EQ(page->get_header_value("X-Content-Type-Options"), "nosniff");
+
+  // Every file the page refers to (src="..." / href="...", relative) is served with its type.
+  const std::map<std::string, std::string> types = {{"js", "text/javascript; charset=utf-8"},
+                                                    {"css", "text/css; charset=utf-8"},
+                                                    {"svg", "image/svg+xml"}};
+  const std::regex ref(R"re((?:src|href)="([a-z_]+)\.([a-z]+)")re");
+  int files = 0;
+  for (std::sregex_iterator it(page->body.begin(), page->body.end(), ref), end; it != end; ++it) {
+    const std::string name = (*it)[1].str() + "." + (*it)[2].str();
+    auto r = client_->Get(("/ui/" + name).c_str());
+    ASSERT_TRUE(r) << name;
+    EXPECT_EQ(r->status, 200) << name;
+    EXPECT_EQ(r->get_header_value("Content-Type"), types.at((*it)[2].str())) << name;
+    EXPECT_EQ(r->get_header_value("Cache-Control"), "no-cache") << name;
+    EXPECT_FALSE(r->body.empty()) << name;
+    ++files;
+  }
+  EXPECT_GE(files, 4) << "errors.js, app.js, style.css, favicon.svg";
+  // app.js imports the views; they are served too.
+  for (const char* module :
+       {"api.js", "dom.js", "list_view.js", "detail_view.js", "participants_view.js"}) {
+    auto r = client_->Get((std::string("/ui/") + module).c_str());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << module;
+  }
+
+  auto missing = client_->Get("/ui/nope.js");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(Body(missing)["error"]["code"], "not_found");
+}
+
 TEST(HttpApiTokenTest, EveryCallButTheHealthChecksNeedsTheBearerToken) {
   FakeService service;
   HttpApi::Options o;
@@ -217,6 +264,18 @@ TEST(HttpApiTokenTest, EveryCallButTheHealthChecksNeedsTheBearerToken) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << path << " stays open for probes";
   }
+  // The UI's static files carry no data: the page loads, then asks for the token.
+  for (const char* path : {"/ui/", "/ui/app.js", "/ui/style.css"}) {
+    auto r = client.Get(path);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << path;
+  }
+  auto redirect = client.Get("/");
+  ASSERT_TRUE(redirect);
+  EXPECT_EQ(redirect->status, 302);
+  auto post_ui = client.Post("/ui/app.js", "", "text/plain");
+  ASSERT_TRUE(post_ui);
+  EXPECT_EQ(post_ui->status, 401) << "only GET of the UI is open";
   auto ok = post({{"Authorization", "Bearer s3cret"}});
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 201);
