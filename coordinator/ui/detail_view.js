@@ -23,7 +23,7 @@ export function create({ id }, ctx) {
       const updated = await call(id);
       replace(actionResult, notice("ok", (name === "abort" ? "Abort" : "Retry") +
                                          " accepted: the transaction is now " + updated.state + "."));
-      render(updated);
+      render(updated, true);  // forced: the buttons disabled above come back even if nothing changed
     } catch (e) {
       replace(actionResult, notice("error", h("strong", {}, name === "abort" ? "Abort" : "Retry",
                                               " refused: "), e.message));
