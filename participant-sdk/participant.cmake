@@ -16,4 +16,4 @@ target_include_directories(txc_participant PUBLIC ${CMAKE_CURRENT_LIST_DIR}/incl
 # SQLite is public: BranchContext and WithDb hand the service a sqlite3*.
 target_link_libraries(txc_participant
   PUBLIC txc_wire SQLite::SQLite3
-  PRIVATE txc_nats_flusher PkgConfig::NATS Threads::Threads)
+  PRIVATE txc_nats_common PkgConfig::NATS Threads::Threads)

@@ -10,6 +10,7 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer + sanitizers for tests/fuzz/run.sh
   packages+=(spin fiu-utils docker-compose)  # model/check.sh; the disk-fault test; compose_config
   packages+=(chromium chromium-driver)  # tests/e2e/ui_e2e_test.py (the admin UI, headless)
+  packages+=(openssl)  # tests/e2e/nats_security_e2e_test.cpp makes its TLS certificates
 fi
 
 missing=()

@@ -47,6 +47,13 @@ auto MillisSetting(core::Duration core::RetryPolicy::*field, const char* what) {
   };
 }
 
+auto StringSetting(std::string NatsSecurity::*field) {
+  return [field](Config& c, const std::string& v) {
+    c.nats_security.*field = v;
+    return Status::Ok();
+  };
+}
+
 // "0" or a count with a unit: 90s, 30m, 12h, 7d. `zero_means` says what 0 does, for the error.
 Status ParseSpan(const std::string& text, const char* flag, const char* zero_means,
                  std::chrono::milliseconds* out) {
@@ -86,6 +93,35 @@ const std::vector<Setting>& Settings() {
          c.nats_url = v;
          return Status::Ok();
        }},
+      {"--nats-user", "TXC_NATS_USER", "NATS user (with --nats-password)",
+       StringSetting(&NatsSecurity::user)},
+      {"--nats-password", "TXC_NATS_PASSWORD", "NATS password (prefer the variable)",
+       StringSetting(&NatsSecurity::password)},
+      {"--nats-token", "TXC_NATS_TOKEN", "NATS token (prefer the variable)",
+       StringSetting(&NatsSecurity::token)},
+      {"--nats-creds", "TXC_NATS_CREDS", "NATS credentials file (user JWT and nkey seed)",
+       StringSetting(&NatsSecurity::creds_file)},
+      {"--nats-tls", "TXC_NATS_TLS",
+       "true: connect to NATS over TLS (also implied by tls:// or "
+       "any --nats-tls-* file)",
+       [](Config& c, const std::string& v) {
+         if (v != "true" && v != "false" && v != "1" && v != "0") {
+           return Status::InvalidArgument("--nats-tls must be true or false, got '" + v + "'");
+         }
+         c.nats_security.tls = v == "true" || v == "1";
+         return Status::Ok();
+       }},
+      {"--nats-tls-ca", "TXC_NATS_TLS_CA",
+       "PEM file of the CAs that sign the NATS server's "
+       "certificate (default: the system's)",
+       StringSetting(&NatsSecurity::tls_ca_file)},
+      {"--nats-tls-cert", "TXC_NATS_TLS_CERT", "PEM client certificate for NATS (mutual TLS)",
+       StringSetting(&NatsSecurity::tls_cert_file)},
+      {"--nats-tls-key", "TXC_NATS_TLS_KEY", "the key of --nats-tls-cert",
+       StringSetting(&NatsSecurity::tls_key_file)},
+      {"--nats-tls-hostname", "TXC_NATS_TLS_HOSTNAME",
+       "the name the NATS server's certificate must carry, if not the URL's host",
+       StringSetting(&NatsSecurity::tls_hostname)},
       {"--http-addr", "TXC_HTTP_ADDR", "REST API listen address HOST:PORT (default 127.0.0.1:8080)",
        ParseAddr},
       {"--db-path", "TXC_DB_PATH", "SQLite transaction log file (default ./txc.db)",
@@ -218,6 +254,7 @@ Result<Config> ParseConfig(const std::vector<std::string>& args,
   if (config.retry.backoff_base > config.retry.backoff_cap) {
     return Status::InvalidArgument("--backoff-base-ms must not exceed --backoff-cap-ms");
   }
+  TXC_RETURN_IF_ERROR(config.nats_security.Validate());
   return config;
 }
 

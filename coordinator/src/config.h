@@ -8,12 +8,14 @@
 
 #include "applog/applog.h"
 #include "core/retry_policy.h"
+#include "txc/nats_security.h"
 #include "txc/status.h"
 
 namespace txc {
 
 struct Config {
   std::string nats_url = "nats://127.0.0.1:4222";
+  NatsSecurity nats_security{};
   std::string http_host = "127.0.0.1";
   int http_port = 8080;
   std::string db_path = "./txc.db";

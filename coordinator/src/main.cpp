@@ -49,7 +49,8 @@ int Run(const txc::Config& config) {
            {"error", log.status().ToString()}});
     return 1;
   }
-  auto transport = txc::transport::NatsTransport::Connect({.url = config.nats_url});
+  auto transport = txc::transport::NatsTransport::Connect(
+      {.url = config.nats_url, .security = config.nats_security});
   if (!transport.ok()) {
     Write(Level::kError, "startup.failed",
           {{"step", "set up NATS"},
@@ -100,6 +101,7 @@ int Run(const txc::Config& config) {
   Write(Level::kInfo, "coordinator.ready",
         {{"http", "http://" + config.http_host + ":" + std::to_string(api.port())},
          {"nats", config.nats_url},
+         {"nats_tls", config.nats_security.UsesTls()},
          {"log", config.db_path},
          {"recovered", engine->live_count()},
          {"auth", config.api_token.empty() ? "none" : "bearer token"}});

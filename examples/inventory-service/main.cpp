@@ -84,8 +84,11 @@ HandlerResult Apply(const BranchContext& ctx, const char* sql, const char* what)
 
 int main(int argc, char** argv) {
   auto flags = txc::examples::ParseFlags(argc, argv, "inventory", {"stock"});
-  auto participant = txc::Participant::Create(
-      {.nats_url = flags.nats_url, .name = flags.name, .db_path = flags.db_path});
+  auto participant =
+      txc::Participant::Create({.nats_url = flags.nats_url,
+                                .nats_security = txc::NatsSecurity::FromEnvironment(),
+                                .name = flags.name,
+                                .db_path = flags.db_path});
   if (!participant.ok()) {
     std::cerr << "inventory: " << participant.status().ToString() << "\n";
     return 1;

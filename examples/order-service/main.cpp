@@ -73,8 +73,11 @@ HandlerResult SetStatus(const BranchContext& ctx, const char* status) {
 
 int main(int argc, char** argv) {
   auto flags = txc::examples::ParseFlags(argc, argv, "order", {});
-  auto participant = txc::Participant::Create(
-      {.nats_url = flags.nats_url, .name = flags.name, .db_path = flags.db_path});
+  auto participant =
+      txc::Participant::Create({.nats_url = flags.nats_url,
+                                .nats_security = txc::NatsSecurity::FromEnvironment(),
+                                .name = flags.name,
+                                .db_path = flags.db_path});
   if (!participant.ok()) {
     std::cerr << "order: " << participant.status().ToString() << "\n";
     return 1;

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "nats_flusher.h"
+#include "nats_security_options.h"
 
 namespace txc::sdk {
 namespace {
@@ -62,6 +63,7 @@ Status NatsEndpoint::Connect() {
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), &OnClosed, this);
   if (s == NATS_OK) s = natsOptions_SetErrorHandler(opts.get(), &OnError, this);
   if (s != NATS_OK) return NatsError(s, "nats options");
+  TXC_RETURN_IF_ERROR(ApplyNatsSecurity(opts.get(), options_.security));
 
   natsConnection* raw_nc = nullptr;
   s = natsConnection_Connect(&raw_nc, opts.get());

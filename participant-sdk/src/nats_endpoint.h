@@ -20,6 +20,7 @@
 
 #include "counters.h"
 #include "nats_handles.h"
+#include "txc/nats_security.h"
 #include "txc/status.h"
 
 namespace txc {
@@ -32,6 +33,7 @@ class NatsEndpoint {
  public:
   struct Options {
     std::string url;
+    NatsSecurity security{};
     std::string name;     // participant name: logs, connection name, queue group
     std::string subject;  // what to subscribe to
     std::chrono::milliseconds reconnect_wait{250};

@@ -165,6 +165,7 @@ Result<std::unique_ptr<Participant>> Participant::Create(Options options) {
       return Status::InvalidArgument("fault probabilities must be in [0, 1]");
   }
   if (options.nats_url.empty()) return Status::InvalidArgument("nats_url is empty");
+  TXC_RETURN_IF_ERROR(options.nats_security.Validate());
   using std::chrono::milliseconds;
   if (options.in_doubt_after < milliseconds(0) || options.resolve_interval <= milliseconds(0) ||
       options.status_timeout <= milliseconds(0) || options.reconnect_wait <= milliseconds(0) ||
@@ -221,9 +222,9 @@ Status Participant::Start() {
       });
   impl.batcher->Start();
   auto endpoint = sdk::NatsEndpoint::Open(
-      sdk::NatsEndpoint::Options{o.nats_url, o.name, wire::ParticipantWildcardSubject(o.name),
-                                 o.reconnect_wait, o.drain_timeout, o.faults.drop_reply,
-                                 o.faults.duplicate_reply},
+      sdk::NatsEndpoint::Options{o.nats_url, o.nats_security, o.name,
+                                 wire::ParticipantWildcardSubject(o.name), o.reconnect_wait,
+                                 o.drain_timeout, o.faults.drop_reply, o.faults.duplicate_reply},
       [&impl](std::string_view subject, std::string_view data, const std::string& reply_to) {
         impl.OnMessage(subject, data, reply_to);
       },

@@ -27,6 +27,9 @@ using nlohmann::json;
 
 class E2eTest : public ::testing::Test {
  protected:
+  // `nats_args`: extra nats-server flags (authentication, TLS).
+  explicit E2eTest(std::vector<std::string> nats_args = {}) : nats_(std::move(nats_args)) {}
+
   void SetUp() override {
     ASSERT_TRUE(nats_.Running());
     std::string tmpl = (std::filesystem::temp_directory_path() / "txc-e2e-XXXXXX").string();

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <utility>
+
 #include <chrono>
 #include <string>
 
@@ -44,7 +46,10 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-NatsServer::NatsServer() : port_(FreePort()) { Start(); }
+NatsServer::NatsServer(std::vector<std::string> extra_args)
+    : port_(FreePort()), extra_args_(std::move(extra_args)) {
+  Start();
+}
 
 NatsServer::~NatsServer() { Stop(); }
 
@@ -63,8 +68,10 @@ bool NatsServer::Start() {
       dup2(devnull, STDERR_FILENO);
     }
     const std::string port = std::to_string(port_);
-    execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", port.c_str(),
-           static_cast<char*>(nullptr));
+    std::vector<const char*> argv = {"nats-server", "-a", "127.0.0.1", "-p", port.c_str()};
+    for (const std::string& arg : extra_args_) argv.push_back(arg.c_str());
+    argv.push_back(nullptr);
+    execvp("nats-server", const_cast<char* const*>(argv.data()));
     _exit(127);
   }
   if (pid < 0) return false;

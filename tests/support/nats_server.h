@@ -5,12 +5,15 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace txc::testing {
 
 class NatsServer {
  public:
-  NatsServer();  // starts the server; check Running()
+  // Starts the server, with `extra_args` (e.g. --user, --tls ...) after the address and port;
+  // check Running().
+  explicit NatsServer(std::vector<std::string> extra_args = {});
   ~NatsServer();
   NatsServer(const NatsServer&) = delete;
   NatsServer& operator=(const NatsServer&) = delete;
@@ -30,6 +33,7 @@ class NatsServer {
   void Signal(int sig);  // and reap
 
   int port_ = 0;
+  std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
 };
 

@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
 
   txc::Participant::Options options;
   options.nats_url = flags["nats-url"];
+  options.nats_security = txc::NatsSecurity::FromEnvironment();
   options.name = flags["name"];
   options.db_path = flags["db"];
   options.in_doubt_after = std::chrono::milliseconds(std::atoi(flags["in-doubt-ms"].c_str()));

@@ -3,6 +3,7 @@
 #include "applog/applog.h"
 
 #include "nats_flusher.h"
+#include "nats_security_options.h"
 
 #include <algorithm>
 #include <array>
@@ -25,6 +26,15 @@ int64_t SteadyMicros() {
 }
 
 // One "nats" event in the coordinator's log, with a printf-formatted message.
+// What nats.c last reported on `nc` ("none" if nothing): an authorization violation, a TLS error.
+std::string LastError(natsConnection* nc) {
+  const char* text = nullptr;
+  if (natsConnection_GetLastError(nc, &text) == NATS_OK || text == nullptr || *text == '\0') {
+    return "none";
+  }
+  return text;
+}
+
 __attribute__((format(printf, 2, 3))) void Log(applog::Level level, const char* format, ...) {
   if (!applog::Enabled(level)) return;
   std::array<char, 512> line{};
@@ -152,6 +162,7 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::Connect(const Options& opt
   // environment says), so status queries and replies cannot delay each other.
   if (s == NATS_OK) s = natsOptions_UseGlobalMessageDelivery(o, false);
   if (s != NATS_OK) return FromNats(s, "configuring the NATS connection");
+  TXC_RETURN_IF_ERROR(ApplyNatsSecurity(o, options.security));
 
   natsConnection* raw_conn = nullptr;
   s = natsConnection_Connect(&raw_conn, o);
@@ -162,9 +173,18 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::Connect(const Options& opt
   if (s == NATS_NOT_YET_CONNECTED)
     Log(applog::Level::kWarn, "NATS at %s not reachable yet; retrying", options.url.c_str());
 
-  TXC_RETURN_IF_ERROR(t->Subscribe(t->inbox_ + ".>", &OnReplyMsg, &t->reply_sub_));
-  TXC_RETURN_IF_ERROR(
-      t->Subscribe(std::string(wire::kStatusSubject), &OnStatusMsg, &t->status_sub_));
+  Status subscribed = t->Subscribe(t->inbox_ + ".>", &OnReplyMsg, &t->reply_sub_);
+  if (subscribed.ok()) {
+    subscribed = t->Subscribe(std::string(wire::kStatusSubject), &OnStatusMsg, &t->status_sub_);
+  }
+  if (!subscribed.ok() && natsConnection_IsClosed(t->conn_.get())) {
+    // A server that is down is retried; nats.c gives up only when the server refused us (bad
+    // credentials, a TLS mismatch), though by then it has forgotten why.
+    return Status::Unavailable("NATS at " + options.url + " closed the connection (" +
+                               LastError(t->conn_.get()) +
+                               "): check the NATS credentials and TLS settings");
+  }
+  TXC_RETURN_IF_ERROR(subscribed);
   // One round trip at startup so that, once connected, the server has our subscriptions when
   // Connect returns: status queries sent right after are answered, not met with "no responders".
   // (Replies need no such care: our SUB precedes our requests on the same connection.)
@@ -407,9 +427,9 @@ void NatsTransport::OnReconnected(natsConnection* nc, void* closure) {
   });
 }
 
-void NatsTransport::OnClosed(natsConnection*, void* closure) {
+void NatsTransport::OnClosed(natsConnection* nc, void* closure) {
   CatchAll("closed callback", [&] {
-    Log(applog::Level::kInfo, "connection closed");
+    Log(applog::Level::kInfo, "connection closed (last error: %s)", LastError(nc).c_str());
     auto* self = static_cast<NatsTransport*>(closure);
     std::lock_guard lock(self->mu_);  // notify under the lock, see OnSubscriptionComplete
     self->closed_ = true;

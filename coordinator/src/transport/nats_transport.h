@@ -27,6 +27,7 @@
 
 #include "transport/nats_handles.h"
 #include "transport/transport.h"
+#include "txc/nats_security.h"
 #include "txc/status.h"
 
 namespace txc {
@@ -40,6 +41,7 @@ class NatsTransport final : public Transport {
   struct Options {
     std::string url = "nats://127.0.0.1:4222";
     std::string name = "txc-coordinator";  // shown by the server (connz)
+    NatsSecurity security{};
     std::chrono::milliseconds reconnect_wait{500};
     // Per-subscription limits on messages received but not yet handled; beyond them nats.c drops
     // messages and reports NATS_SLOW_CONSUMER (dropped replies end as timeouts and are retried).

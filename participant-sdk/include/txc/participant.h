@@ -43,6 +43,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "txc/nats_security.h"
 #include "txc/status.h"
 #include "txc/wire.h"
 
@@ -95,7 +96,8 @@ class Participant {
  public:
   struct Options {
     std::string nats_url = "nats://127.0.0.1:4222";
-    std::string name;     // must satisfy wire::IsValidParticipantName
+    NatsSecurity nats_security{};  // credentials and TLS, if the server asks for them
+    std::string name;              // must satisfy wire::IsValidParticipantName
     std::string db_path;  // the service's SQLite database (the SDK adds a txc_branches table)
     // A branch prepared or pre-committed with no outcome for this long is resolved by asking the
     // coordinator (3PC: and, if it is down, the peers).

@@ -28,6 +28,26 @@ TEST(Config, DefaultsMatchTheDocumentedOnes) {
   EXPECT_EQ(c->retry_budget.deadline, std::chrono::minutes(10));
 }
 
+TEST(Config, NatsCredentialsAndTls) {
+  g_env = {{"TXC_NATS_USER", "txc"}, {"TXC_NATS_PASSWORD", "pw"}};
+  auto c = ParseConfig({"--nats-tls-ca", "/ca.pem"}, FakeEnv);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->nats_security.user, "txc");
+  EXPECT_EQ(c->nats_security.password, "pw");
+  EXPECT_EQ(c->nats_security.tls_ca_file, "/ca.pem");
+  EXPECT_TRUE(c->nats_security.UsesTls());
+  g_env.clear();
+  EXPECT_FALSE(ParseConfig({}, FakeEnv)->nats_security.UsesTls());
+  EXPECT_TRUE(ParseConfig({"--nats-tls", "true"}, FakeEnv)->nats_security.UsesTls());
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
+           {"--nats-user", "txc"},                             // no password
+           {"--nats-token", "t", "--nats-creds", "/x.creds"},  // two ways to authenticate
+           {"--nats-tls-cert", "/c.pem"},                      // no key
+           {"--nats-tls", "maybe"}}) {
+    EXPECT_FALSE(ParseConfig(bad, FakeEnv).ok()) << bad[0];
+  }
+}
+
 TEST(Config, RetryBudgetDefaults) {
   g_env = {{"TXC_RETRY_DEADLINE", "1h"}};
   auto c = ParseConfig({"--retry-max-attempts", "0"}, FakeEnv);
