@@ -169,6 +169,23 @@ const std::vector<Setting>& Settings() {
          c.max_body_bytes = static_cast<size_t>(n);
          return Status::Ok();
        }},
+      {"--rate-limit", "TXC_RATE_LIMIT",
+       "requests per second each client address may make on average; beyond it 429 with "
+       "Retry-After (default 0: no limit; health checks are never limited)",
+       [](Config& c, const std::string& v) {
+         long n = 0;
+         TXC_RETURN_IF_ERROR(ParseInt(v, 0, 10'000'000, "--rate-limit", &n));
+         c.rate_limit = static_cast<double>(n);
+         return Status::Ok();
+       }},
+      {"--rate-burst", "TXC_RATE_BURST",
+       "requests a client may make at once before --rate-limit applies (default 100)",
+       [](Config& c, const std::string& v) {
+         long n = 0;
+         TXC_RETURN_IF_ERROR(ParseInt(v, 1, 10'000'000, "--rate-burst", &n));
+         c.rate_burst = static_cast<int>(n);
+         return Status::Ok();
+       }},
       {"--api-token", "TXC_API_TOKEN",
        "when set, every API call but /healthz and /readyz needs 'Authorization: Bearer <token>' "
        "(prefer the variable: a flag shows in the process list)",

@@ -25,6 +25,8 @@ struct Config {
   int max_branches = 64;
   size_t max_body_bytes = 1 << 20;
   int http_threads = 64;
+  double rate_limit = 0;  // requests per second per client address; 0: no limit
+  int rate_burst = 100;
   std::string api_token;  // empty: the API is open (bind it to localhost or a private network)
   applog::Level log_level = applog::Level::kInfo;
   // Finished transactions older than this are purged from the log; zero keeps them forever.

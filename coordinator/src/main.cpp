@@ -88,9 +88,13 @@ int Run(const txc::Config& config) {
   api_options.max_body_bytes = config.max_body_bytes;
   api_options.max_branches = static_cast<size_t>(config.max_branches);
   api_options.threads = config.http_threads;
+  api_options.rate_limit_per_s = config.rate_limit;
+  api_options.rate_limit_burst = config.rate_burst;
   api_options.api_token = config.api_token;
   api_options.metrics = [&metrics] { return metrics.Render(); };
   txc::api::HttpApi api(service, api_options);
+  metrics.AddGauge({"txc_http_rate_limited_total", "Requests refused with 429 (--rate-limit).",
+                    "counter", [&api] { return static_cast<double>(api.rate_limited()); }});
   if (auto s = api.Start(); !s.ok()) {
     Write(Level::kError, "startup.failed",
           {{"step", "serve HTTP"},

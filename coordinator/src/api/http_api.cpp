@@ -87,6 +87,10 @@ HttpApi::HttpApi(TransactionService& service, Options options)
   // Headers and body leave in separate writes; with Nagle the body would wait for the
   // client's delayed ACK (40 ms on Linux) on every kept-alive request.
   server_->set_tcp_nodelay(true);
+  if (options_.rate_limit_per_s > 0) {
+    rate_limiter_ =
+        std::make_unique<RateLimiter>(options_.rate_limit_per_s, options_.rate_limit_burst);
+  }
   Routes();
 }
 
@@ -164,8 +168,19 @@ void HttpApi::Routes() {
   // the server read anything, and a compressed body is refused instead of inflated, so a small
   // request can never expand past the body limit (a decompression bomb).
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const bool open = req.path == "/healthz" || req.path == "/readyz" ||
-                      (req.method == "GET" && IsUiPath(req.path));
+    const bool health_check = req.path == "/healthz" || req.path == "/readyz";
+    // Before the token: guessing tokens in a loop is throttled too.
+    if (rate_limiter_ && !health_check) {
+      if (auto wait = rate_limiter_->Take(req.remote_addr, std::chrono::steady_clock::now())) {
+        rate_limited_.fetch_add(1, std::memory_order_relaxed);
+        res.set_header("Retry-After", std::to_string((wait->count() + 999) / 1000));
+        ReplyError(res, 429, StatusCode::kResourceExhausted,
+                   "too many requests from " + req.remote_addr + "; retry in " +
+                       std::to_string(wait->count()) + " ms");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    const bool open = health_check || (req.method == "GET" && IsUiPath(req.path));
     if (!options_.api_token.empty() && !open &&
         !BearerTokenMatches(req.get_header_value("Authorization"), options_.api_token)) {
       res.set_header("WWW-Authenticate", "Bearer");

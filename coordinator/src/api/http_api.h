@@ -7,6 +7,8 @@
 // is served, in the document's notation, so a test can hold the two equal.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -14,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include "api/rate_limiter.h"
 #include "api/request_parser.h"
 #include "api/transaction_service.h"
 
@@ -37,6 +40,10 @@ class HttpApi {
     core::Duration max_wait{60000};  // the longest a ?wait=true request is held
     int read_timeout_s = 10;         // slow clients (slowloris) are cut off
     int threads = 64;                // requests served at once (?wait=true holds one)
+    // Requests per second each client address may make on average (0: no limit), and at once;
+    // beyond that: 429 with Retry-After. Health checks are never limited.
+    double rate_limit_per_s = 0;
+    double rate_limit_burst = 100;
     // When set, every request but /healthz and /readyz needs "Authorization: Bearer <token>".
     std::string api_token;
     // GET /metrics answers with this (Prometheus text format); unset: 503.
@@ -53,6 +60,8 @@ class HttpApi {
   // Stops accepting and waits for the serving thread. Idempotent.
   void Stop();
   int port() const { return port_; }
+  // Requests refused with 429 since start.
+  uint64_t rate_limited() const { return rate_limited_.load(std::memory_order_relaxed); }
 
   struct Route {
     std::string method;  // "GET"
@@ -75,6 +84,8 @@ class HttpApi {
   TransactionService& service_;
   Options options_;
   std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<RateLimiter> rate_limiter_;  // null: no limit
+  std::atomic<uint64_t> rate_limited_{0};
   std::vector<Route> routes_;
   std::thread thread_;
   int port_ = 0;

@@ -421,6 +421,28 @@ TEST_F(HttpApiTest, OperatorActionsTheStateForbidsAre409AndBadInputIs4xx) {
   EXPECT_EQ(text->status, 415);
 }
 
+TEST(HttpApiRateLimitTest, AClientOverItsRateGets429WithRetryAfterButHealthChecksPass) {
+  FakeService service;
+  HttpApi::Options o;
+  o.port = 0;
+  o.rate_limit_per_s = 0.5;  // one token every 2 s: none comes back during the test
+  o.rate_limit_burst = 2;
+  HttpApi api(service, o);
+  ASSERT_TRUE(api.Start().ok());
+  httplib::Client client("127.0.0.1", api.port());
+  EXPECT_EQ(client.Get("/v1/transactions/tx1")->status, 200);
+  EXPECT_EQ(client.Get("/v1/transactions")->status, 200);
+  auto limited = client.Get("/v1/transactions/tx1");
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->status, 429);
+  EXPECT_EQ(limited->get_header_value("Retry-After"), "2");
+  EXPECT_EQ(json::parse(limited->body)["error"]["code"], "resource_exhausted");
+  EXPECT_EQ(client.Post("/v1/transactions", kGood, "application/json")->status, 429);
+  EXPECT_EQ(client.Get("/healthz")->status, 200);
+  EXPECT_EQ(client.Get("/readyz")->status, 200);
+  EXPECT_EQ(api.rate_limited(), 2u);
+}
+
 TEST_F(HttpApiTest, HealthReadinessAndUnknownRoutes) {
   EXPECT_EQ(client_->Get("/healthz")->status, 200);
   EXPECT_EQ(client_->Get("/readyz")->status, 200);
