@@ -113,8 +113,10 @@ int Run(const txc::Config& config) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   Write(Level::kInfo, "coordinator.stopping", {{"signal", signal_number}});
-  // Stop taking requests, stop deciding, then close NATS (no reply handler runs after that) and
-  // the log (queued appends are written first). Unfinished work resumes from the log next start.
+  // Answer the clients waiting for an outcome, stop taking requests, stop deciding, then close
+  // NATS (no reply handler runs after that) and the log (queued appends are written first).
+  // Unfinished work resumes from the log next start.
+  service.Shutdown();
   api.Stop();
   engine->Stop();
   transport->reset();

@@ -1,9 +1,26 @@
 #include "engine/engine_service.h"
 
+#include <algorithm>
+#include <chrono>
 #include <future>
 #include <memory>
 
 namespace txc::engine {
+
+template <typename T>
+bool EngineService::WaitUnlessStopping(std::future<T>& future, core::Duration timeout) const {
+  // Slices rather than one long wait: a stop must be noticed without a wake-up path into every
+  // waiter, and a waiter polling every 50 ms costs nothing measurable.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!stopping_.load()) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) break;
+    const auto slice =
+        std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(50));
+    if (future.wait_for(slice) == std::future_status::ready) return true;
+  }
+  return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
 
 Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) {
   core::Transaction draft;
@@ -48,7 +65,7 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
   if (!outcome.ok()) return outcome.status();
   api::BeginResult result{std::move(outcome->tx), outcome->created};
   if (!command.wait) return result;
-  if (terminal_future.wait_for(*command.wait) == std::future_status::ready) {
+  if (WaitUnlessStopping(terminal_future, *command.wait)) {
     if (std::optional<core::Transaction> tx = terminal_future.get()) {
       result.tx = std::move(*tx);
       return result;
@@ -66,7 +83,7 @@ Result<core::Transaction> EngineService::AwaitTerminal(const std::string& id,
   auto future = watched->get_future();
   engine_.Watch(
       id, [watched](std::optional<core::Transaction> tx) { watched->set_value(std::move(tx)); });
-  if (future.wait_for(max_wait) != std::future_status::ready) return Get(id);  // as it is now
+  if (!WaitUnlessStopping(future, max_wait)) return Get(id);  // as it is now
   if (std::optional<core::Transaction> tx = future.get()) return std::move(*tx);
   return Get(id);  // not driven by the engine: finished already, or unknown
 }

@@ -3,6 +3,9 @@
 // never shows a decision that a crash could still undo.
 #pragma once
 
+#include <atomic>
+#include <future>
+
 #include "api/transaction_service.h"
 #include "engine/engine.h"
 #include "log/tx_log.h"
@@ -24,13 +27,21 @@ class EngineService final : public api::TransactionService {
   Result<core::Transaction> Retry(const std::string& id) override;
   Status Ready() override;
 
+  // Ends every wait for a terminal state at once (those callers get the transaction as it is),
+  // so a shutdown need not wait out clients' ?wait=true. Later waits return at once too.
+  void Shutdown() { stopping_.store(true); }
+
  private:
   Result<core::Transaction> Operate(const std::string& id, core::Event action);
+  // future.wait_for(timeout), cut short by Shutdown(); true if the future is ready.
+  template <typename T>
+  bool WaitUnlessStopping(std::future<T>& future, core::Duration timeout) const;
 
   Engine& engine_;
   log::TxLog& log_;
   transport::Transport& transport_;
   core::Duration begin_timeout_;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace txc::engine
