@@ -230,6 +230,17 @@ const std::vector<Setting>& Settings() {
          c.retry_budget.deadline = span;
          return Status::Ok();
        }},
+      {"--require-live-participants", "TXC_REQUIRE_LIVE_PARTICIPANTS",
+       "true (default) or false: refuse a transaction naming a participant with no live instance "
+       "(409 failed_precondition, before anything is logged). No refusal for 3 s after "
+       "connecting to NATS; false for participants that do not heartbeat",
+       [](Config& c, const std::string& v) {
+         if (v != "true" && v != "false") {
+           return Status::InvalidArgument("--require-live-participants must be true or false");
+         }
+         c.require_live_participants = v == "true";
+         return Status::Ok();
+       }},
   };
   return kSettings;
 }

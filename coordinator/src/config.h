@@ -31,6 +31,10 @@ struct Config {
   applog::Level log_level = applog::Level::kInfo;
   // Finished transactions older than this are purged from the log; zero keeps them forever.
   std::chrono::milliseconds retention = std::chrono::hours(24 * 7);
+  // Refuse a transaction naming a participant with no live instance (no heartbeat), before
+  // anything is logged. On by default: every participant that follows docs/protocol.md
+  // heartbeats, and the check waits out a grace period after (re)connecting to NATS.
+  bool require_live_participants = true;
   bool help = false;
 };
 

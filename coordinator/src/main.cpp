@@ -5,7 +5,10 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "api/http_api.h"
 #include "applog/applog.h"
@@ -13,6 +16,8 @@
 #include "engine/clock.h"
 #include "engine/engine.h"
 #include "engine/engine_service.h"
+#include "liveness/admission.h"
+#include "liveness/participant_registry.h"
 #include "log/sqlite_tx_log.h"
 #include "metrics/metrics.h"
 #include "transport/nats_transport.h"
@@ -33,6 +38,10 @@ int Run(const txc::Config& config) {
 
   // Declared first: the log's and the engine's threads record into it until they are stopped.
   txc::metrics::Metrics metrics;
+  txc::engine::SystemClock clock;
+  // Which participant instances are up, from their heartbeats (docs/protocol.md). Declared
+  // before the transport, whose heartbeat thread feeds it until the transport is gone.
+  txc::liveness::ParticipantRegistry participants(clock);
   auto log =
       txc::log::SqliteTxLog::Open({.path = config.db_path,
                                    .synchronous = config.synchronous,
@@ -58,7 +67,11 @@ int Run(const txc::Config& config) {
            {"error", transport.status().ToString()}});
     return 1;
   }
-  txc::engine::SystemClock clock;
+  (*transport)
+      ->SetLivenessHandlers(
+          {[&participants](const txc::wire::Heartbeat& h) { participants.Heard(h); },
+           [&participants](bool up) { participants.ConnectionChanged(up); }});
+  if ((*transport)->Connected()) participants.ConnectionChanged(true);
   auto engine = std::make_unique<txc::engine::Engine>(
       **log, **transport, clock,
       txc::engine::EngineOptions{
@@ -82,6 +95,15 @@ int Run(const txc::Config& config) {
                     [nats] { return nats->Connected() ? 1.0 : 0.0; }});
   metrics.AddGauge({"txc_log_healthy", "1 while the log accepts writes (0: poisoned).", "gauge",
                     [engine_ptr] { return engine_ptr->Health().ok() ? 1.0 : 0.0; }});
+  metrics.AddLabeledGauge({"txc_participant_live_instances",
+                           "Instances of each participant heard from within its liveness window.",
+                           "gauge", "participant", [&participants] {
+                             std::map<std::string, double> out;
+                             for (const auto& [name, n] : participants.LiveInstances()) {
+                               out[name] = n;
+                             }
+                             return out;
+                           }});
   txc::api::HttpApi::Options api_options;
   api_options.host = config.http_host;
   api_options.port = config.http_port;
@@ -92,6 +114,14 @@ int Run(const txc::Config& config) {
   api_options.rate_limit_burst = config.rate_burst;
   api_options.api_token = config.api_token;
   api_options.metrics = [&metrics] { return metrics.Render(); };
+  api_options.participants = &participants;
+  if (config.require_live_participants) {
+    api_options.admit = [&participants, &log](const txc::api::BeginCommand& command) {
+      std::vector<std::string> names;
+      for (const auto& branch : command.branches) names.push_back(branch.participant);
+      return txc::liveness::AdmitTransaction(participants, **log, names, command.idempotency_key);
+    };
+  }
   txc::api::HttpApi api(service, api_options);
   metrics.AddGauge({"txc_http_rate_limited_total", "Requests refused with 429 (--rate-limit).",
                     "counter", [&api] { return static_cast<double>(api.rate_limited()); }});
@@ -108,7 +138,8 @@ int Run(const txc::Config& config) {
          {"nats_tls", config.nats_security.UsesTls()},
          {"log", config.db_path},
          {"recovered", engine->live_count()},
-         {"auth", config.api_token.empty() ? "none" : "bearer token"}});
+         {"auth", config.api_token.empty() ? "none" : "bearer token"},
+         {"require_live_participants", config.require_live_participants}});
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -85,7 +85,15 @@ Status NatsEndpoint::Connect() {
     s = natsSubscription_SetPendingLimits(sub_.get(), kPendingMsgLimit, kPendingBytesLimit);
   }
   if (s != NATS_OK) return NatsError(s, "subscribe to " + options_.subject);
-  flusher_ = std::make_unique<NatsFlusher>(nc_.get());
+  NatsTicker heartbeats;
+  if (!options_.heartbeat_subject.empty()) {
+    // The first heartbeat goes with the round trip below: when Start() returns, the coordinator
+    // has it (or will as soon as the server is up).
+    PublishHeartbeat(options_.heartbeat);
+    heartbeats = {options_.heartbeat_interval, [this] { PublishHeartbeat(options_.heartbeat); }};
+  }
+  flusher_ = std::make_unique<NatsFlusher>(nc_.get(), std::chrono::milliseconds(1000),
+                                           std::move(heartbeats));
   // Round trip so the server has our interest when Start() returns. If the server is not up
   // yet, the subscription is sent when the connection is established.
   if (connected) {
@@ -129,7 +137,13 @@ void NatsEndpoint::Close() {
   if (closed_) return;
   closed_ = true;
   closing_ = true;
-  if (flusher_) flusher_->Stop();
+  if (flusher_) flusher_->Stop();  // no heartbeat after the leaving one
+  if (nc_ && !options_.heartbeat_subject.empty() &&
+      natsConnection_Status(nc_.get()) == NATS_CONN_STATUS_CONNECTED) {
+    // Tells the coordinator at once instead of letting it wait out the liveness window.
+    PublishHeartbeat(options_.leaving);
+    (void)natsConnection_FlushTimeout(nc_.get(), 1000);
+  }
   if (nc_) {
     // Closing also closes the subscription; nats.c then runs its completion callback and,
     // last, the closed callback. Wait for both: they point at this object.
@@ -174,6 +188,15 @@ void NatsEndpoint::Reply(const std::string& reply_to, const std::string& body) {
   }
   // Buffered: the flusher writes this reply with whatever else is queued by then.
   if (flusher_) flusher_->Kick();
+}
+
+void NatsEndpoint::PublishHeartbeat(const std::string& body) {
+  const natsStatus s = natsConnection_Publish(nc_.get(), options_.heartbeat_subject.c_str(),
+                                              body.data(), static_cast<int>(body.size()));
+  // While reconnecting it lands in the reconnect buffer; only a closed connection refuses it.
+  if (s != NATS_OK && !closing_) {
+    LogLine(options_.name, std::string("heartbeat not sent: ") + natsStatus_GetText(s));
+  }
 }
 
 int NatsEndpoint::ReplyCopies() {

@@ -1,7 +1,8 @@
 // NatsEndpoint: the participant's NATS connection. One queue subscription whose messages are
 // handed, one at a time on the subscription's delivery thread, to a callback that returns the
-// reply body; plus blocking requests (status queries). Reconnects forever; connection events are
-// logged one line each.
+// reply body; plus blocking requests (status queries) and, when configured, the instance's
+// heartbeats (published from the flusher's thread, see nats_flusher.h). Reconnects forever;
+// connection events are logged one line each.
 //
 // Lifetime: Close() (also run by the destructor) drains nothing; call StopReceiving() first for a
 // graceful stop. After Close() returns no nats.c callback runs or will run on this object.
@@ -40,6 +41,13 @@ class NatsEndpoint {
     std::chrono::milliseconds drain_timeout{5000};
     double drop_reply = 0;  // fault injection (Participant::Options::Faults)
     double duplicate_reply = 0;
+    // Liveness (wire::Heartbeat): `heartbeat` is published on `heartbeat_subject` once the
+    // subscription is made, then every `heartbeat_interval`; `leaving` once by Close() if still
+    // connected. An empty subject: no heartbeats.
+    std::string heartbeat_subject;
+    std::string heartbeat;
+    std::string leaving;
+    std::chrono::milliseconds heartbeat_interval{1000};
   };
   // Called for every message, on the delivery thread, one at a time; `reply_to` is empty for a
   // message without a reply subject. Answers go through Reply(), now or later from any thread.
@@ -68,12 +76,15 @@ class NatsEndpoint {
   // Removes interest and waits (up to drain_timeout) until messages already received have been
   // handled and answered. Idempotent.
   void StopReceiving();
-  // Closes the connection and waits for the last callbacks. Idempotent.
+  // Publishes the leaving heartbeat (if connected), closes the connection and waits for the last
+  // callbacks. Idempotent.
   void Close();
 
  private:
   NatsEndpoint(Options options, MessageFn on_message, CounterSet* counters);
   Status Connect();
+  // Publishes `body` on the heartbeat subject (buffered; the caller flushes).
+  void PublishHeartbeat(const std::string& body);
   // How many times to publish the next reply: 1, or 0/2 when fault injection says so.
   int ReplyCopies();
 

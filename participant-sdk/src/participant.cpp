@@ -3,7 +3,9 @@
 // to the coordinator and to peers) and InDoubtResolver (resolves branches left in doubt).
 #include "txc/participant.h"
 
+#include <cstdio>
 #include <mutex>
+#include <random>
 #include <utility>
 
 #include "branch_store.h"
@@ -37,12 +39,22 @@ wire::BranchReply BadRequestReply(std::string_view data, const Status& why) {
   return reply;
 }
 
+// Unique per process start with overwhelming probability: 64 random bits.
+std::string NewInstanceId(const std::string& name) {
+  std::random_device rd;
+  const uint64_t bits = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(bits));
+  return name + "-" + hex;
+}
+
 }  // namespace
 
 struct Participant::Impl {
   enum class Phase { kCreated, kStarted, kStopped };
 
   Options options;
+  std::string instance_id;
   std::unique_ptr<sdk::BranchStore> store;
   sdk::CounterSet counters;
 
@@ -169,14 +181,19 @@ Result<std::unique_ptr<Participant>> Participant::Create(Options options) {
   using std::chrono::milliseconds;
   if (options.in_doubt_after < milliseconds(0) || options.resolve_interval <= milliseconds(0) ||
       options.status_timeout <= milliseconds(0) || options.reconnect_wait <= milliseconds(0) ||
-      options.busy_timeout < milliseconds(0) || options.drain_timeout <= milliseconds(0)) {
+      options.busy_timeout < milliseconds(0) || options.drain_timeout <= milliseconds(0) ||
+      options.heartbeat_interval <= milliseconds(0)) {
     return Status::InvalidArgument(
         "durations must be positive (in_doubt_after and busy_timeout may be 0)");
+  }
+  if (options.heartbeat_interval > milliseconds(wire::kMaxHeartbeatIntervalMs)) {
+    return Status::InvalidArgument("heartbeat_interval must be at most an hour");
   }
   auto impl = std::make_unique<Impl>();
   auto store = sdk::BranchStore::Open(options.db_path, options.busy_timeout);
   if (!store.ok()) return store.status().WithContext("participant " + options.name);
   impl->store = std::move(store).value();
+  impl->instance_id = NewInstanceId(options.name);
   impl->options = std::move(options);
   return std::unique_ptr<Participant>(new Participant(std::move(impl)));
 }
@@ -221,10 +238,24 @@ Status Participant::Start() {
         impl.endpoint->Reply(reply_to, body);
       });
   impl.batcher->Start();
+  wire::Heartbeat heartbeat{o.name, impl.instance_id,
+                            static_cast<int>(o.heartbeat_interval.count()), false};
+  sdk::NatsEndpoint::Options endpoint_options{o.nats_url,
+                                              o.nats_security,
+                                              o.name,
+                                              wire::ParticipantWildcardSubject(o.name),
+                                              o.reconnect_wait,
+                                              o.drain_timeout,
+                                              o.faults.drop_reply,
+                                              o.faults.duplicate_reply,
+                                              wire::HeartbeatSubject(o.name),
+                                              wire::Encode(heartbeat),
+                                              "",
+                                              o.heartbeat_interval};
+  heartbeat.leaving = true;
+  endpoint_options.leaving = wire::Encode(heartbeat);
   auto endpoint = sdk::NatsEndpoint::Open(
-      sdk::NatsEndpoint::Options{o.nats_url, o.nats_security, o.name,
-                                 wire::ParticipantWildcardSubject(o.name), o.reconnect_wait,
-                                 o.drain_timeout, o.faults.drop_reply, o.faults.duplicate_reply},
+      std::move(endpoint_options),
       [&impl](std::string_view subject, std::string_view data, const std::string& reply_to) {
         impl.OnMessage(subject, data, reply_to);
       },
@@ -296,5 +327,7 @@ Result<std::optional<std::string>> Participant::BranchState(const std::string& g
 Participant::Counters Participant::counters() const { return impl_->counters.Snapshot(); }
 
 const Participant::Options& Participant::options() const { return impl_->options; }
+
+const std::string& Participant::instance_id() const { return impl_->instance_id; }
 
 }  // namespace txc

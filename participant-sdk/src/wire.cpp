@@ -214,6 +214,54 @@ std::string Encode(const PeerStateReply& r) {
       .dump();
 }
 
+std::string HeartbeatSubject(std::string_view participant) {
+  std::string subject(kHeartbeatSubjectPrefix);
+  subject.append(participant);
+  return subject;
+}
+
+bool IsValidInstanceId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxInstanceIdLength) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string Encode(const Heartbeat& h) {
+  json doc = {{"v", kVersion},
+              {"participant", h.participant},
+              {"instance", h.instance},
+              {"interval_ms", h.interval_ms}};
+  if (h.leaving) doc["leaving"] = true;
+  return doc.dump();
+}
+
+Result<Heartbeat> DecodeHeartbeat(std::string_view data) {
+  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  Heartbeat h;
+  TXC_RETURN_IF_ERROR(ReadString(doc, "participant", &h.participant));
+  TXC_RETURN_IF_ERROR(ReadString(doc, "instance", &h.instance));
+  TXC_RETURN_IF_ERROR(ReadInt(doc, "interval_ms", &h.interval_ms));
+  if (auto it = doc.find("leaving"); it != doc.end()) {
+    if (!it->is_boolean()) return Status::InvalidArgument("leaving must be a boolean");
+    h.leaving = it->get<bool>();
+  }
+  if (!IsValidParticipantName(h.participant)) {
+    return Status::InvalidArgument("participant is not a valid participant name");
+  }
+  if (!IsValidInstanceId(h.instance)) {
+    return Status::InvalidArgument("instance must be 1..128 characters of [A-Za-z0-9_.-]");
+  }
+  if (h.interval_ms < 1 || h.interval_ms > kMaxHeartbeatIntervalMs) {
+    return Status::InvalidArgument("interval_ms must be from 1 to " +
+                                   std::to_string(kMaxHeartbeatIntervalMs));
+  }
+  return h;
+}
+
 Result<PeerStateQuery> DecodePeerStateQuery(std::string_view data) {
   TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
   PeerStateQuery q;

@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import queue
+import secrets
 import signal
 import sqlite3
 import sys
@@ -162,6 +163,8 @@ class Participant:
         self.recovered = {(g, b) for g, b in self.db.execute(
             "SELECT gid, branch FROM txc_branch WHERE state IN (?, ?)", IN_DOUBT)}
         self.nc = mini_nats.Client(args.nats_url, name="py-participant-" + self.name)
+        # Liveness: one id per process start, announced on txc.heartbeat.<name>.
+        self.instance = "%s-%s" % (self.name, secrets.token_hex(8))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -173,14 +176,34 @@ class Participant:
             # with the coordinator before taking new requests for it.
             self._resolve_pass()
         self.nc.subscribe("txc.participant.%s.*" % self.name, self._on_msg, queue_group=self.name)
+        self._heartbeat()  # once subscribed, and with the flush: the coordinator has it now
         self.nc.flush()
+        log(self.name, "instance", self.instance)
         log(self.name, "subscribed")
         threading.Thread(target=self._resolver, name="resolver", daemon=True).start()
+        threading.Thread(target=self._heartbeats, name="heartbeats", daemon=True).start()
         while not self.stopping.wait(0.2):
             if self.nc.closed.is_set():
                 log(self.name, "NATS connection lost")
                 return 1
+        # Graceful stop: the last heartbeat says we are leaving, so we are forgotten at once.
+        self._heartbeat(leaving=True)
+        self.nc.flush()
         return 0
+
+    def _heartbeat(self, leaving=False):
+        body = {"v": 1, "participant": self.name, "instance": self.instance,
+                "interval_ms": self.args.heartbeat_interval_ms}
+        if leaving:
+            body["leaving"] = True
+        try:
+            self.nc.publish("txc.heartbeat." + self.name, json.dumps(body))
+        except ConnectionError as e:
+            log(self.name, "heartbeat lost: %s" % e)
+
+    def _heartbeats(self):
+        while not self.stopping.wait(self.args.heartbeat_interval_ms / 1000):
+            self._heartbeat()
 
     def _worker(self):
         while True:
@@ -468,6 +491,8 @@ def main():
                     help="how often in-doubt branches ask again")
     ap.add_argument("--status-timeout-ms", type=int, default=1000,
                     help="wait for an answer to a status or peer query")
+    ap.add_argument("--heartbeat-interval-ms", type=int, default=1000,
+                    help="how often this instance announces itself on txc.heartbeat.<name>")
     args = ap.parse_args()
     p = Participant(args)
     signal.signal(signal.SIGTERM, lambda *_: p.stopping.set())

@@ -147,6 +147,12 @@ class Cluster:
         except OSError:
             return ""
 
+    def instance_id(self, key):
+        """The instance id the participant process `key` announced last (it logs it at start)."""
+        ids = [line.rsplit(" ", 1)[1] for line in self.log_text(key).splitlines()
+               if "] instance " in line]
+        return ids[-1] if ids else None
+
     def log_tail(self, key, lines=40):
         return "".join(self.log_text(key).splitlines(True)[-lines:])
 
@@ -410,6 +416,25 @@ class ParticipantE2e(unittest.TestCase):
             self.assertEqual(self.c.get(gid)["state"], "committed")
             self.assertBranch("alpha", gid, 0, "committed", ["hold", "apply"])
         self.assertEqual(self.c.balance("alpha", a), 8)
+
+    def test_heartbeats_list_each_instance_and_a_graceful_stop_removes_it_at_once(self):
+        def live_instances(name):
+            status, body = self.c.request("GET", "/v1/participants")
+            self.assertEqual(status, 200, body)
+            for p in body["participants"]:
+                if p["name"] == name:
+                    return {i["id"] for i in p["instances"] if i["live"]}
+            return set()
+        self.c.start_participant("alpha", key="alpha-2")
+        first, second = self.c.instance_id("alpha"), self.c.instance_id("alpha-2")
+        self.assertNotEqual(first, second)
+        try:
+            wait_for(lambda: live_instances("alpha") == {first, second},
+                     "both alpha instances to be listed live")
+        finally:
+            self.assertEqual(self.c.kill("alpha-2", signal.SIGTERM), 0)
+        # Its last heartbeat said it was leaving: gone at once, not after the liveness window.
+        wait_for(lambda: live_instances("alpha") == {first}, "alpha-2 to be forgotten", timeout=1)
 
     # -- 3PC ---------------------------------------------------------------------------------
 

@@ -79,6 +79,9 @@ void BankWorkload::Submit(int64_t n, std::mt19937_64& rng, httplib::Client& http
       return;
     }
     if (res->status >= 500) continue;  // e.g. 503 while NATS or the log is unavailable
+    // A participant being restarted may have no live instance for a moment: refused before
+    // anything was logged, so sending it again under the same key is right.
+    if (res->status == 409 && res->body.find("no live instance") != std::string::npos) continue;
     std::lock_guard lock(mu_);
     errors_.push_back("HTTP " + std::to_string(res->status) +
                       " for a valid transfer: " + res->body);

@@ -39,6 +39,10 @@ bool Same(const wire::PeerStateReply& a, const wire::PeerStateReply& b) {
   }
   return true;
 }
+bool Same(const wire::Heartbeat& a, const wire::Heartbeat& b) {
+  return a.participant == b.participant && a.instance == b.instance &&
+         a.interval_ms == b.interval_ms && a.leaving == b.leaving;
+}
 
 // Decodes `data`; if that succeeds, checks the decoded message's invariants and that
 // Decode(Encode(message)) gives it back.
@@ -79,6 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckDecoder(message, wire::DecodeStatusReply);
   CheckDecoder(message, wire::DecodePeerStateQuery);
   CheckDecoder(message, wire::DecodePeerStateReply);
+  CheckDecoder(message, wire::DecodeHeartbeat);
   if (size <= 16) CheckNames(message);
   return 0;
 }

@@ -1,5 +1,6 @@
 // txc-test-participant: a participant process for end-to-end and fault tests, built on the SDK.
-// Every handler records its call in `effects` (so tests can check each effect happened once) and,
+// Every handler records its call in `effects`, with the id of the instance (process) that ran it
+// (so tests can check each effect happened once, and which instance served it) and,
 // when the payload names an account, moves money in `accounts` (a bank-transfer workload whose
 // total must be conserved). The payload steers it:
 //   {"refuse": true}             the vote (prepare/can_commit) or saga action says no
@@ -15,7 +16,7 @@
 //          [--drop-reply P] [--duplicate-reply P] [--slow P:MS] [--null-handlers 1]
 // The last three make a flaky participant: replies lost or sent twice with probability P, and
 // handlers that take MS milliseconds with probability P.
-// Prints "ready" once subscribed; stops cleanly on SIGTERM/SIGINT.
+// Prints "instance <id>" and then "ready" once subscribed; stops cleanly on SIGTERM/SIGINT.
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -120,6 +121,9 @@ HandlerResult Bank(const BranchContext& ctx) {
   return HandlerResult::Ok();
 }
 
+// Set before Start(), read by handlers after.
+std::string instance_id;
+
 // --slow P:MS: handlers run one at a time, so these need no lock.
 double slow_probability = 0;
 int slow_ms = 0;
@@ -145,11 +149,13 @@ HandlerResult Handle(const BranchContext& ctx) {
   HandlerResult money = Bank(ctx);
   if (money.outcome != txc::wire::Outcome::kOk) return money;
   sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(ctx.db, "INSERT INTO effects (gid, branch, op) VALUES (?1, ?2, ?3)", -1, &stmt,
-                     nullptr);
+  sqlite3_prepare_v2(ctx.db,
+                     "INSERT INTO effects (gid, branch, op, instance) VALUES (?1, ?2, ?3, ?4)", -1,
+                     &stmt, nullptr);
   sqlite3_bind_text(stmt, 1, ctx.gid.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int(stmt, 2, ctx.branch);
   sqlite3_bind_text(stmt, 3, txc::wire::OpName(ctx.op), -1, SQLITE_STATIC);
+  sqlite3_bind_text(stmt, 4, instance_id.c_str(), -1, SQLITE_TRANSIENT);
   const int rc = sqlite3_step(stmt);
   sqlite3_finalize(stmt);
   if (rc != SQLITE_DONE) return HandlerResult::Retry(sqlite3_errmsg(ctx.db));
@@ -196,7 +202,9 @@ int main(int argc, char** argv) {
   }
   txc::Participant& p = **created;
   const bool schema = p.WithDb([&](sqlite3* db) {
-    if (!Exec(db, "CREATE TABLE IF NOT EXISTS effects (gid TEXT, branch INTEGER, op TEXT)") ||
+    if (!Exec(db,
+              "CREATE TABLE IF NOT EXISTS effects (gid TEXT, branch INTEGER, op TEXT, "
+              "instance TEXT)") ||
         !Exec(db,
               "CREATE TABLE IF NOT EXISTS accounts (id TEXT PRIMARY KEY, "
               "balance INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0)")) {
@@ -226,10 +234,12 @@ int main(int argc, char** argv) {
       (p.*on)(Handle);
     }
   }
+  instance_id = p.instance_id();
   if (auto s = p.Start(); !s.ok()) {
     std::cerr << s.ToString() << std::endl;
     return 1;
   }
+  std::cout << "instance " << instance_id << std::endl;
   std::cout << "ready" << std::endl;
   int sig = 0;
   sigwait(&signals, &sig);

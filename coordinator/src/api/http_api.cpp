@@ -6,6 +6,7 @@
 
 #include "api/error_mapping.h"
 #include "api/openapi_spec.h"
+#include "api/participants_json.h"
 #include "api/tx_json.h"
 #include "api/ui_assets.h"
 #include "applog/applog.h"
@@ -219,6 +220,11 @@ void HttpApi::Routes() {
           if (wait == "true" || wait == "1") {
             cmd->wait = std::min(options_.max_wait, cmd->timeout + core::Duration(30000));
           }
+          if (options_.admit) {
+            if (Status admitted = options_.admit(*cmd); !admitted.ok()) {
+              return ReplyError(res, admitted);
+            }
+          }
           auto begun = service_.Begin(*cmd);
           if (!begun.ok()) return ReplyError(res, begun.status());
           Reply(res, begun->created ? 201 : 200, TransactionJson(begun->tx));
@@ -264,6 +270,13 @@ void HttpApi::Routes() {
           {{"items", std::move(items)},
            {"next_cursor", page->next_cursor.empty() ? nlohmann::json(nullptr)
                                                      : nlohmann::json(page->next_cursor)}});
+  });
+
+  Serve("GET", "/v1/participants", [this](const httplib::Request&, httplib::Response& res) {
+    if (options_.participants == nullptr) {
+      return ReplyError(res, 503, StatusCode::kUnavailable, "participant liveness is not tracked");
+    }
+    Reply(res, 200, ParticipantsJson(options_.participants->Snapshot()));
   });
 
   Serve("GET", "/healthz", [](const httplib::Request&, httplib::Response& res) {

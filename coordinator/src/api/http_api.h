@@ -26,6 +26,10 @@ struct Request;
 struct Response;
 }  // namespace httplib
 
+namespace txc::liveness {
+class ParticipantRegistry;
+}
+
 namespace txc::api {
 
 class HttpApi {
@@ -48,6 +52,11 @@ class HttpApi {
     std::string api_token;
     // GET /metrics answers with this (Prometheus text format); unset: 503.
     std::function<std::string()> metrics;
+    // GET /v1/participants renders it; unset: 503. Must outlive the HttpApi.
+    const liveness::ParticipantRegistry* participants = nullptr;
+    // Runs once a POST /v1/transactions is parsed, before anything is logged; a non-Ok status
+    // is the answer (the live-participants check). Unset: every transaction is admitted.
+    std::function<Status(const BeginCommand&)> admit;
   };
 
   HttpApi(TransactionService& service, Options options);

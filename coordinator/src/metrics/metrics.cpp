@@ -120,6 +120,11 @@ void Metrics::AddGauge(Gauge gauge) {
   gauges_.push_back(std::move(gauge));
 }
 
+void Metrics::AddLabeledGauge(LabeledGauge gauge) {
+  std::lock_guard lock(mu_);
+  labeled_gauges_.push_back(std::move(gauge));
+}
+
 std::string Metrics::Render() const {
   std::string out;
   std::lock_guard lock(mu_);
@@ -146,6 +151,12 @@ std::string Metrics::Render() const {
   for (const Gauge& g : gauges_) {
     Header(out, g.name, g.type, g.help);
     out += g.name + " " + Number(g.value()) + "\n";
+  }
+  for (const LabeledGauge& g : labeled_gauges_) {
+    Header(out, g.name, g.type, g.help);
+    for (const auto& [value, v] : g.values()) {
+      out += g.name + "{" + Label(g.label, value) + "} " + Number(v) + "\n";
+    }
   }
   return out;
 }

@@ -52,6 +52,14 @@ class Metrics {
     std::function<double()> value;
   };
   void AddGauge(Gauge gauge);
+  // The same with a label: `values` returns label value -> value, rendered as
+  // name{label="value"} lines, e.g. txc_participant_live_instances{participant="inventory"} 2.
+  // Label values must need no escaping (participant names do not).
+  struct LabeledGauge {
+    std::string name, help, type, label;
+    std::function<std::map<std::string, double>()> values;
+  };
+  void AddLabeledGauge(LabeledGauge gauge);
 
   std::string Render() const;
 
@@ -71,6 +79,7 @@ class Metrics {
   Histogram log_batch_records_;
   std::atomic<uint64_t> log_purged_{0};
   std::vector<Gauge> gauges_;
+  std::vector<LabeledGauge> labeled_gauges_;
 };
 
 }  // namespace txc::metrics

@@ -185,6 +185,8 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::Connect(const Options& opt
                                "): check the NATS credentials and TLS settings");
   }
   TXC_RETURN_IF_ERROR(subscribed);
+  TXC_RETURN_IF_ERROR(t->Subscribe(std::string(wire::kHeartbeatWildcardSubject), &OnHeartbeatMsg,
+                                   &t->heartbeat_sub_));
   // One round trip at startup so that, once connected, the server has our subscriptions when
   // Connect returns: status queries sent right after are answered, not met with "no responders".
   // (Replies need no such care: our SUB precedes our requests on the same connection.)
@@ -249,6 +251,23 @@ void NatsTransport::SetHandlers(Handlers handlers) {
 std::shared_ptr<const Transport::Handlers> NatsTransport::CurrentHandlers() const {
   std::lock_guard lock(mu_);
   return handlers_;
+}
+
+void NatsTransport::SetLivenessHandlers(LivenessHandlers handlers) {
+  auto shared = std::make_shared<const LivenessHandlers>(std::move(handlers));
+  std::lock_guard lock(mu_);
+  liveness_ = std::move(shared);
+}
+
+std::shared_ptr<const NatsTransport::LivenessHandlers> NatsTransport::CurrentLivenessHandlers()
+    const {
+  std::lock_guard lock(mu_);
+  return liveness_;
+}
+
+void NatsTransport::ReportConnection(bool up) const {
+  const auto handlers = CurrentLivenessHandlers();
+  if (handlers && handlers->on_connection) handlers->on_connection(up);
 }
 
 Status NatsTransport::Send(const wire::BranchRequest& request) {
@@ -362,6 +381,34 @@ void NatsTransport::HandleStatusQuery(natsMsg* msg) {
     Log(applog::Level::kWarn, "answering a status query failed: %s", natsStatus_GetText(s));
 }
 
+void NatsTransport::HandleHeartbeat(natsMsg* msg) {
+  NatsMsgPtr owned(msg);
+  const std::string_view subject = natsMsg_GetSubject(msg);
+  const char* data = natsMsg_GetData(msg);
+  auto heartbeat = wire::DecodeHeartbeat(
+      std::string_view(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(msg))));
+  // Anyone may publish here: a bad heartbeat is somebody else's bug, worth a debug line only.
+  if (!heartbeat.ok()) {
+    Log(applog::Level::kDebug, "ignoring a malformed heartbeat on '%.200s': %s", subject.data(),
+        heartbeat.status().message().c_str());
+    return;
+  }
+  if (subject != wire::HeartbeatSubject(heartbeat->participant)) {
+    Log(applog::Level::kDebug, "ignoring a heartbeat for '%s' sent on '%.200s'",
+        heartbeat->participant.c_str(), subject.data());
+    return;
+  }
+  owned.reset();
+  const auto handlers = CurrentLivenessHandlers();
+  if (handlers && handlers->on_heartbeat) handlers->on_heartbeat(*heartbeat);
+}
+
+void NatsTransport::OnHeartbeatMsg(natsConnection*, natsSubscription*, natsMsg* msg,
+                                   void* closure) {
+  CatchAll("heartbeat handler",
+           [&] { static_cast<NatsTransport*>(closure)->HandleHeartbeat(msg); });
+}
+
 void NatsTransport::OnReplyMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   // HandleReply takes ownership of msg first thing, so it is destroyed even if a handler throws.
   CatchAll("reply handler", [&] { static_cast<NatsTransport*>(closure)->HandleReply(msg); });
@@ -406,16 +453,20 @@ void NatsTransport::OnError(natsConnection* nc, natsSubscription* sub, natsStatu
   });
 }
 
-void NatsTransport::OnConnected(natsConnection* nc, void*) {
+void NatsTransport::OnConnected(natsConnection* nc, void* closure) {
   CatchAll("connected callback", [&] {
     std::array<char, 256> url{};
     (void)natsConnection_GetConnectedUrl(nc, url.data(), url.size());
     Log(applog::Level::kInfo, "connected to %s", url.data());
+    static_cast<NatsTransport*>(closure)->ReportConnection(true);
   });
 }
 
-void NatsTransport::OnDisconnected(natsConnection*, void*) {
-  Log(applog::Level::kWarn, "disconnected from NATS");
+void NatsTransport::OnDisconnected(natsConnection*, void* closure) {
+  CatchAll("disconnected callback", [&] {
+    Log(applog::Level::kWarn, "disconnected from NATS");
+    static_cast<NatsTransport*>(closure)->ReportConnection(false);
+  });
 }
 
 void NatsTransport::OnReconnected(natsConnection* nc, void* closure) {
@@ -424,6 +475,7 @@ void NatsTransport::OnReconnected(natsConnection* nc, void* closure) {
     std::array<char, 256> url{};
     (void)natsConnection_GetConnectedUrl(nc, url.data(), url.size());
     Log(applog::Level::kInfo, "reconnected to %s", url.data());
+    static_cast<NatsTransport*>(closure)->ReportConnection(true);
   });
 }
 

@@ -10,6 +10,10 @@
 // until it connects). While disconnected, Send() buffers into nats.c's reconnect buffer, which is
 // written out after reconnecting; when that buffer is full Send() returns Unavailable.
 //
+// Heartbeats: participant instances' heartbeats (docs/protocol.md) arrive on a third
+// subscription, "txc.heartbeat.*", and go to the liveness handlers (SetLivenessHandlers), which
+// are NATS business and so not part of Transport. Malformed ones are dropped (debug log).
+//
 // Thread safety: Send, Flush, Connected and the counters may be called from any thread.
 // SetHandlers may be called at any time; callbacks that arrive while no handler is set are dropped.
 // Handlers run on nats.c delivery threads (one for replies, one for status queries).
@@ -21,6 +25,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -72,6 +77,16 @@ class NatsTransport final : public Transport {
   Status FlushAndWait(std::chrono::milliseconds timeout) override;
   bool Connected() const override;
 
+  struct LivenessHandlers {
+    // A valid heartbeat whose participant matches its subject; on the heartbeat delivery thread.
+    std::function<void(const wire::Heartbeat&)> on_heartbeat;
+    // The connection came up (true: connected or reconnected) or went down (false).
+    std::function<void(bool up)> on_connection;
+  };
+  // May be called at any time; the connection state at that moment is not reported (ask
+  // Connected()), only later changes.
+  void SetLivenessHandlers(LivenessHandlers handlers);
+
   // Successful reconnections since Connect (the first connection is not counted).
   int64_t reconnects() const { return reconnects_.load(); }
   // NATS_SLOW_CONSUMER reports (each means some inbound messages were dropped).
@@ -86,11 +101,16 @@ class NatsTransport final : public Transport {
   std::shared_ptr<const Handlers> CurrentHandlers() const;
   void HandleReply(natsMsg* msg);
   void HandleStatusQuery(natsMsg* msg);
+  void HandleHeartbeat(natsMsg* msg);
+  std::shared_ptr<const LivenessHandlers> CurrentLivenessHandlers() const;
+  void ReportConnection(bool up) const;
   void Shutdown();
 
   // nats.c callbacks; `closure` is the NatsTransport. Each catches everything.
   static void OnReplyMsg(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
   static void OnStatusMsg(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
+  static void OnHeartbeatMsg(natsConnection* nc, natsSubscription* sub, natsMsg* msg,
+                             void* closure);
   static void OnSubscriptionComplete(void* closure);
   static void OnError(natsConnection* nc, natsSubscription* sub, natsStatus err, void* closure);
   static void OnConnected(natsConnection* nc, void* closure);
@@ -102,7 +122,8 @@ class NatsTransport final : public Transport {
   std::string inbox_;  // set once in Connect, then read-only
 
   mutable std::mutex mu_;
-  std::shared_ptr<const Handlers> handlers_;  // guarded by mu_
+  std::shared_ptr<const Handlers> handlers_;          // guarded by mu_
+  std::shared_ptr<const LivenessHandlers> liveness_;  // guarded by mu_
   std::condition_variable done_cv_;
   bool closed_ = false;  // guarded by mu_; the closed callback has run
   int subs_active_ = 0;  // guarded by mu_; subscriptions whose completion is awaited
@@ -114,6 +135,7 @@ class NatsTransport final : public Transport {
   NatsConnectionPtr conn_;
   NatsSubscriptionPtr reply_sub_;
   NatsSubscriptionPtr status_sub_;
+  NatsSubscriptionPtr heartbeat_sub_;
   std::unique_ptr<NatsFlusher> flusher_;  // stopped before the connection closes
 };
 

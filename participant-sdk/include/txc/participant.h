@@ -16,6 +16,12 @@
 //     participant never decides alone after voting yes; for 3PC, when the coordinator is down,
 //     it runs the termination protocol with its peers (docs/protocol.md).
 //
+// Liveness: from Start() to Stop() the instance publishes a heartbeat (wire::Heartbeat, on
+// "txc.heartbeat.<name>") every Options::heartbeat_interval, and a last one saying it is leaving
+// when Stop() has answered its in-flight requests. The coordinator lists live instances and may
+// refuse transactions naming a participant with none (docs/protocol.md). Each process start is
+// one instance, with its own instance_id().
+//
 // Group commit: requests are queued by the NATS delivery thread and applied by one applier
 // thread in batches, each batch in one local transaction (a savepoint per request) with one
 // fsync; replies leave only after that commit. A busy participant therefore pays one fsync for
@@ -24,7 +30,9 @@
 // Threading: handlers run one at a time per Participant, on the applier thread or on the
 // in-doubt resolver thread, always with the SDK's database lock held; a slow handler delays the
 // requests queued behind it. A handler must not call Stop(), destroy the Participant or call
-// WithDb (that deadlocks). All public methods are thread-safe. Failures come back as
+// WithDb (that deadlocks). Heartbeats are published from the thread that flushes replies, never
+// from a handler's thread, so a slow handler does not make the instance look dead. All public
+// methods are thread-safe. Failures come back as
 // Status/Result; the only exceptions that leave the SDK are the ones a WithDb function throws.
 //
 // Record states: 'prepared', 'precommitted', 'committed', 'aborted' (2PC/3PC); 'done', 'failed',
@@ -107,6 +115,10 @@ class Participant {
     std::chrono::milliseconds reconnect_wait{250};    // between NATS reconnect attempts
     std::chrono::milliseconds busy_timeout{5000};     // SQLite lock wait (instances share a file)
     std::chrono::milliseconds drain_timeout{5000};    // Stop(): finish in-flight requests
+    // How often this instance announces itself (1 ms .. 1 h). The coordinator counts it live
+    // for 3 intervals after each heartbeat; after its own restart it waits 3 s before refusing
+    // anything, so keep this at most 1 s where it refuses transactions for dead participants.
+    std::chrono::milliseconds heartbeat_interval{1000};
 
     // Fault injection for whole-system tests; all off by default. The work is done and recorded
     // as usual, then its reply is lost or sent twice, as an unreliable network would.
@@ -195,6 +207,8 @@ class Participant {
 
   Counters counters() const;
   const Options& options() const;
+  // This instance's id in its heartbeats: "<name>-<16 hex digits>", random per Participant.
+  const std::string& instance_id() const;
 
  private:
   struct Impl;

@@ -119,12 +119,31 @@ struct StatusReply {
   Decision decision = Decision::kPending;  // unknown gid -> kAbort (presumed abort)
 };
 
+// Liveness: every participant instance publishes a Heartbeat (plain publish, no reply) on
+// "txc.heartbeat.<participant>" when it starts and then every interval_ms, and a last one with
+// leaving=true when it stops gracefully. The coordinator subscribes to "txc.heartbeat.*".
+inline constexpr std::string_view kHeartbeatSubjectPrefix = "txc.heartbeat.";
+inline constexpr std::string_view kHeartbeatWildcardSubject = "txc.heartbeat.*";
+std::string HeartbeatSubject(std::string_view participant);
+inline constexpr size_t kMaxInstanceIdLength = 128;
+inline constexpr int kMaxHeartbeatIntervalMs = 3'600'000;
+// Instance ids: 1..128 characters of [A-Za-z0-9_.-] (the SDK uses "<name>-<16 hex digits>").
+bool IsValidInstanceId(std::string_view id);
+
+struct Heartbeat {
+  std::string participant;
+  std::string instance;    // unique per process start
+  int interval_ms = 1000;  // the sender's heartbeat period, 1..kMaxHeartbeatIntervalMs
+  bool leaving = false;    // the instance is stopping: forget it at once
+};
+
 std::string Encode(const BranchRequest& request);
 std::string Encode(const BranchReply& reply);
 std::string Encode(const StatusQuery& query);
 std::string Encode(const StatusReply& reply);
 std::string Encode(const PeerStateQuery& query);
 std::string Encode(const PeerStateReply& reply);
+std::string Encode(const Heartbeat& heartbeat);
 
 Result<BranchRequest> DecodeBranchRequest(std::string_view data);
 Result<BranchReply> DecodeBranchReply(std::string_view data);
@@ -132,5 +151,6 @@ Result<StatusQuery> DecodeStatusQuery(std::string_view data);
 Result<StatusReply> DecodeStatusReply(std::string_view data);
 Result<PeerStateQuery> DecodePeerStateQuery(std::string_view data);
 Result<PeerStateReply> DecodePeerStateReply(std::string_view data);
+Result<Heartbeat> DecodeHeartbeat(std::string_view data);
 
 }  // namespace txc::wire

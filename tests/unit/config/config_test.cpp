@@ -119,5 +119,23 @@ TEST(Config, HelpListsEveryVariable) {
   }
 }
 
+TEST(Config, RequireLiveParticipantsIsOnUnlessTurnedOff) {
+  g_env.clear();
+  auto c = ParseConfig({}, FakeEnv);
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->require_live_participants);
+  g_env = {{"TXC_REQUIRE_LIVE_PARTICIPANTS", "false"}};
+  c = ParseConfig({}, FakeEnv);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->require_live_participants);
+  c = ParseConfig({"--require-live-participants=true"}, FakeEnv);  // the flag wins
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->require_live_participants);
+  g_env.clear();
+  auto bad = ParseConfig({"--require-live-participants", "yes"}, FakeEnv);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("true or false"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace txc

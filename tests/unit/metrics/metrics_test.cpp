@@ -45,5 +45,22 @@ TEST(Metrics, CountersAreLabelledAndHistogramsCumulative) {
   EXPECT_TRUE(Has(page, "txc_example 42"));
 }
 
+TEST(Metrics, LabeledGaugesRenderOneLinePerLabelValue) {
+  Metrics m;
+  std::map<std::string, double> live = {{"inventory", 2}, {"order", 0}};
+  m.AddLabeledGauge({"txc_participant_live_instances", "Live instances.", "gauge", "participant",
+                     [&live] { return live; }});
+  std::string page = m.Render();
+  EXPECT_NE(page.find("# TYPE txc_participant_live_instances gauge"), std::string::npos) << page;
+  EXPECT_NE(page.find("txc_participant_live_instances{participant=\"inventory\"} 2\n"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("txc_participant_live_instances{participant=\"order\"} 0\n"),
+            std::string::npos);
+  live.erase("order");  // read at render time
+  page = m.Render();
+  EXPECT_EQ(page.find("participant=\"order\""), std::string::npos) << page;
+}
+
 }  // namespace
 }  // namespace txc::metrics

@@ -107,5 +107,56 @@ TEST(Wire, PeerStateMessagesRoundTrip) {
   EXPECT_FALSE(DecodePeerStateReply(R"({"gid":"g","participant":"p"})").ok());
 }
 
+TEST(Wire, HeartbeatsRoundTripWithAndWithoutLeaving) {
+  EXPECT_EQ(HeartbeatSubject("inv"), "txc.heartbeat.inv");
+  EXPECT_EQ(kHeartbeatWildcardSubject, "txc.heartbeat.*");
+  const Heartbeat h{"inv", "inv-00ff12ab", 250, false};
+  const std::string text = Encode(h);
+  EXPECT_EQ(text.find("leaving"), std::string::npos) << "absent unless true";
+  auto back = DecodeHeartbeat(text);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->participant, "inv");
+  EXPECT_EQ(back->instance, "inv-00ff12ab");
+  EXPECT_EQ(back->interval_ms, 250);
+  EXPECT_FALSE(back->leaving);
+
+  auto leaving = DecodeHeartbeat(Encode(Heartbeat{"inv", "inv-00ff12ab", 1000, true}));
+  ASSERT_TRUE(leaving.ok());
+  EXPECT_TRUE(leaving->leaving);
+  // Written by hand, as another language would: unknown fields are ignored.
+  auto other = DecodeHeartbeat(
+      R"({"v":1,"participant":"inv","instance":"py.inv-1","interval_ms":1000,"leaving":false,)"
+      R"("host":"box-1"})");
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_EQ(other->instance, "py.inv-1");
+}
+
+TEST(Wire, MalformedHeartbeatsAreRefusedNamingTheField) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"not json", "JSON"},
+      {"[]", "object"},
+      {R"({"instance":"i","interval_ms":1000})", "participant"},
+      {R"({"participant":"inv","interval_ms":1000})", "instance"},
+      {R"({"participant":"inv","instance":"i"})", "interval_ms"},
+      {R"({"participant":7,"instance":"i","interval_ms":1000})", "participant"},
+      {R"({"participant":"a.b","instance":"i","interval_ms":1000})", "participant"},
+      {R"({"participant":"inv","instance":"","interval_ms":1000})", "instance"},
+      {R"({"participant":"inv","instance":"has space","interval_ms":1000})", "instance"},
+      {R"({"participant":"inv","instance":")" + std::string(129, 'x') + R"(","interval_ms":1})",
+       "instance"},
+      {R"({"participant":"inv","instance":"i","interval_ms":0})", "interval_ms"},
+      {R"({"participant":"inv","instance":"i","interval_ms":3600001})", "interval_ms"},
+      {R"({"participant":"inv","instance":"i","interval_ms":"1000"})", "interval_ms"},
+      {R"({"participant":"inv","instance":"i","interval_ms":1.5})", "interval_ms"},
+      {R"({"participant":"inv","instance":"i","interval_ms":1000,"leaving":"yes"})", "leaving"},
+  };
+  for (const auto& [text, field] : cases) {
+    auto decoded = DecodeHeartbeat(text);
+    ASSERT_FALSE(decoded.ok()) << text;
+    EXPECT_NE(decoded.status().message().find(field), std::string::npos)
+        << text << ": " << decoded.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace txc::wire
