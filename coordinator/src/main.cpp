@@ -2,6 +2,7 @@
 // together, and shuts them down in the order that loses nothing.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -34,6 +35,7 @@ int Run(const txc::Config& config) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);  // raised when NATS closes the connection for good
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // Declared first: the log's and the engine's threads record into it until they are stopped.
@@ -59,7 +61,16 @@ int Run(const txc::Config& config) {
     return 1;
   }
   auto transport = txc::transport::NatsTransport::Connect(
-      {.url = config.nats_url, .security = config.nats_security});
+      {.url = config.nats_url,
+       .security = config.nats_security,
+       .on_closed = [&config](const std::string& reason) {
+         // nats.c gives up only when the server refused us; nothing can be decided without it.
+         Write(Level::kError, "nats.closed",
+               {{"url", config.nats_url},
+                {"error", "NATS closed the connection (" + reason +
+                              "): check the NATS credentials and TLS settings"}});
+         kill(getpid(), SIGUSR1);
+       }});
   if (!transport.ok()) {
     Write(Level::kError, "startup.failed",
           {{"step", "set up NATS"},
@@ -154,7 +165,7 @@ int Run(const txc::Config& config) {
   engine.reset();
   (*log)->Close();
   Write(Level::kInfo, "coordinator.stopped");
-  return 0;
+  return signal_number == SIGUSR1 ? 1 : 0;  // NATS gave up on us: not a clean stop
 }
 
 }  // namespace

@@ -222,6 +222,7 @@ NatsTransport::NatsTransport(Options options) : options_(std::move(options)) {}
 NatsTransport::~NatsTransport() { Shutdown(); }
 
 void NatsTransport::Shutdown() {
+  shutting_down_.store(true);
   if (flusher_) flusher_->Stop();  // draining flushes what is left
   if (!conn_) return;  // Connect failed before a connection existed: no callback can run
   // Drain lets replies and status queries already received reach the handlers, then closes.
@@ -483,6 +484,9 @@ void NatsTransport::OnClosed(natsConnection* nc, void* closure) {
   CatchAll("closed callback", [&] {
     Log(applog::Level::kInfo, "connection closed (last error: %s)", LastError(nc).c_str());
     auto* self = static_cast<NatsTransport*>(closure);
+    if (!self->shutting_down_.load() && self->options_.on_closed) {
+      self->options_.on_closed(LastError(nc));
+    }
     std::lock_guard lock(self->mu_);  // notify under the lock, see OnSubscriptionComplete
     self->closed_ = true;
     self->done_cv_.notify_all();

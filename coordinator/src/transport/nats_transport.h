@@ -47,6 +47,9 @@ class NatsTransport final : public Transport {
     std::string url = "nats://127.0.0.1:4222";
     std::string name = "txc-coordinator";  // shown by the server (connz)
     NatsSecurity security{};
+    // Called (on a nats.c thread) if the connection closes for good without Shutdown: nats.c
+    // gave up, e.g. the server refused our credentials. `reason` says what it last reported.
+    std::function<void(const std::string& reason)> on_closed{};
     std::chrono::milliseconds reconnect_wait{500};
     // Per-subscription limits on messages received but not yet handled; beyond them nats.c drops
     // messages and reports NATS_SLOW_CONSUMER (dropped replies end as timeouts and are retried).
@@ -126,6 +129,7 @@ class NatsTransport final : public Transport {
   std::shared_ptr<const LivenessHandlers> liveness_;  // guarded by mu_
   std::condition_variable done_cv_;
   bool closed_ = false;  // guarded by mu_; the closed callback has run
+  std::atomic<bool> shutting_down_{false};
   int subs_active_ = 0;  // guarded by mu_; subscriptions whose completion is awaited
 
   std::atomic<int64_t> reconnects_{0};
