@@ -3,6 +3,8 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "api/error_mapping.h"
 #include "api/openapi_spec.h"
@@ -109,6 +111,11 @@ Status HttpApi::Start() {
     port_ = options_.port;
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() does nothing until the loop runs: a Stop() right after Start() (a shutdown
+  // at startup) would otherwise leave the thread listening forever and hang the join.
+  for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return Status::Ok();
 }
 

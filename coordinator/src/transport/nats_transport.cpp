@@ -177,6 +177,10 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::Connect(const Options& opt
   if (subscribed.ok()) {
     subscribed = t->Subscribe(std::string(wire::kStatusSubject), &OnStatusMsg, &t->status_sub_);
   }
+  if (subscribed.ok()) {
+    subscribed = t->Subscribe(std::string(wire::kHeartbeatWildcardSubject), &OnHeartbeatMsg,
+                              &t->heartbeat_sub_);
+  }
   if (!subscribed.ok() && natsConnection_IsClosed(t->conn_.get())) {
     // A server that is down is retried; nats.c gives up only when the server refused us (bad
     // credentials, a TLS mismatch), though by then it has forgotten why.
@@ -185,8 +189,6 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::Connect(const Options& opt
                                "): check the NATS credentials and TLS settings");
   }
   TXC_RETURN_IF_ERROR(subscribed);
-  TXC_RETURN_IF_ERROR(t->Subscribe(std::string(wire::kHeartbeatWildcardSubject), &OnHeartbeatMsg,
-                                   &t->heartbeat_sub_));
   // One round trip at startup so that, once connected, the server has our subscriptions when
   // Connect returns: status queries sent right after are answered, not met with "no responders".
   // (Replies need no such care: our SUB precedes our requests on the same connection.)
