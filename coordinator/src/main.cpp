@@ -161,9 +161,10 @@ int Run(const txc::Config& config) {
   service.Shutdown();
   api.Stop();
   engine->Stop();
+  // The log first: its callbacks post to the engine, which must outlive the last of them.
+  (*log)->Close();
   transport->reset();
   engine.reset();
-  (*log)->Close();
   Write(Level::kInfo, "coordinator.stopped");
   return signal_number == SIGUSR1 ? 1 : 0;  // NATS gave up on us: not a clean stop
 }
