@@ -23,6 +23,8 @@ bool EngineService::WaitUnlessStopping(std::future<T>& future, core::Duration ti
 }
 
 Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) {
+  // Between Shutdown() and the listener closing, nothing new is started.
+  if (stopping_.load()) return Status::Unavailable("the coordinator is shutting down");
   core::Transaction draft;
   draft.protocol = command.protocol;
   draft.timeout = command.timeout;

@@ -28,7 +28,8 @@ class EngineService final : public api::TransactionService {
   Status Ready() override;
 
   // Ends every wait for a terminal state at once (those callers get the transaction as it is),
-  // so a shutdown need not wait out clients' ?wait=true. Later waits return at once too.
+  // so a shutdown need not wait out clients' ?wait=true. Later waits return at once too, and
+  // Begin refuses (kUnavailable).
   void Shutdown() { stopping_.store(true); }
 
  private:
