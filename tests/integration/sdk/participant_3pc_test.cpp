@@ -159,9 +159,16 @@ TEST_F(ThreePhaseTest, ALivingCoordinatorIsWaitedForAndPeersAreNotAsked) {
 }
 
 TEST_F(ThreePhaseTest, SilentPeerIsAskedAgainRatherThanGuessed) {
-  auto order = Make(Peer("order"));
+  // Inventory must go down before either peer starts the termination protocol (both alive and
+  // uncertain would rightly abort together); a long in_doubt_after keeps that true on a slow
+  // machine, and order still asks within the test's waits.
+  Participant::Options order_options = Peer("order");
+  order_options.in_doubt_after = milliseconds(1000);
+  auto order = Make(order_options);
   {
-    auto inventory = Make(Peer("inventory"));
+    Participant::Options inventory_options = Peer("inventory");
+    inventory_options.in_doubt_after = std::chrono::hours(1);
+    auto inventory = Make(inventory_options);
     ASSERT_TRUE(order->Start().ok());
     ASSERT_TRUE(inventory->Start().ok());
     VoteBoth("g1");
@@ -184,8 +191,14 @@ TEST_F(ThreePhaseTest, SilentPeerIsAskedAgainRatherThanGuessed) {
 
 TEST_F(ThreePhaseTest, ParticipantsRestartedInDoubtNeverAbortAlone) {
   {
-    auto order = Make(Peer("order"));
-    auto inventory = Make(Peer("inventory"));
+    // Their first life must end before either starts the termination protocol: two peers that
+    // never went down would rightly abort together. A slow machine may take longer than the
+    // usual in_doubt_after between the votes and the shutdown, so this life never gets there.
+    Participant::Options order_options = Peer("order");
+    Participant::Options inventory_options = Peer("inventory");
+    order_options.in_doubt_after = inventory_options.in_doubt_after = std::chrono::hours(1);
+    auto order = Make(order_options);
+    auto inventory = Make(inventory_options);
     ASSERT_TRUE(order->Start().ok());
     ASSERT_TRUE(inventory->Start().ok());
     VoteBoth("g1");
