@@ -1,7 +1,8 @@
-// #/tx/<id>: one transaction (GET /v1/transactions/{id}): its header, a timeline of every
-// attempt merged across branches in time order, each branch with its own attempts, and the
-// operator actions Abort and Retry (POST .../abort, .../retry), whose refusal is shown as the
-// API words it.
+// #/tx/<id>: one transaction (GET /v1/transactions/{id}): its header, a timeline merging what
+// happened to the transaction as a whole (its `events`: creation, decision, end, attention
+// flags, operators' actions) with every attempt of every branch in time order, each branch with
+// its own attempts, and the operator actions Abort and Retry (POST .../abort, .../retry), whose
+// refusal is shown as the API words it.
 
 import { abortTransaction, getTransaction, retryTransaction } from "./api.js";
 import { attentionBadge, duration, h, isTerminal, micros, notice, pill, replace, time } from "./dom.js";
@@ -23,7 +24,9 @@ export function create({ id }, ctx) {
       const updated = await call(id);
       replace(actionResult, notice("ok", (name === "abort" ? "Abort" : "Retry") +
                                          " accepted: the transaction is now " + updated.state + "."));
-      render(updated, true);  // forced: the buttons disabled above come back even if nothing changed
+      // The action's answer has no events; read the whole transaction again for the timeline.
+      const full = await getTransaction(id).catch(() => updated);
+      render(full, true);  // forced: the buttons disabled above come back even if nothing changed
     } catch (e) {
       replace(actionResult, notice("error", h("strong", {}, name === "abort" ? "Abort" : "Retry",
                                               " refused: "), e.message));
@@ -94,45 +97,76 @@ function summary(tx) {
            rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
-// Every attempt of every branch, oldest first; ties keep branch order.
-function events(tx) {
+// Every attempt of every branch and, with `withTxEvents`, the transaction's own events, oldest
+// first. At the same millisecond the creation comes first and a decision or end after the
+// replies that caused it; otherwise ties keep the order given (branch order for attempts).
+const RANK = { created: 0, attempt: 1, event: 2 };
+function entries(tx, withTxEvents) {
   const all = [];
-  for (const b of tx.branches || []) {
-    (b.history || []).forEach((a, i) => all.push({ ...a, branch: b, order: i, t: Date.parse(a.at) }));
+  if (withTxEvents) {
+    (tx.events || []).forEach((e, i) => all.push({ ...e, type: e.kind === "created" ? "created" : "event",
+                                                   order: i, t: Date.parse(e.at) }));
   }
-  return all.sort((x, y) => x.t - y.t || x.branch.index - y.branch.index || x.order - y.order);
+  for (const b of tx.branches || []) {
+    (b.history || []).forEach((a, i) => all.push({ ...a, type: "attempt", branch: b, order: i, t: Date.parse(a.at) }));
+  }
+  const index = (x) => (x.branch ? x.branch.index : -1);
+  return all.sort((x, y) => x.t - y.t || RANK[x.type] - RANK[y.type] || index(x) - index(y) || x.order - y.order);
 }
 
-function eventRows(tx, list, withBranch) {
-  const start = Date.parse(tx.created_at);
-  return list.map((e) => h("tr", { class: "timeline-entry",
-                                   dataset: { op: e.op, branch: e.branch.index, result: e.result } },
-    h("td", { class: "nowrap" }, time(e.at)),
-    h("td", { class: "muted nowrap" }, isNaN(start) ? "" : duration(e.t - start)),
-    withBranch ? h("td", { class: "nowrap" }, h("span", { class: "mono muted" }, "#" + e.branch.index + " "),
-                   e.branch.participant) : null,
+const DECISIONS = new Set(["precommitting", "committing", "aborting", "compensating"]);
+
+function describe(e) {
+  switch (e.kind) {
+    case "created": return "Created";
+    case "state": return [isTerminal(e.state) ? "Ended " : DECISIONS.has(e.state) ? "Decided " : "Now ",
+                          pill(e.state), e.reason ? " " + e.reason : ""];
+    case "needs_attention": return [attentionBadge(), " the branch ran out of retries for the decided outcome"];
+    case "attention_cleared": return "Attention cleared: the branch completed";
+    case "operator_abort": return "Operator abort" + (e.reason ? ": " + e.reason : "");
+    case "operator_retry": return "Operator retry: every branch waiting out a back-off sent now";
+    default: return e.kind + (e.reason ? ": " + e.reason : "");
+  }
+}
+
+function branchCell(b) {
+  return h("td", { class: "nowrap" }, h("span", { class: "mono muted" }, "#" + b.index + " "), b.participant);
+}
+
+function entryRow(tx, e, withBranch, start) {
+  const at = [h("td", { class: "nowrap" }, time(e.at)),
+              h("td", { class: "muted nowrap" }, isNaN(start) ? "" : duration(e.t - start))];
+  if (e.type !== "attempt") {
+    const b = (tx.branches || []).find((x) => x.index === e.branch);
+    return h("tr", { class: "tx-event", dataset: { kind: e.kind, state: e.state || "" } }, at,
+      withBranch ? (b ? branchCell(b) : h("td", {})) : null,
+      h("td", { colspan: 5, class: "event-text" }, describe(e)));
+  }
+  return h("tr", { class: "timeline-entry", dataset: { op: e.op, branch: e.branch.index, result: e.result } }, at,
+    withBranch ? branchCell(e.branch) : null,
     h("td", { class: "mono" }, e.op),
     h("td", { class: "num" }, String(e.attempt)),
     h("td", {}, pill(e.result)),
     h("td", { class: "num nowrap" }, micros(e.latency_us)),
-    h("td", { class: "error-text" }, e.error || "")));
+    h("td", { class: "error-text" }, e.error || ""));
 }
 
-function eventTable(tx, list, withBranch, id) {
+function entryTable(tx, list, withBranch, id) {
   const cols = ["At", "T+", withBranch ? "Branch" : null, "Op", "Attempt", "Result", "Latency", "Error"]
     .filter((c) => c !== null);
   if (list.length === 0) return h("p", { class: "muted empty-note" }, "No attempts recorded yet.");
+  const start = Date.parse(tx.created_at);
   return h("table", { class: "data compact", id },
     h("thead", {}, h("tr", {}, cols.map((c) => h("th", {}, c)))),
-    h("tbody", {}, eventRows(tx, list, withBranch)));
+    h("tbody", {}, list.map((e) => entryRow(tx, e, withBranch, start))));
 }
 
 function timeline(tx) {
-  return h("div", { class: "card flush" }, eventTable(tx, events(tx), true, "timeline"));
+  return h("div", { class: "card flush" }, entryTable(tx, entries(tx, true), true, "timeline"));
 }
 
 function branch(tx, b) {
-  const own = events({ ...tx, branches: [b] });
+  const own = entries({ ...tx, branches: [b] }, false);
   const facts = [
     ["Attempts", String(b.attempts ?? 0)],
     b.last_error ? ["Last error", h("span", { class: "error-text" }, b.last_error)] : null,
@@ -151,5 +185,5 @@ function branch(tx, b) {
       h("pre", { class: "payload" }, JSON.stringify(b.payload ?? null, null, 2))),
     h("details", { dataset: { key: "history-" + b.index }, class: "branch-history" },
       h("summary", {}, "Attempts (" + own.length + ")"),
-      eventTable(tx, own, false)));
+      entryTable(tx, own, false)));
 }

@@ -38,6 +38,23 @@ class OperatorTest : public E2eTest {
     for (const json& tx : page["items"]) ids.push_back(tx["id"]);
     return ids;
   }
+
+  // The transaction's events as "kind", "kind:state", "kind:operator's reason" or "kind#branch".
+  std::vector<std::string> Events(const std::string& id) {
+    std::vector<std::string> out;
+    const json tx = Get(id);  // kept alive for the loop (a temporary's member would dangle)
+    for (const json& e : tx["events"]) {
+      std::string s = e["kind"];
+      if (e.contains("state")) {
+        s += ":" + e["state"].get<std::string>();
+      } else if (e.contains("reason")) {
+        s += ":" + e["reason"].get<std::string>();
+      }
+      if (e.contains("branch")) s += "#" + std::to_string(e["branch"].get<int>());
+      out.push_back(s);
+    }
+    return out;
+  }
 };
 
 TEST_F(OperatorTest, ACommitPastItsRetryBudgetIsFlaggedAndRetryNowResendsIt) {
@@ -87,6 +104,10 @@ TEST_F(OperatorTest, ACommitPastItsRetryBudgetIsFlaggedAndRetryNowResendsIt) {
   EXPECT_EQ(Effects("inventory", id, "commit"), 1);
   EXPECT_TRUE(WaitFor([&] { return FlaggedIds().empty(); }));
   EXPECT_EQ(Metric("txc_transactions_needing_attention"), 0);
+  // The story, as the transaction's events tell it.
+  EXPECT_EQ(Events(id), (std::vector<std::string>{
+                            "created", "state:committing", "needs_attention#1", "operator_retry",
+                            "operator_retry", "state:committed", "attention_cleared#1"}));
 
   json again = Action(id, "retry");
   EXPECT_EQ(again["_status"], 409) << again.dump();
@@ -115,6 +136,8 @@ TEST_F(OperatorTest, AbortEndsATransactionStuckBeforeItsDecisionAndNotOneAfter) 
       << BranchState("inventory", id, 1);
   EXPECT_EQ(Effects("order", id, "commit"), 0);
   EXPECT_EQ(Action(id, "abort")["_status"], 200) << "aborting an aborted one changes nothing";
+  EXPECT_EQ(Events(id), (std::vector<std::string>{"created", "operator_abort:customer gave up",
+                                                  "state:aborting", "state:aborted"}));
 
   json committed = Post({{"protocol", "2pc"}, {"branches", {Branch("order")}}});
   ASSERT_EQ(committed["state"], "committed");

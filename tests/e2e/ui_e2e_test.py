@@ -279,6 +279,16 @@ def run(c, d, out_dir):
     assert all(result == "ok" for _, _, result, _ in timeline), timeline
     times = [at for _, _, _, at in timeline]
     assert times == sorted(times), "timeline not in time order: %r" % times
+    # The transaction's own events, merged in: created, the commit decision, the end; the
+    # decision after both votes and before any commit.
+    rows = d.js("return [...document.querySelectorAll('#timeline tbody tr')].map(r =>"
+                " r.classList.contains('tx-event') ? r.dataset.kind + ':' + r.dataset.state"
+                " : r.dataset.op);")
+    events = [r for r in rows if ":" in r]
+    assert events == ["created:", "state:committing", "state:committed"], rows
+    decided = rows.index("state:committing")
+    assert rows[0] == "created:" and rows.index("state:committed") == len(rows) - 1, rows
+    assert rows[:decided].count("prepare") == 2 and "commit" not in rows[:decided], rows
     per_branch = d.js("return [...document.querySelectorAll('#branches .branch')].map(b =>"
                       " [b.dataset.participant, b.dataset.state,"
                       "  b.querySelectorAll('.branch-history tr.timeline-entry').length]);")
@@ -310,6 +320,11 @@ def run(c, d, out_dir):
             # Aborted, or aborting while gamma's acknowledgement never comes.
             wait_for(lambda: d.find("#tx-detail[data-state='aborted']") or
                      d.find("#tx-detail[data-state='aborting']"), "the abort to show")
+    # Both actions in the timeline, the abort before the decision it caused.
+    kinds = wait_for(lambda: (lambda k: k if "state" in k else None)(d.js(
+        "return [...document.querySelectorAll('#timeline tr.tx-event')].map(r => r.dataset.kind);")),
+        "the operator's actions in the timeline")
+    assert kinds[:4] == ["created", "operator_retry", "operator_abort", "state"], kinds
 
     # 6. Participants: a table of live instances.
     d.click("#nav-participants")

@@ -175,6 +175,7 @@ class InMemoryTxLog : public log::TxLog {
 
   static core::Transaction WithoutHistory(const core::Transaction& tx) {
     core::Transaction copy = tx;
+    copy.events.clear();
     for (core::Branch& b : copy.branches) b.history.clear();
     return copy;
   }
@@ -241,6 +242,10 @@ class InMemoryTxLog : public log::TxLog {
       if (HasBranch(f->id, f->branch, created)) return Status::Ok();
       return Status::Internal("AttentionChanged(" + f->id + "): no such transaction or branch");
     }
+    if (const auto* o = std::get_if<core::OperatorActed>(&record)) {
+      if (by_id_.count(o->id) || created.count(o->id)) return Status::Ok();
+      return Status::Internal("OperatorActed(" + o->id + "): no such transaction");
+    }
     const auto& a = std::get<core::AttemptRecorded>(record);
     if (HasBranch(a.id, a.branch, created)) return Status::Ok();
     return Status::Internal("AttemptRecorded(" + a.id + "): no such transaction or branch");
@@ -272,6 +277,7 @@ class InMemoryTxLog : public log::TxLog {
         b.attempts = src.attempts;
         b.last_error = src.last_error;
         b.after = src.after;
+        b.op_since = src.op_since;
         tx.branches.push_back(std::move(b));
       }
       std::sort(tx.branches.begin(), tx.branches.end(),
@@ -288,6 +294,7 @@ class InMemoryTxLog : public log::TxLog {
       tx.state = s->state;
       tx.reason = s->reason;
       tx.updated_at = s->at;
+      tx.events.push_back({s->at, core::TxEventKind::kState, s->state, -1, s->reason});
       return true;
     }
     if (const auto* b = std::get_if<core::BranchChanged>(&record)) {
@@ -298,6 +305,7 @@ class InMemoryTxLog : public log::TxLog {
       br->op_attempt = b->op_attempt;
       br->attempts = b->attempts;
       br->last_error = b->last_error;
+      br->op_since = b->op_since;
       return true;
     }
     if (const auto* f = std::get_if<core::AttentionChanged>(&record)) {
@@ -306,6 +314,17 @@ class InMemoryTxLog : public log::TxLog {
       br->needs_attention = f->branch_needs_attention;
       txs_[by_id_.at(f->id)].needs_attention = f->tx_needs_attention;
       txs_[by_id_.at(f->id)].updated_at = f->at;
+      txs_[by_id_.at(f->id)].events.push_back({f->at,
+                                               f->branch_needs_attention
+                                                   ? core::TxEventKind::kNeedsAttention
+                                                   : core::TxEventKind::kAttentionCleared,
+                                               std::nullopt, f->branch, ""});
+      return true;
+    }
+    if (const auto* o = std::get_if<core::OperatorActed>(&record)) {
+      auto it = by_id_.find(o->id);
+      if (it == by_id_.end()) return false;
+      txs_[it->second].events.push_back({o->at, o->action, std::nullopt, -1, o->reason});
       return true;
     }
     const auto& a = std::get<core::AttemptRecorded>(record);

@@ -243,7 +243,7 @@ void HttpApi::Routes() {
           if (!CheckTransactionId(id, res)) return;
           auto tx = service_.Get(id);
           if (!tx.ok()) return ReplyError(res, tx.status());
-          Reply(res, 200, TransactionJson(*tx));
+          Reply(res, 200, TransactionDetailJson(*tx));
         });
 
   // Operator actions: each answers with the transaction as the action left it.

@@ -45,4 +45,19 @@ nlohmann::json TransactionJson(const core::Transaction& tx) {
           {"branches", std::move(branches)}};
 }
 
+nlohmann::json TransactionDetailJson(const core::Transaction& tx) {
+  nlohmann::json out = TransactionJson(tx);
+  nlohmann::json events = nlohmann::json::array();
+  events.push_back({{"at", core::ToIso8601(tx.created_at)}, {"kind", "created"}});
+  for (const core::TxEvent& e : tx.events) {
+    nlohmann::json event = {{"at", core::ToIso8601(e.at)}, {"kind", core::TxEventKindName(e.kind)}};
+    if (e.state) event["state"] = core::TxStateName(*e.state);
+    if (e.branch >= 0) event["branch"] = e.branch;
+    if (!e.detail.empty()) event["reason"] = e.detail;
+    events.push_back(std::move(event));
+  }
+  out["events"] = std::move(events);
+  return out;
+}
+
 }  // namespace txc::api

@@ -12,4 +12,8 @@ namespace txc::api {
 // included when the branches carry it.
 nlohmann::json TransactionJson(const core::Transaction& tx);
 
+// GET /v1/transactions/{id}: the above plus `events`, what happened to the transaction as a
+// whole, oldest first: [{at, kind, state?, branch?, reason?}], starting with {kind: "created"}.
+nlohmann::json TransactionDetailJson(const core::Transaction& tx);
+
 }  // namespace txc::api

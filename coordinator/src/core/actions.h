@@ -35,6 +35,7 @@ struct BranchChanged {
   int attempts;
   std::string last_error;
   TimePoint at;
+  TimePoint op_since{};  // Branch::op_since
 };
 struct AttemptRecorded {
   std::string id;
@@ -48,8 +49,14 @@ struct AttentionChanged {  // a branch's needs_attention flag, and its transacti
   bool tx_needs_attention;
   TimePoint at;
 };
-using LogRecord =
-    std::variant<TxCreated, TxStateChanged, BranchChanged, AttemptRecorded, AttentionChanged>;
+struct OperatorActed {  // an operator's accepted abort or retry, for the timeline
+  std::string id;
+  TxEventKind action;  // kOperatorAbort or kOperatorRetry
+  std::string reason;  // the operator's words (abort only)
+  TimePoint at;
+};
+using LogRecord = std::variant<TxCreated, TxStateChanged, BranchChanged, AttemptRecorded,
+                               AttentionChanged, OperatorActed>;
 
 struct SendCommand {
   int branch;

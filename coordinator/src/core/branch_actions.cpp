@@ -3,7 +3,8 @@
 namespace txc::core {
 
 BranchChanged BranchRecord(const Transaction& tx, const Branch& b, TimePoint now) {
-  return BranchChanged{tx.id, b.index, b.state, b.op, b.op_attempt, b.attempts, b.last_error, now};
+  return BranchChanged{tx.id,      b.index,      b.state, b.op,      b.op_attempt,
+                       b.attempts, b.last_error, now,     b.op_since};
 }
 
 TxStateChanged StateRecord(const Transaction& tx, TimePoint now) {
@@ -32,6 +33,7 @@ void SendToBranch(const Transaction& tx, Branch& b, wire::Op op, BranchState sta
     b.op_attempt = 0;
     b.backoff_from = 0;
   }
+  if (b.op_attempt == 0) b.op_since = now;
   b.state = state;
   b.op_attempt += 1;
   b.attempts += 1;

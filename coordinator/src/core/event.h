@@ -38,4 +38,11 @@ struct OperatorRetry {};  // re-send every branch waiting for a retry now, back-
 
 using Event = std::variant<Begin, Recover, Reply, TimerFired, OperatorAbort, OperatorRetry>;
 
+// "abort" or "retry" for an operator action, as the API names it; "" for any other event.
+inline const char* OperatorActionName(const Event& e) {
+  if (std::holds_alternative<OperatorAbort>(e)) return "abort";
+  if (std::holds_alternative<OperatorRetry>(e)) return "retry";
+  return "";
+}
+
 }  // namespace txc::core

@@ -6,25 +6,24 @@
 namespace txc::core {
 namespace {
 
-bool ApplyingOutcome(const Branch& b) {
-  return b.state == BranchState::kCommitting || b.state == BranchState::kAborting ||
-         b.state == BranchState::kPreCommitting || b.state == BranchState::kCompensating;
-}
-
 bool BudgetSpent(const Transaction& tx, const Branch& b, TimePoint now) {
   const RetryBudget& budget = tx.retry_budget;
   // The latest send must have failed too: the last allowed attempt may still succeed.
   const bool attempts_spent =
       budget.max_attempts > 0 && b.op_attempt >= budget.max_attempts && !b.awaiting_reply;
-  const bool too_late = budget.deadline.count() > 0 && now - tx.created_at >= budget.deadline;
+  // A branch logged before op_since existed counts from the transaction's start.
+  const TimePoint since = b.op_since == TimePoint{} ? tx.created_at : b.op_since;
+  const bool too_late = budget.deadline.count() > 0 && now - since >= budget.deadline;
   return attempts_spent || too_late;
 }
 
+}  // namespace
+
 // Brings every flag up to date; logs the branches whose flag changed.
-void UpdateAttention(Transaction& tx, TimePoint now, Actions& out) {
+void OperatedMachine::UpdateAttention(Transaction& tx, TimePoint now, Actions& out) const {
   std::vector<int> changed;
   for (Branch& b : tx.branches) {
-    const bool flag = ApplyingOutcome(b) && (b.needs_attention || BudgetSpent(tx, b, now));
+    const bool flag = AppliesDecidedOutcome(b) && (b.needs_attention || BudgetSpent(tx, b, now));
     if (flag != b.needs_attention) {
       b.needs_attention = flag;
       changed.push_back(b.index);
@@ -39,12 +38,19 @@ void UpdateAttention(Transaction& tx, TimePoint now, Actions& out) {
   }
 }
 
-}  // namespace
-
 Actions OperatedMachine::On(Transaction& tx, const Event& event, TimePoint now) const {
   Actions out =
       std::holds_alternative<OperatorRetry>(event) ? RetryNow(tx, now) : inner_->On(tx, event, now);
-  if (out.rejected.empty()) UpdateAttention(tx, now, out);
+  if (!out.rejected.empty()) return out;
+  // First in the batch: the timeline shows the action before what it caused.
+  if (const auto* abort = std::get_if<OperatorAbort>(&event)) {
+    out.persist.insert(out.persist.begin(),
+                       OperatorActed{tx.id, TxEventKind::kOperatorAbort, abort->reason, now});
+  } else if (std::holds_alternative<OperatorRetry>(event)) {
+    out.persist.insert(out.persist.begin(),
+                       OperatorActed{tx.id, TxEventKind::kOperatorRetry, "", now});
+  }
+  UpdateAttention(tx, now, out);
   return out;
 }
 

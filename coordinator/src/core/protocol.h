@@ -14,6 +14,9 @@ class ProtocolMachine {
   virtual ~ProtocolMachine() = default;
   // Applies `event` to `tx` (mutating it) and returns what must be logged, sent and scheduled.
   virtual Actions On(Transaction& tx, const Event& event, TimePoint now) const = 0;
+  // The branch's message applies a decided outcome, so it must be retried until it succeeds
+  // (what a retry budget watches: see RetryBudget).
+  virtual bool AppliesDecidedOutcome(const Branch& b) const = 0;
 };
 
 }  // namespace txc::core

@@ -35,6 +35,9 @@ class Saga final : public ProtocolMachine {
  public:
   explicit Saga(RetryPolicy retry = {}) : retry_(retry) {}
   Actions On(Transaction& tx, const Event& event, TimePoint now) const override;
+  bool AppliesDecidedOutcome(const Branch& b) const override {
+    return b.state == BranchState::kCompensating;
+  }
 
  private:
   Actions OnBegin(Transaction& tx, TimePoint now) const;

@@ -29,6 +29,11 @@ class ThreePhaseCommit final : public ProtocolMachine {
  public:
   explicit ThreePhaseCommit(RetryPolicy retry = {}) : retry_(retry) {}
   Actions On(Transaction& tx, const Event& event, TimePoint now) const override;
+  bool AppliesDecidedOutcome(const Branch& b) const override {
+    // pre_commit too: once logged it is re-sent until acknowledged after a restart.
+    return b.state == BranchState::kPreCommitting || b.state == BranchState::kCommitting ||
+           b.state == BranchState::kAborting;
+  }
 
  private:
   Actions OnBegin(Transaction& tx, TimePoint now) const;

@@ -71,6 +71,14 @@ constexpr std::array<std::pair<AttemptResult, const char*>, 5> kAttemptResults =
     {AttemptResult::kTimeout, "timeout"},
 }};
 
+constexpr std::array<std::pair<TxEventKind, const char*>, 5> kTxEventKinds = {{
+    {TxEventKind::kState, "state"},
+    {TxEventKind::kNeedsAttention, "needs_attention"},
+    {TxEventKind::kAttentionCleared, "attention_cleared"},
+    {TxEventKind::kOperatorAbort, "operator_abort"},
+    {TxEventKind::kOperatorRetry, "operator_retry"},
+}};
+
 constexpr std::array<std::pair<TimerKind, const char*>, 3> kTimerKinds = {{
     {TimerKind::kDeadline, "deadline"},
     {TimerKind::kReplyTimeout, "reply_timeout"},
@@ -102,6 +110,10 @@ bool IsTerminal(TxState s) {
   return s == TxState::kCommitted || s == TxState::kAborted || s == TxState::kCompleted ||
          s == TxState::kCompensated;
 }
+bool IsAbortOutcome(TxState s) {
+  return s == TxState::kAborting || s == TxState::kAborted || s == TxState::kCompensating ||
+         s == TxState::kCompensated;
+}
 const char* BranchStateName(BranchState s) { return NameOf(kBranchStates, s); }
 std::optional<BranchState> ParseBranchState(std::string_view n) {
   return ValueOf(kBranchStates, n);
@@ -109,6 +121,10 @@ std::optional<BranchState> ParseBranchState(std::string_view n) {
 const char* AttemptResultName(AttemptResult r) { return NameOf(kAttemptResults, r); }
 std::optional<AttemptResult> ParseAttemptResult(std::string_view n) {
   return ValueOf(kAttemptResults, n);
+}
+const char* TxEventKindName(TxEventKind k) { return NameOf(kTxEventKinds, k); }
+std::optional<TxEventKind> ParseTxEventKind(std::string_view n) {
+  return ValueOf(kTxEventKinds, n);
 }
 const char* TimerKindName(TimerKind k) { return NameOf(kTimerKinds, k); }
 

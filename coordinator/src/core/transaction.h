@@ -46,6 +46,8 @@ enum class TxState {
 const char* TxStateName(TxState s);
 std::optional<TxState> ParseTxState(std::string_view name);
 bool IsTerminal(TxState s);
+// The outcome is abort: decided (aborting, compensating) or applied (aborted, compensated).
+bool IsAbortOutcome(TxState s);
 
 enum class BranchState {
   kPreparing,      // prepare / can_commit sent, no vote yet
@@ -104,15 +106,39 @@ struct Branch {
   bool needs_attention = false;
   // In memory only: back-off counts attempts after this one (an operator's retry restarts it).
   int backoff_from = 0;
+  // When `op` was first sent: a retry budget's deadline counts from here, so a long phase one
+  // or an outage before the decision does not use up the time its phase two is given.
+  TimePoint op_since{};
 };
 
-// How long the coordinator retries a branch's phase-two message or compensation before it asks
-// for a person: past `max_attempts` sends of that message, or `deadline` after the transaction
-// began, the branch (and its transaction) is flagged needs_attention. Retrying goes on at the
+// How long the coordinator retries a branch's message applying a decided outcome (commit,
+// abort, 3PC pre_commit and do_commit, a saga's compensation) before it asks for a person: past
+// `max_attempts` sends of that message, or `deadline` after its first send, the branch (and its
+// transaction) is flagged needs_attention. Retrying goes on at the
 // capped interval all the same: a decided outcome must still be applied. 0 means no limit.
 struct RetryBudget {
   int max_attempts = 0;
   Duration deadline{0};
+};
+
+// Something that happened to a transaction as a whole, kept for people (GET
+// /v1/transactions/{id}, the UI's timeline); what happened to each message is Branch::history.
+enum class TxEventKind {
+  kState,             // it entered a state: a decision, or its end
+  kNeedsAttention,    // a branch exhausted its retry budget
+  kAttentionCleared,  // that branch has completed since
+  kOperatorAbort,     // an operator's abort was accepted
+  kOperatorRetry,     // an operator's retry was accepted
+};
+const char* TxEventKindName(TxEventKind k);
+std::optional<TxEventKind> ParseTxEventKind(std::string_view name);
+
+struct TxEvent {
+  TimePoint at{};
+  TxEventKind kind = TxEventKind::kState;
+  std::optional<TxState> state;  // kState: the state entered
+  int branch = -1;               // attention events: the branch
+  std::string detail;            // kState: the reason; operator events: the operator's reason
 };
 
 struct Transaction {
@@ -129,6 +155,8 @@ struct Transaction {
   std::string traceparent;   // W3C trace context of the POST, passed on in every message; "" none
   RetryBudget retry_budget;
   bool needs_attention = false;  // some branch needs_attention
+  // Oldest first; read back from the log together with the branches' history, never in memory.
+  std::vector<TxEvent> events;
 };
 
 }  // namespace txc::core

@@ -27,6 +27,9 @@ class TwoPhaseCommit final : public ProtocolMachine {
  public:
   explicit TwoPhaseCommit(RetryPolicy retry = {}) : retry_(retry) {}
   Actions On(Transaction& tx, const Event& event, TimePoint now) const override;
+  bool AppliesDecidedOutcome(const Branch& b) const override {
+    return b.state == BranchState::kCommitting || b.state == BranchState::kAborting;
+  }
 
  private:
   Actions OnBegin(Transaction& tx, TimePoint now) const;

@@ -25,11 +25,10 @@ void Engine::Operate(const std::string& id, core::Event action,
       return;
     }
     NoteAttention(tx, flagged);
-    applog::Write(
-        applog::Level::kInfo, "tx.operator",
-        {{"tx", id},
-         {"action", std::holds_alternative<core::OperatorAbort>(action) ? "abort" : "retry"},
-         {"state", core::TxStateName(tx.state)}});
+    applog::Write(applog::Level::kInfo, "tx.operator",
+                  {{"tx", id},
+                   {"action", core::OperatorActionName(action)},
+                   {"state", core::TxStateName(tx.state)}});
     // As the action left it; the transaction may have moved on by the time this is durable.
     Execute(id, std::move(actions), [done = std::move(done), snapshot = tx](Status s) {
       if (s.ok()) {

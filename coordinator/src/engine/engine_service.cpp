@@ -126,14 +126,16 @@ Result<core::Transaction> EngineService::Operate(const std::string& id, core::Ev
   }
   Result<core::Transaction> done = future.get();
   if (done.ok() || done.status().code() != StatusCode::kNotFound) return done;
-  // Not in progress: finished, or never known. Say which, as the protocol would have.
+  // Not in progress: finished, or never known. Say which, as the protocol would have. A
+  // transaction that just finished may still read "aborting" here (Get waits for the log, but
+  // the engine may have let go of it first): aborting it again is the same no-op.
   TXC_ASSIGN_OR_RETURN(core::Transaction tx, Get(id));
-  const bool aborted =
-      tx.state == core::TxState::kAborted || tx.state == core::TxState::kCompensated;
-  if (std::holds_alternative<core::OperatorAbort>(action) && aborted) return tx;
-  return Status::FailedPrecondition(
-      std::string("the transaction is ") + core::TxStateName(tx.state) + ": nothing to " +
-      (std::holds_alternative<core::OperatorAbort>(action) ? "abort" : "retry"));
+  if (std::holds_alternative<core::OperatorAbort>(action) && core::IsAbortOutcome(tx.state)) {
+    return tx;
+  }
+  return Status::FailedPrecondition(std::string("the transaction is ") +
+                                    core::TxStateName(tx.state) + ": nothing to " +
+                                    core::OperatorActionName(action));
 }
 
 Status EngineService::Ready() {

@@ -9,7 +9,7 @@ namespace txc::log {
 namespace {
 
 // Step i takes the schema from version i to i+1.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     // 1: the initial schema.
     R"sql(
 CREATE TABLE transactions (
@@ -82,6 +82,23 @@ ALTER TABLE transactions ADD COLUMN retry_deadline_ms INTEGER NOT NULL DEFAULT 0
 ALTER TABLE transactions ADD COLUMN needs_attention INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE branches ADD COLUMN needs_attention INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX transactions_attention ON transactions(seq) WHERE needs_attention = 1;
+)sql",
+    // 6: when each branch's current message was first sent (a retry budget's deadline counts
+    // from there; existing rows take their last change), and what happened to each transaction
+    // as a whole, for people: decisions and ends, attention flags, operators' actions.
+    R"sql(
+ALTER TABLE branches ADD COLUMN op_since INTEGER NOT NULL DEFAULT 0;
+UPDATE branches SET op_since = updated_at;
+CREATE TABLE tx_events (
+  seq    INTEGER PRIMARY KEY,                         -- insertion order
+  tx_id  TEXT NOT NULL REFERENCES transactions(id),
+  at     INTEGER NOT NULL,
+  kind   TEXT NOT NULL,
+  state  TEXT,                                        -- kind 'state': the state entered
+  branch INTEGER,                                     -- attention kinds: the branch
+  detail TEXT NOT NULL DEFAULT ''                     -- a reason
+);
+CREATE INDEX tx_events_tx ON tx_events(tx_id);
 )sql",
 };
 

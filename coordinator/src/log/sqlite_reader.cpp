@@ -70,11 +70,13 @@ Result<std::unique_ptr<SqliteReader>> SqliteReader::Open(const std::string& path
   }
   TXC_ASSIGN_OR_RETURN(r->branches_, PrepareOwned(db, R"sql(
       SELECT idx, participant, payload, state, op, op_attempt, attempts, last_error, after_json,
-             needs_attention
+             needs_attention, op_since
       FROM branches WHERE tx_id = ?1 ORDER BY idx)sql"));
   TXC_ASSIGN_OR_RETURN(r->history_, PrepareOwned(db, R"sql(
       SELECT branch, op, number, at, result, error, latency_us
       FROM attempts WHERE tx_id = ?1 ORDER BY seq)sql"));
+  TXC_ASSIGN_OR_RETURN(r->events_, PrepareOwned(db, R"sql(
+      SELECT at, kind, state, branch, detail FROM tx_events WHERE tx_id = ?1 ORDER BY seq)sql"));
   return r;
 }
 
@@ -152,6 +154,7 @@ Status SqliteReader::ReadBranches(core::Transaction& tx) {
       b.after.push_back(dep.get<int>());
     }
     b.needs_attention = q.ColumnInt(9) != 0;
+    b.op_since = core::FromMillis(q.ColumnInt(10));
     tx.branches.push_back(std::move(b));
   }
 }
@@ -182,6 +185,29 @@ Status SqliteReader::ReadHistory(core::Transaction& tx) {
   }
 }
 
+Status SqliteReader::ReadEvents(core::Transaction& tx) {
+  SqliteStatement& q = *events_;
+  ScopedReset reset(q);
+  q.Bind(1, tx.id);
+  while (true) {
+    TXC_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Status::Ok();
+    const std::string where = "tx " + tx.id + " event";
+    core::TxEvent e;
+    e.at = core::FromMillis(q.ColumnInt(0));
+    std::string kind = q.ColumnText(1);
+    TXC_ASSIGN_OR_RETURN(e.kind, ParseColumn(core::ParseTxEventKind(kind), where + " kind", kind));
+    if (!q.ColumnIsNull(2)) {
+      std::string state = q.ColumnText(2);
+      TXC_ASSIGN_OR_RETURN(e.state,
+                           ParseColumn(core::ParseTxState(state), where + " state", state));
+    }
+    e.branch = q.ColumnIsNull(3) ? -1 : static_cast<int>(q.ColumnInt(3));
+    e.detail = q.ColumnText(4);
+    tx.events.push_back(std::move(e));
+  }
+}
+
 Result<std::vector<core::Transaction>> SqliteReader::LoadUnfinished() {
   std::lock_guard lock(mu_);
   return InSnapshot([&] { return ReadTransactions(*unfinished_, nullptr); });
@@ -194,7 +220,10 @@ Result<std::optional<core::Transaction>> SqliteReader::FindOne(SqliteStatement& 
     query.Bind(1, key);
     TXC_ASSIGN_OR_RETURN(std::vector<core::Transaction> txs, ReadTransactions(query, nullptr));
     if (txs.empty()) return std::optional<core::Transaction>();
-    if (with_history) TXC_RETURN_IF_ERROR(ReadHistory(txs.front()));
+    if (with_history) {
+      TXC_RETURN_IF_ERROR(ReadHistory(txs.front()));
+      TXC_RETURN_IF_ERROR(ReadEvents(txs.front()));
+    }
     return std::optional<core::Transaction>(std::move(txs.front()));
   });
 }

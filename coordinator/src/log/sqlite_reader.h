@@ -45,6 +45,7 @@ class SqliteReader {
                                                           std::vector<int64_t>* seqs);
   Status ReadBranches(core::Transaction& tx);
   Status ReadHistory(core::Transaction& tx);
+  Status ReadEvents(core::Transaction& tx);
   Result<std::optional<core::Transaction>> FindOne(SqliteStatement& query, const std::string& key,
                                                    bool with_history);
 
@@ -58,6 +59,7 @@ class SqliteReader {
   std::unique_ptr<SqliteStatement> list_[kListQueries];  // guarded by mu_
   std::unique_ptr<SqliteStatement> branches_;            // guarded by mu_
   std::unique_ptr<SqliteStatement> history_;             // guarded by mu_
+  std::unique_ptr<SqliteStatement> events_;              // guarded by mu_
 };
 
 // List cursors: opaque to clients, they carry the seq of the last item returned.

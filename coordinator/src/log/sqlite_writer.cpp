@@ -53,14 +53,14 @@ Result<std::unique_ptr<SqliteWriter>> SqliteWriter::Open(const std::string& path
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13))sql"));
   TXC_ASSIGN_OR_RETURN(w->insert_branch_, PrepareOwned(db, R"sql(
       INSERT INTO branches(tx_id, idx, participant, payload, state, op, op_attempt, attempts,
-                           last_error, updated_at, after_json)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11))sql"));
+                           last_error, updated_at, after_json, op_since)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12))sql"));
   TXC_ASSIGN_OR_RETURN(w->update_tx_state_, PrepareOwned(db, R"sql(
       UPDATE transactions SET state = ?2, terminal = ?3, reason = ?4, updated_at = ?5
       WHERE id = ?1)sql"));
   TXC_ASSIGN_OR_RETURN(w->update_branch_, PrepareOwned(db, R"sql(
       UPDATE branches SET state = ?3, op = ?4, op_attempt = ?5, attempts = ?6, last_error = ?7,
-                          updated_at = ?8
+                          updated_at = ?8, op_since = ?9
       WHERE tx_id = ?1 AND idx = ?2)sql"));
   TXC_ASSIGN_OR_RETURN(w->update_branch_attention_, PrepareOwned(db, R"sql(
       UPDATE branches SET needs_attention = ?3 WHERE tx_id = ?1 AND idx = ?2)sql"));
@@ -69,8 +69,11 @@ Result<std::unique_ptr<SqliteWriter>> SqliteWriter::Open(const std::string& path
   TXC_ASSIGN_OR_RETURN(w->insert_attempt_, PrepareOwned(db, R"sql(
       INSERT INTO attempts(tx_id, branch, op, number, at, result, error, latency_us)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql"));
+  TXC_ASSIGN_OR_RETURN(w->insert_event_, PrepareOwned(db, R"sql(
+      INSERT INTO tx_events(tx_id, at, kind, state, branch, detail)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6))sql"));
 
-  // The ids to purge are collected once, so the three deletes agree on them. created_at bounds
+  // The ids to purge are collected once, so the deletes agree on them. created_at bounds
   // the scan through its index (updated_at, which changes, has none: indexing it would cost
   // every state change an index update).
   TXC_RETURN_IF_ERROR(ExecSql(db, "PRAGMA temp_store=MEMORY"));
@@ -81,6 +84,7 @@ Result<std::unique_ptr<SqliteWriter>> SqliteWriter::Open(const std::string& path
       WHERE created_at < ?1 AND terminal = 1 AND updated_at < ?1
       ORDER BY created_at LIMIT ?2)sql"));
   for (const char* sql : {"DELETE FROM attempts WHERE tx_id IN (SELECT id FROM purge_ids)",
+                          "DELETE FROM tx_events WHERE tx_id IN (SELECT id FROM purge_ids)",
                           "DELETE FROM branches WHERE tx_id IN (SELECT id FROM purge_ids)",
                           "DELETE FROM transactions WHERE id IN (SELECT id FROM purge_ids)",
                           "DELETE FROM purge_ids"}) {
@@ -169,6 +173,7 @@ Status SqliteWriter::Apply(const core::TxCreated& r) {
     b.Bind(9, br.last_error);
     b.Bind(10, core::ToMillis(tx.updated_at));
     b.Bind(11, nlohmann::json(br.after).dump());
+    b.Bind(12, core::ToMillis(br.op_since));
     TXC_RETURN_IF_ERROR(b.Run().WithContext(ctx + " branch " + std::to_string(br.index)));
   }
   return Status::Ok();
@@ -183,7 +188,9 @@ Status SqliteWriter::Apply(const core::TxStateChanged& r) {
   s.Bind(4, r.reason);
   s.Bind(5, core::ToMillis(r.at));
   TXC_RETURN_IF_ERROR(s.Run().WithContext(ctx));
-  return ExpectOneChange(ctx);
+  TXC_RETURN_IF_ERROR(ExpectOneChange(ctx));
+  core::TxEvent event{r.at, core::TxEventKind::kState, r.state, -1, r.reason};
+  return InsertEvent(r.id, event).WithContext(ctx);
 }
 
 Status SqliteWriter::Apply(const core::BranchChanged& r) {
@@ -197,6 +204,7 @@ Status SqliteWriter::Apply(const core::BranchChanged& r) {
   s.Bind(6, int64_t{r.attempts});
   s.Bind(7, r.last_error);
   s.Bind(8, core::ToMillis(r.at));
+  s.Bind(9, core::ToMillis(r.op_since));
   TXC_RETURN_IF_ERROR(s.Run().WithContext(ctx));
   return ExpectOneChange(ctx);
 }
@@ -229,7 +237,35 @@ Status SqliteWriter::Apply(const core::AttentionChanged& r) {
   t.Bind(2, int64_t{r.tx_needs_attention ? 1 : 0});
   t.Bind(3, core::ToMillis(r.at));
   TXC_RETURN_IF_ERROR(t.Run().WithContext(ctx));
-  return ExpectOneChange(ctx);
+  TXC_RETURN_IF_ERROR(ExpectOneChange(ctx));
+  const auto kind = r.branch_needs_attention ? core::TxEventKind::kNeedsAttention
+                                             : core::TxEventKind::kAttentionCleared;
+  return InsertEvent(r.id, core::TxEvent{r.at, kind, std::nullopt, r.branch, ""}).WithContext(ctx);
+}
+
+Status SqliteWriter::Apply(const core::OperatorActed& r) {
+  // The foreign key to transactions rejects actions on unknown transactions.
+  return InsertEvent(r.id, core::TxEvent{r.at, r.action, std::nullopt, -1, r.reason})
+      .WithContext("OperatorActed(" + r.id + ")");
+}
+
+Status SqliteWriter::InsertEvent(const std::string& id, const core::TxEvent& e) {
+  SqliteStatement& s = *insert_event_;
+  s.Bind(1, id);
+  s.Bind(2, core::ToMillis(e.at));
+  s.Bind(3, core::TxEventKindName(e.kind));
+  if (e.state) {
+    s.Bind(4, core::TxStateName(*e.state));
+  } else {
+    s.BindNull(4);
+  }
+  if (e.branch >= 0) {
+    s.Bind(5, int64_t{e.branch});
+  } else {
+    s.BindNull(5);
+  }
+  s.Bind(6, e.detail);
+  return s.Run();
 }
 
 Status SqliteWriter::ExpectOneChange(const std::string& what) {

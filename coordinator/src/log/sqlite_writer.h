@@ -28,8 +28,8 @@ class SqliteWriter {
   Status ApplyGroup(const std::vector<const std::vector<core::LogRecord>*>& batches);
 
   // Deletes, in one transaction, up to `limit` terminal transactions created and last updated
-  // before `before_ms` (ms since the Unix epoch), oldest first, with their branches and
-  // attempts. Returns how many transactions were deleted; kDataLoss if COMMIT failed (the file
+  // before `before_ms` (ms since the Unix epoch), oldest first, with their branches, attempts
+  // and events. Returns how many transactions were deleted; kDataLoss if COMMIT failed (the file
   // is then in doubt), another error if the purge was rolled back.
   Result<size_t> PurgeFinished(int64_t before_ms, size_t limit);
 
@@ -41,6 +41,8 @@ class SqliteWriter {
   Status Apply(const core::BranchChanged& r);
   Status Apply(const core::AttemptRecorded& r);
   Status Apply(const core::AttentionChanged& r);
+  Status Apply(const core::OperatorActed& r);
+  Status InsertEvent(const std::string& id, const core::TxEvent& e);
   // An UPDATE that matched no row means the record refers to something never created.
   Status ExpectOneChange(const std::string& what);
 
@@ -55,6 +57,7 @@ class SqliteWriter {
   std::unique_ptr<SqliteStatement> insert_attempt_;
   std::unique_ptr<SqliteStatement> update_branch_attention_;
   std::unique_ptr<SqliteStatement> update_tx_attention_;
+  std::unique_ptr<SqliteStatement> insert_event_;
   std::unique_ptr<SqliteStatement> select_purge_;
   std::vector<std::unique_ptr<SqliteStatement>> purge_steps_;  // run in order after select_purge_
 };

@@ -91,7 +91,10 @@ TEST(OperatorAbort, OfAnAbortingTransactionIsANoOpNotAnError) {
   Transaction tx = h.tx();
   Actions a = m.On(tx, OperatorAbort{"again"}, h.now());
   EXPECT_TRUE(a.rejected.empty());
-  EXPECT_TRUE(a.empty());
+  // Only the action itself is logged (someone asked twice); nothing is sent again.
+  ASSERT_EQ(a.persist.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<OperatorActed>(a.persist[0]));
+  EXPECT_TRUE(a.lazy.empty() && a.sends.empty() && a.timers.empty());
   EXPECT_EQ(tx.reason, h.tx().reason);  // the first reason stands
 }
 
@@ -165,6 +168,38 @@ TEST(OperatorRetry, ResendsABranchWaitingOutItsBackOffAndRestartsTheBackOff) {
   EXPECT_EQ(h.tx().state, TxState::kCommitted);
 }
 
+TEST(OperatorActions, AreLoggedFirstAndOnlyWhenAccepted) {
+  auto m = Operated<TwoPhaseCommit>();
+  ProtocolHarness h(m, MakeTx(2));
+  h.Feed(Begin{});
+  h.Feed(OperatorRetry{});
+  h.Feed(OperatorAbort{"wrong order"});
+  h.CrashAndRecover(ProtocolHarness::Unforced::kLost);  // both were forced
+  std::vector<OperatorActed> acted;
+  size_t abort_at = 0, aborting_at = 0;
+  for (size_t i = 0; i < h.log().size(); ++i) {
+    if (auto* a = std::get_if<OperatorActed>(&h.log()[i])) {
+      acted.push_back(*a);
+      if (a->action == TxEventKind::kOperatorAbort) abort_at = i;
+    }
+    if (auto* s = std::get_if<TxStateChanged>(&h.log()[i]); s && s->state == TxState::kAborting) {
+      aborting_at = i;
+    }
+  }
+  ASSERT_EQ(acted.size(), 2u);
+  EXPECT_EQ(acted[0].action, TxEventKind::kOperatorRetry);
+  EXPECT_EQ(acted[1].reason, "wrong order");
+  EXPECT_LT(abort_at, aborting_at) << "the action comes before what it caused";
+
+  ProtocolHarness committing(m, MakeTx(2));
+  CommitBoth(committing);
+  Transaction c = committing.tx();
+  Actions rejected = m.On(c, OperatorAbort{"too late"}, committing.now());
+  EXPECT_FALSE(rejected.rejected.empty());
+  EXPECT_TRUE(rejected.persist.empty() && rejected.lazy.empty())
+      << "a refused action is not logged";
+}
+
 TEST(OperatorRetry, LeavesAMessageInFlightAloneAndIsRejectedWhenTerminal) {
   auto m = Operated<TwoPhaseCommit>();
   ProtocolHarness h(m, MakeTx(2));
@@ -231,6 +266,28 @@ TEST(RetryBudget, ACompensationPastTheDeadlineIsFlagged) {
   h.Feed(ReplyFor(0, Op::kCompensate, AttemptResult::kOk, h.tx().branches[0].op_attempt));
   EXPECT_EQ(h.tx().state, TxState::kCompensated);
   EXPECT_FALSE(h.tx().needs_attention);
+}
+
+TEST(RetryBudget, TheDeadlineCountsFromTheFirstSendOfTheDecidedOutcomeThroughACrash) {
+  auto m = Operated<TwoPhaseCommit>();
+  Transaction tx = MakeTx(2);
+  tx.timeout = Duration(300000);
+  tx.retry_budget = {0, Duration(60000)};
+  ProtocolHarness h(m, tx);
+  h.Feed(Begin{});
+  h.Advance(Duration(90000));  // a slow phase one uses none of phase two's minute
+  h.Feed(ReplyFor(0, Op::kPrepare, AttemptResult::kOk));
+  h.Feed(ReplyFor(1, Op::kPrepare, AttemptResult::kOk));
+  ASSERT_EQ(h.tx().state, TxState::kCommitting);
+  h.Feed(ReplyFor(0, Op::kCommit, AttemptResult::kOk));
+  FailAndRetry(h, 1, Op::kCommit);
+  EXPECT_FALSE(h.tx().needs_attention) << "the commit was first sent a moment ago";
+
+  h.Advance(Duration(30000));
+  h.CrashAndRecover(ProtocolHarness::Unforced::kKept);  // the first send's time survives
+  h.Advance(Duration(31000));
+  FailAndRetry(h, 1, Op::kCommit);
+  EXPECT_TRUE(h.tx().needs_attention) << "61 s since the commit was first sent";
 }
 
 TEST(RetryBudget, PhaseOneRetriesNeverFlag) {

@@ -87,6 +87,7 @@ class ProtocolHarness {
         br.op_attempt = b->op_attempt;
         br.attempts = b->attempts;
         br.last_error = b->last_error;
+        br.op_since = b->op_since;
         br.awaiting_reply = false;
       }
       if (auto* f = std::get_if<core::AttentionChanged>(&record)) {

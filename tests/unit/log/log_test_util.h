@@ -131,7 +131,15 @@ inline void ExpectSameAttempt(const core::Attempt& a, const core::Attempt& b) {
   EXPECT_EQ(a.latency_us, b.latency_us);
 }
 
-// Field-by-field equality of everything the log stores (history too).
+inline void ExpectSameEvent(const core::TxEvent& a, const core::TxEvent& b) {
+  EXPECT_EQ(a.at, b.at);
+  EXPECT_EQ(a.kind, b.kind);
+  EXPECT_EQ(a.state, b.state);
+  EXPECT_EQ(a.branch, b.branch);
+  EXPECT_EQ(a.detail, b.detail);
+}
+
+// Field-by-field equality of everything the log stores (history and events too).
 inline void ExpectSameTx(const Transaction& got, const Transaction& want) {
   SCOPED_TRACE("tx " + want.id);
   EXPECT_EQ(got.id, want.id);
@@ -162,9 +170,12 @@ inline void ExpectSameTx(const Transaction& got, const Transaction& want) {
     EXPECT_EQ(g.attempts, w.attempts);
     EXPECT_EQ(g.last_error, w.last_error);
     EXPECT_EQ(g.needs_attention, w.needs_attention);
+    EXPECT_EQ(g.op_since, w.op_since);
     ASSERT_EQ(g.history.size(), w.history.size());
     for (size_t k = 0; k < w.history.size(); ++k) ExpectSameAttempt(g.history[k], w.history[k]);
   }
+  ASSERT_EQ(got.events.size(), want.events.size());
+  for (size_t k = 0; k < want.events.size(); ++k) ExpectSameEvent(got.events[k], want.events[k]);
 }
 
 inline std::vector<std::string> Ids(const std::vector<Transaction>& txs) {

@@ -138,6 +138,8 @@ TEST_F(SqliteTxLogTest, RetentionPurgesOnlyFinishedTransactionsOlderThanIt) {
   RawDb raw(o.path);
   EXPECT_EQ(raw.QueryText("SELECT count(*) FROM branches WHERE tx_id LIKE 'old_'"), "0");
   EXPECT_EQ(raw.QueryText("SELECT count(*) FROM attempts"), "0");
+  EXPECT_EQ(raw.QueryText("SELECT count(*) FROM tx_events WHERE tx_id LIKE 'old_'"), "0");
+  EXPECT_EQ(raw.QueryText("SELECT count(*) FROM tx_events"), "2") << "the kept ones' ends";
   EXPECT_EQ(log->stats().purged, 5u) << "nothing else was ever purged";
   // Appends still work after purges.
   EXPECT_TRUE(AppendSync(*log, {Created(MakeTx("after"))}).ok());
@@ -197,6 +199,31 @@ TEST_F(SqliteTxLogTest, ReopeningAMigratedDatabaseKeepsItsVersionAndData) {
   ASSERT_TRUE(a.ok() && a->has_value());
   RawDb raw(Opts().path);
   EXPECT_EQ(raw.QueryText("PRAGMA user_version"), std::to_string(LatestSchemaVersion()));
+}
+
+TEST_F(SqliteTxLogTest, UpgradesAVersion5LogGivingBranchesTheirLastChangeAsOpSince) {
+  {
+    auto log = MustOpen(Opts());
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(AppendSync(*log, {Created(MakeTx("a", 1)),
+                                  core::BranchChanged{"a", 0, core::BranchState::kCommitting,
+                                                      wire::Op::kCommit, 3, 4, "", At(30)}})
+                    .ok());
+  }
+  {  // As version 5 left it: no events table, no op_since.
+    RawDb raw(Opts().path);
+    ASSERT_TRUE(
+        raw.Exec("DROP TABLE tx_events; ALTER TABLE branches DROP COLUMN op_since;"
+                 "PRAGMA user_version = 5;"));
+  }
+  auto log = MustOpen(Opts());
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(AppendSync(*log, {StateChanged("a", core::TxState::kCommitted, "", 31)}).ok());
+  auto a = log->Find("a", true);
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->branches[0].op_since, At(30));
+  ASSERT_EQ((*a)->events.size(), 1u);
+  EXPECT_EQ((*a)->events[0].state, core::TxState::kCommitted);
 }
 
 TEST_F(SqliteTxLogTest, RefusesADatabaseFromANewerVersion) {

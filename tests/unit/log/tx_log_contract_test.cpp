@@ -83,7 +83,7 @@ TEST_P(TxLogContract, RoundTripsEveryRecordType) {
                                   At(20)}});
   MustAppend({core::AttemptRecorded{"tx-1", 1, a1}, core::AttemptRecorded{"tx-1", 1, a2},
               core::BranchChanged{"tx-1", 1, BranchState::kRefused, wire::Op::kCanCommit, 2, 2,
-                                  "out of stock", At(22)},
+                                  "out of stock", At(22), At(19)},
               StateChanged("tx-1", TxState::kAborting, "branch 1 refused", 23)});
 
   want.state = TxState::kAborting;
@@ -100,9 +100,12 @@ TEST_P(TxLogContract, RoundTripsEveryRecordType) {
   want.branches[1].attempts = 2;
   want.branches[1].last_error = "out of stock";
   want.branches[1].history = {a1, a2};
+  want.branches[1].op_since = At(19);
+  want.events = {{At(23), core::TxEventKind::kState, TxState::kAborting, -1, "branch 1 refused"}};
   ExpectSameTx(MustFind("tx-1", /*with_history=*/true), want);
 
   Transaction without = MustFind("tx-1", /*with_history=*/false);
+  want.events.clear();
   for (auto& b : want.branches) b.history.clear();
   ExpectSameTx(without, want);
 
@@ -136,10 +139,22 @@ TEST_P(TxLogContract, KeepsRetryBudgetsAndAttentionFlagsAndListsWhatNeedsAttenti
   flagged.needs_attention = false;
   EXPECT_EQ(Ids(log().List(flagged)->items), std::vector<std::string>{"fine"});
 
-  MustAppend({core::AttentionChanged{"stuck", 1, false, false, At(41)}});
+  MustAppend({core::OperatorActed{"stuck", core::TxEventKind::kOperatorRetry, "", At(41)},
+              core::AttentionChanged{"stuck", 1, false, false, At(42)},
+              core::OperatorActed{"stuck", core::TxEventKind::kOperatorAbort, "too late", At(42)}});
   flagged.needs_attention = true;
   EXPECT_TRUE(log().List(flagged)->items.empty());
   EXPECT_FALSE(MustFind("stuck", false).branches[1].needs_attention);
+
+  // The timeline of the transaction as a whole, in the order it happened.
+  Restart();
+  const std::vector<core::TxEvent> events = MustFind("stuck", true).events;
+  ASSERT_EQ(events.size(), 4u);
+  ExpectSameEvent(events[0], {At(40), core::TxEventKind::kNeedsAttention, std::nullopt, 1, ""});
+  ExpectSameEvent(events[1], {At(41), core::TxEventKind::kOperatorRetry, std::nullopt, -1, ""});
+  ExpectSameEvent(events[2], {At(42), core::TxEventKind::kAttentionCleared, std::nullopt, 1, ""});
+  ExpectSameEvent(events[3],
+                  {At(42), core::TxEventKind::kOperatorAbort, std::nullopt, -1, "too late"});
 }
 
 TEST_P(TxLogContract, LoadUnfinishedReturnsEveryNonTerminalTransactionOldestFirst) {
@@ -298,6 +313,8 @@ TEST_P(TxLogContract, RecordsNamingUnknownTransactionsOrBranchesPoisonTheLog) {
            StateChanged("ghost", TxState::kCommitted),
            core::BranchChanged{"a", 7, BranchState::kPrepared, wire::Op::kPrepare, 1, 1, "", At(1)},
            core::AttemptRecorded{"ghost", 0, at},
+           core::AttentionChanged{"a", 7, true, true, At(1)},
+           core::OperatorActed{"ghost", core::TxEventKind::kOperatorRetry, "", At(1)},
        }) {
     Restart();  // a fresh, healthy instance for each bad record
     ASSERT_TRUE(log().Health().ok());
