@@ -60,6 +60,8 @@ TEST_F(TxcctlTest, StartsListsAndShowsTransactions) {
   EXPECT_NE(show.out.find("[1] inventory  committed  attempts 2"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("prepare #1  ok"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("commit #1  ok"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("state committing"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("state committed"), std::string::npos) << show.out;
 }
 
 TEST_F(TxcctlTest, AbortsAndRetriesTransactions) {

@@ -121,6 +121,15 @@ void PrintTransaction(const json& tx, bool with_history) {
       std::cout << "\n";
     }
   }
+  if (!with_history || !tx.contains("events")) return;
+  std::cout << "  events:\n";
+  for (const json& e : tx["events"]) {
+    std::cout << "      " << e.value("at", "") << "  " << e.value("kind", "");
+    if (e.contains("state")) std::cout << " " << e.value("state", "");
+    if (e.contains("branch")) std::cout << " [" << e.value("branch", 0) << "]";
+    if (!e.value("reason", "").empty()) std::cout << "  " << e.value("reason", "");
+    std::cout << "\n";
+  }
 }
 
 // The error on stderr (exit 1), or the answer: as JSON with --json, else through `print`.
