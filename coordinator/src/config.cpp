@@ -171,7 +171,8 @@ const std::vector<Setting>& Settings() {
        }},
       {"--rate-limit", "TXC_RATE_LIMIT",
        "requests per second each client address may make on average; beyond it 429 with "
-       "Retry-After (default 0: no limit; health checks are never limited)",
+       "Retry-After (default 0: no limit; health checks and the admin UI's files are never "
+       "limited)",
        [](Config& c, const std::string& v) {
          long n = 0;
          TXC_RETURN_IF_ERROR(ParseInt(v, 0, 10'000'000, "--rate-limit", &n));
@@ -187,8 +188,8 @@ const std::vector<Setting>& Settings() {
          return Status::Ok();
        }},
       {"--api-token", "TXC_API_TOKEN",
-       "when set, every API call but /healthz and /readyz needs 'Authorization: Bearer <token>' "
-       "(prefer the variable: a flag shows in the process list)",
+       "when set, every API call but /healthz, /readyz and the admin UI's files needs "
+       "'Authorization: Bearer <token>' (prefer the variable: a flag shows in the process list)",
        [](Config& c, const std::string& v) {
          c.api_token = v;
          return Status::Ok();

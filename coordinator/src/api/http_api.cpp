@@ -65,6 +65,14 @@ bool CheckJsonContentType(const httplib::Request& req, httplib::Response& res) {
 // are served without the token; everything they may load or send is pinned to this origin.
 bool IsUiPath(const std::string& path) { return path == "/" || path.rfind("/ui/", 0) == 0; }
 
+// Requests that need no token and are never rate limited: the probes, and GETs of the UI's
+// files, which are compiled-in bytes (one page load fetches ten of them, which must not eat a
+// client's API budget).
+bool IsOpen(const httplib::Request& req) {
+  return req.path == "/healthz" || req.path == "/readyz" ||
+         (req.method == "GET" && IsUiPath(req.path));
+}
+
 void ReplyUiAsset(httplib::Response& res, const UiAsset& asset) {
   res.set_header("Cache-Control", "no-cache");
   res.set_header("Content-Security-Policy",
@@ -176,9 +184,9 @@ void HttpApi::Routes() {
   // the server read anything, and a compressed body is refused instead of inflated, so a small
   // request can never expand past the body limit (a decompression bomb).
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const bool health_check = req.path == "/healthz" || req.path == "/readyz";
+    const bool open = IsOpen(req);
     // Before the token: guessing tokens in a loop is throttled too.
-    if (rate_limiter_ && !health_check) {
+    if (rate_limiter_ && !open) {
       if (auto wait = rate_limiter_->Take(req.remote_addr, std::chrono::steady_clock::now())) {
         rate_limited_.fetch_add(1, std::memory_order_relaxed);
         res.set_header("Retry-After", std::to_string((wait->count() + 999) / 1000));
@@ -188,7 +196,6 @@ void HttpApi::Routes() {
         return httplib::Server::HandlerResponse::Handled;
       }
     }
-    const bool open = health_check || (req.method == "GET" && IsUiPath(req.path));
     if (!options_.api_token.empty() && !open &&
         !BearerTokenMatches(req.get_header_value("Authorization"), options_.api_token)) {
       res.set_header("WWW-Authenticate", "Bearer");

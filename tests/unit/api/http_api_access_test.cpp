@@ -196,5 +196,32 @@ TEST(HttpApiRateLimitTest, AClientOverItsRateGets429WithRetryAfterButHealthCheck
   EXPECT_EQ(api.rate_limited(), 2u);
 }
 
+// The UI's files are compiled-in bytes: a page load (ten files, again on every reload) must
+// neither be refused nor spend the budget the page's own API calls need.
+TEST(HttpApiRateLimitTest, TheUisFilesAreNeverLimitedAndSpendNothing) {
+  FakeService service;
+  HttpApi::Options o;
+  o.port = 0;
+  o.rate_limit_per_s = 0.5;  // one token every 2 s: none comes back during the test
+  o.rate_limit_burst = 2;
+  HttpApi api(service, o);
+  ASSERT_TRUE(api.Start().ok());
+  httplib::Client client("127.0.0.1", api.port());
+  for (int load = 0; load < 5; ++load) {
+    for (const char* path : {"/", "/ui/", "/ui/app.js", "/ui/style.css", "/ui/nope.js"}) {
+      auto r = client.Get(path);
+      ASSERT_TRUE(r) << path;
+      EXPECT_NE(r->status, 429) << path << " (page load " << load << ")";
+    }
+  }
+  EXPECT_EQ(api.rate_limited(), 0u);
+  EXPECT_EQ(client.Get("/v1/transactions")->status, 200) << "the whole burst is left";
+  EXPECT_EQ(client.Get("/v1/transactions")->status, 200);
+  EXPECT_EQ(client.Get("/v1/transactions")->status, 429);
+  // Only GETs of the UI are static: anything else on its paths is an API call like any other.
+  EXPECT_EQ(client.Post("/ui/app.js", "", "text/plain")->status, 429);
+  EXPECT_EQ(api.rate_limited(), 2u);
+}
+
 }  // namespace
 }  // namespace txc::api
