@@ -63,7 +63,9 @@ bool CheckJsonContentType(const httplib::Request& req, httplib::Response& res) {
 
 // The admin UI's files carry no data (the page fetches it from the API with the token), so they
 // are served without the token; everything they may load or send is pinned to this origin.
-bool IsUiPath(const std::string& path) { return path == "/" || path.rfind("/ui/", 0) == 0; }
+bool IsUiPath(const std::string& path) {
+  return path == "/" || path == "/ui" || path.rfind("/ui/", 0) == 0;
+}
 
 // Requests that need no token and are never rate limited: the probes, and GETs of the UI's
 // files, which are compiled-in bytes (one page load fetches ten of them, which must not eat a
@@ -312,8 +314,11 @@ void HttpApi::Routes() {
     res.set_content(yaml.data(), yaml.size(), "application/yaml");
   });
 
-  Serve("GET", "/",
-        [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/ui/", 302); });
+  // The page's relative URLs (app.js, style.css) resolve against /ui/, so /ui must not serve it.
+  for (const char* path : {"/", "/ui"}) {
+    Serve("GET", path,
+          [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/ui/", 302); });
+  }
   Serve("GET", "/ui/", [](const httplib::Request&, httplib::Response& res) {
     ReplyUiAsset(res, *FindUiAsset("index.html"));
   });

@@ -79,6 +79,10 @@ TEST_F(HttpApiTest, ServesTheAdminUiAndEveryFileItsPageLoads) {
   ASSERT_TRUE(root);
   EXPECT_EQ(root->status, 302);
   EXPECT_EQ(root->get_header_value("Location"), "/ui/");
+  auto no_slash = client_->Get("/ui");
+  ASSERT_TRUE(no_slash);
+  EXPECT_EQ(no_slash->status, 302) << "the page's relative URLs resolve against /ui/ only";
+  EXPECT_EQ(no_slash->get_header_value("Location"), "/ui/");
 
   auto page = client_->Get("/ui/");
   ASSERT_TRUE(page);
@@ -160,9 +164,11 @@ TEST(HttpApiTokenTest, EveryCallButTheHealthChecksNeedsTheBearerToken) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << path;
   }
-  auto redirect = client.Get("/");
-  ASSERT_TRUE(redirect);
-  EXPECT_EQ(redirect->status, 302);
+  for (const char* path : {"/", "/ui"}) {
+    auto redirect = client.Get(path);
+    ASSERT_TRUE(redirect);
+    EXPECT_EQ(redirect->status, 302) << path;
+  }
   auto post_ui = client.Post("/ui/app.js", "", "text/plain");
   ASSERT_TRUE(post_ui);
   EXPECT_EQ(post_ui->status, 401) << "only GET of the UI is open";
@@ -208,7 +214,7 @@ TEST(HttpApiRateLimitTest, TheUisFilesAreNeverLimitedAndSpendNothing) {
   ASSERT_TRUE(api.Start().ok());
   httplib::Client client("127.0.0.1", api.port());
   for (int load = 0; load < 5; ++load) {
-    for (const char* path : {"/", "/ui/", "/ui/app.js", "/ui/style.css", "/ui/nope.js"}) {
+    for (const char* path : {"/", "/ui", "/ui/", "/ui/app.js", "/ui/style.css", "/ui/nope.js"}) {
       auto r = client.Get(path);
       ASSERT_TRUE(r) << path;
       EXPECT_NE(r->status, 429) << path << " (page load " << load << ")";
