@@ -322,6 +322,36 @@ def run(c, d, out_dir):
     check_png(os.path.join(out_dir, "ui_participants.png"),
               d.screenshot(os.path.join(out_dir, "ui_participants.png")))
 
+    # A coordinator that does not track liveness answers 503 "unavailable": the view says so,
+    # with no error. Any other failure is shown as an error. (The page's fetch is replaced for
+    # GET /v1/participants only; hash navigation keeps the page, and the replacement, loaded.)
+    for status, code, message in ((503, "unavailable", "participant liveness is not tracked"),
+                                  (500, "internal", "internal error")):
+        d.js("""
+            const [status, body] = arguments;
+            window.__txcRealFetch = window.__txcRealFetch || window.fetch;
+            window.fetch = (url, options) => String(url).startsWith("/v1/participants")
+                ? Promise.resolve(new Response(JSON.stringify(body),
+                      {status, headers: {"Content-Type": "application/json"}}))
+                : window.__txcRealFetch(url, options);
+            location.hash = "#/";""", status, {"error": {"code": code, "message": message}})
+        d.wait_find("#tx-list")
+        d.js("location.hash = '#/participants';")
+        d.wait_find("#participants")
+        if status == 503:
+            wait_for(lambda: d.find("#participants-unavailable"), "the 'not available' notice")
+            assert not d.find("#banner .notice"), d.text("#banner")
+        else:
+            shown = wait_for(lambda: d.text("#banner .notice-error"), "the error banner")
+            assert message in shown, shown
+            assert not d.find("#participants-unavailable")
+        print("  participants view, HTTP %d: %s" % (status, "not available" if status == 503
+                                                     else "error shown"))
+    d.js("window.fetch = window.__txcRealFetch; location.hash = '#/';")
+    d.wait_find("#tx-list")
+    d.click("#nav-participants")
+    wait_for(participants, "the participants table again")
+
     # 7. No JavaScript error anywhere along the way.
     assert errors() == [], "JavaScript errors: %r" % errors()
     log = d.browser_log()
