@@ -252,6 +252,14 @@ def run(c, d, out_dir):
              "no page after the last")
     d.click("#page-newer")
     wait_for(lambda: [i for i, _ in row_ids()] == [aid], "the page before")
+    # A page size beyond what the API accepts (1..1000) is clamped, not sent to be refused.
+    d.go(ui + "#/?limit=5000")
+    wait_for(lambda: {cid, aid, pid} <= {i for i, _ in row_ids()}, "the list with limit=5000")
+    assert d.js("return document.getElementById('filter-limit').value;") == "1000"
+    assert not d.find("#banner .notice"), d.text("#banner")
+    d.go(ui + "#/?limit=abc")
+    wait_for(lambda: d.js("return document.getElementById('filter-limit').value;") == "50",
+             "the default page size for a limit that is not a number")
     d.go(ui + "#/")
 
     # 3. The aborted one: both branches, the refused vote in the timeline, no abort possible.
