@@ -11,7 +11,8 @@ that the page recorded no JavaScript error (window.__txcErrors, and the browser'
 
     python3 tests/e2e/ui_e2e_test.py --coordinator PATH --participant PATH [--out-dir DIR] [--keep]
 
-Exits 77 (ctest: skipped) when chromium or chromedriver is not installed.
+Fails (exit 1) when chromium or chromedriver is not installed: the test command installs them
+(scripts/install-deps.sh --test), so a missing browser is a broken setup, not a reason to skip.
 """
 
 import argparse
@@ -32,7 +33,6 @@ sys.dont_write_bytecode = True  # runs from the source tree: leave no __pycache_
 sys.path.insert(0, HERE)
 from webdriver import WebDriver, WebDriverError, poll  # noqa: E402
 
-SKIP = 77
 TOKEN = "ui-e2e-token"
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
@@ -380,11 +380,12 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = ap.parse_args()
     args.coordinator, args.participant = map(os.path.abspath, (args.coordinator, args.participant))
-    for tool in (args.chromium, args.chromedriver):
-        if not os.access(tool, os.X_OK):
-            print("SKIPPED: %s is not installed (apt-get install chromium chromium-driver, or "
-                  "scripts/install-deps.sh --test)" % tool)
-            return SKIP
+    missing = [tool for tool in (args.chromium, args.chromedriver) if not os.access(tool, os.X_OK)]
+    if missing:
+        print("FAILED: ui_e2e_test needs %s, which is not installed; scripts/install-deps.sh "
+              "--test installs it (apt-get install chromium chromium-driver)"
+              % " and ".join(missing), file=sys.stderr)
+        return 1
     os.makedirs(args.out_dir, exist_ok=True)
 
     c = Cluster(args)
