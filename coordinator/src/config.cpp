@@ -4,6 +4,9 @@
 #include <functional>
 #include <sstream>
 
+#include "core/retry_budget_limits.h"
+#include "txc/bool_setting.h"
+
 namespace txc {
 namespace {
 
@@ -86,6 +89,9 @@ Status ParseSpan(const std::string& text, const char* flag, const char* zero_mea
   return Status::Ok();
 }
 
+constexpr int64_t kDayMs = 24LL * 3600 * 1000;
+static_assert(core::kMaxRetryBudgetDeadlineMs == 30 * kDayMs, "update --retry-deadline's help");
+
 const std::vector<Setting>& Settings() {
   static const std::vector<Setting> kSettings = {
       {"--nats-url", "TXC_NATS_URL", "NATS server URL (default nats://127.0.0.1:4222)",
@@ -102,13 +108,10 @@ const std::vector<Setting>& Settings() {
       {"--nats-creds", "TXC_NATS_CREDS", "NATS credentials file (user JWT and nkey seed)",
        StringSetting(&NatsSecurity::creds_file)},
       {"--nats-tls", "TXC_NATS_TLS",
-       "true: connect to NATS over TLS (also implied by tls:// or "
-       "any --nats-tls-* file)",
+       "true (or yes, 1): connect to NATS over TLS (also implied by tls:// or any --nats-tls-* "
+       "file)",
        [](Config& c, const std::string& v) {
-         if (v != "true" && v != "false" && v != "1" && v != "0") {
-           return Status::InvalidArgument("--nats-tls must be true or false, got '" + v + "'");
-         }
-         c.nats_security.tls = v == "true" || v == "1";
+         TXC_ASSIGN_OR_RETURN(c.nats_security.tls, ParseBoolSetting(v, "--nats-tls"));
          return Status::Ok();
        }},
       {"--nats-tls-ca", "TXC_NATS_TLS_CA",
@@ -171,7 +174,8 @@ const std::vector<Setting>& Settings() {
        }},
       {"--rate-limit", "TXC_RATE_LIMIT",
        "requests per second each client address may make on average; beyond it 429 with "
-       "Retry-After (default 0: no limit; health checks are never limited)",
+       "Retry-After (default 0: no limit; health checks and the admin UI's files are never "
+       "limited)",
        [](Config& c, const std::string& v) {
          long n = 0;
          TXC_RETURN_IF_ERROR(ParseInt(v, 0, 10'000'000, "--rate-limit", &n));
@@ -187,8 +191,8 @@ const std::vector<Setting>& Settings() {
          return Status::Ok();
        }},
       {"--api-token", "TXC_API_TOKEN",
-       "when set, every API call but /healthz and /readyz needs 'Authorization: Bearer <token>' "
-       "(prefer the variable: a flag shows in the process list)",
+       "when set, every API call but /healthz, /readyz and the admin UI's files needs "
+       "'Authorization: Bearer <token>' (prefer the variable: a flag shows in the process list)",
        [](Config& c, const std::string& v) {
          c.api_token = v;
          return Status::Ok();
@@ -217,28 +221,34 @@ const std::vector<Setting>& Settings() {
        "own)",
        [](Config& c, const std::string& v) {
          long n = 0;
-         TXC_RETURN_IF_ERROR(ParseInt(v, 0, 1'000'000, "--retry-max-attempts", &n));
+         TXC_RETURN_IF_ERROR(
+             ParseInt(v, 0, core::kMaxRetryBudgetAttempts, "--retry-max-attempts", &n));
          c.retry_budget.max_attempts = static_cast<int>(n);
          return Status::Ok();
        }},
       {"--retry-deadline", "TXC_RETRY_DEADLINE",
        "retry budget: a transaction whose outcome is not applied this long after it began is "
-       "flagged needs_attention, e.g. 90s, 10m, 1h; 0: no deadline (default 10m)",
+       "flagged needs_attention, e.g. 90s, 10m, 1h, at most 30d; 0: no deadline (default 10m)",
        [](Config& c, const std::string& v) {
          std::chrono::milliseconds span{};
          TXC_RETURN_IF_ERROR(ParseSpan(v, "--retry-deadline", "no deadline", &span));
+         if (span.count() > core::kMaxRetryBudgetDeadlineMs) {
+           return Status::InvalidArgument(
+               "--retry-deadline must be at most " +
+               std::to_string(core::kMaxRetryBudgetDeadlineMs / kDayMs) +
+               "d (the longest retry_budget.deadline_ms a transaction may set), got '" + v + "'");
+         }
          c.retry_budget.deadline = span;
          return Status::Ok();
        }},
       {"--require-live-participants", "TXC_REQUIRE_LIVE_PARTICIPANTS",
-       "true (default) or false: refuse a transaction naming a participant with no live instance "
+       "true (default) or false (or yes/no, 1/0): refuse a transaction naming a participant with "
+       "no live instance "
        "(409 failed_precondition, before anything is logged). No refusal for 3 s after "
        "connecting to NATS; false for participants that do not heartbeat",
        [](Config& c, const std::string& v) {
-         if (v != "true" && v != "false") {
-           return Status::InvalidArgument("--require-live-participants must be true or false");
-         }
-         c.require_live_participants = v == "true";
+         TXC_ASSIGN_OR_RETURN(c.require_live_participants,
+                              ParseBoolSetting(v, "--require-live-participants"));
          return Status::Ok();
        }},
   };

@@ -43,7 +43,20 @@ int Run(const txc::Config& config) {
   txc::engine::SystemClock clock;
   // Which participant instances are up, from their heartbeats (docs/protocol.md). Declared
   // before the transport, whose heartbeat thread feeds it until the transport is gone.
-  txc::liveness::ParticipantRegistry participants(clock);
+  txc::liveness::ParticipantRegistry::Options liveness_options;
+  liveness_options.on_full = [](const txc::liveness::ParticipantRegistry::Overflow& o) {
+    // Heartbeats are unauthenticated: a registry full of live instances means a flood (or a
+    // fleet larger than the limit). NATS permissions on txc.heartbeat.> are the cure (README).
+    Write(Level::kWarn, "liveness.full",
+          {{"max_instances", o.max_instances},
+           {"dropped", o.dropped},
+           {"participant", o.participant},
+           {"instance", o.instance},
+           {"error",
+            "participant heartbeats of new instances are ignored: every tracked "
+            "instance is live; restrict who may publish on txc.heartbeat.>"}});
+  };
+  txc::liveness::ParticipantRegistry participants(clock, liveness_options);
   auto log =
       txc::log::SqliteTxLog::Open({.path = config.db_path,
                                    .synchronous = config.synchronous,

@@ -9,6 +9,15 @@ const STATES = ["preparing", "precommitting", "committing", "aborting", "committ
                 "running", "compensating", "completed", "compensated"];
 const PROTOCOLS = ["2pc", "3pc", "saga"];
 const LIMITS = ["25", "50", "100", "250"];
+const MAX_LIMIT = 1000;  // GET /v1/transactions refuses a limit outside 1..1000
+
+// The page size from the URL (#/?limit=N): an integer, clamped to what the API accepts; 50 when
+// it is not a positive integer.
+function pageSize(text) {
+  if (!/^[0-9]+$/.test(text || "")) return "50";
+  const n = Number(text);
+  return n < 1 ? "50" : String(Math.min(n, MAX_LIMIT));
+}
 
 function select(id, label, options, value, onchange) {
   return h("label", { class: "field" }, label,
@@ -22,7 +31,7 @@ export function create(query, ctx) {
     state: query.get("state") || "",
     protocol: query.get("protocol") || "",
     attention: query.get("attention") === "1",
-    limit: /^[1-9][0-9]{0,3}$/.test(query.get("limit") || "") ? query.get("limit") : "50",
+    limit: pageSize(query.get("limit")),
   };
   const limits = LIMITS.includes(filters.limit) ? LIMITS : [filters.limit, ...LIMITS];
   const cursors = [];  // the cursor of each page before this one

@@ -1,6 +1,7 @@
 // #/participants: who is live (GET /v1/participants): each participant name, whether any of its
 // instances was heard within the liveness window, and each instance's last-seen age. A
-// coordinator without the endpoint (404) says so instead of showing an error.
+// coordinator that does not track liveness (503 "unavailable") or predates the endpoint (404)
+// says so instead of showing an error; any other failure is shown as the error it is.
 
 import { listParticipants } from "./api.js";
 import { duration, h, notice, replace, time } from "./dom.js";
@@ -15,7 +16,7 @@ export function create(_params, _ctx) {
     try {
       answer = await listParticipants();
     } catch (e) {
-      if (e.status === 404) {
+      if (livenessUnavailable(e)) {
         replace(content, notice("info", h("span", { id: "participants-unavailable" },
                                           "Participant liveness is not available on this coordinator.")));
         return;
@@ -39,6 +40,13 @@ export function create(_params, _ctx) {
   }
 
   return { root, refresh };
+}
+
+// GET /v1/participants answers 503 "unavailable" when the coordinator does not track liveness
+// (http_api.cpp); an older coordinator has no such route (404). A 503 from anything else (a
+// proxy's page, without our error body) is an error, not this.
+function livenessUnavailable(e) {
+  return e.status === 404 || (e.status === 503 && e.code === "unavailable");
 }
 
 // One row per instance; the participant's name and status span them.

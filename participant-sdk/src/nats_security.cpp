@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "txc/bool_setting.h"
+
 namespace txc {
 
 NatsSecurity NatsSecurity::FromEnvironment() {
@@ -14,7 +16,14 @@ NatsSecurity NatsSecurity::FromEnvironment() {
   s.password = env("TXC_NATS_PASSWORD");
   s.token = env("TXC_NATS_TOKEN");
   s.creds_file = env("TXC_NATS_CREDS");
-  s.tls = env("TXC_NATS_TLS") == "1" || env("TXC_NATS_TLS") == "true";
+  if (const std::string tls = env("TXC_NATS_TLS"); !tls.empty()) {
+    auto parsed = ParseBoolSetting(tls, "TXC_NATS_TLS");
+    if (parsed.ok()) {
+      s.tls = *parsed;
+    } else {
+      s.environment_error = parsed.status().message();
+    }
+  }
   s.tls_ca_file = env("TXC_NATS_TLS_CA");
   s.tls_cert_file = env("TXC_NATS_TLS_CERT");
   s.tls_key_file = env("TXC_NATS_TLS_KEY");
@@ -23,6 +32,7 @@ NatsSecurity NatsSecurity::FromEnvironment() {
 }
 
 Status NatsSecurity::Validate() const {
+  if (!environment_error.empty()) return Status::InvalidArgument(environment_error);
   if (user.empty() != password.empty()) {
     return Status::InvalidArgument("a NATS user needs a password, and a password a user");
   }

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -192,6 +193,42 @@ class E2eTest : public ::testing::Test {
   int Effects(const std::string& participant, const std::string& gid, const std::string& op) {
     return std::stoi("0" + Query(participant, "SELECT COUNT(*) FROM effects WHERE gid = '" + gid +
                                                   "' AND op = '" + op + "'"));
+  }
+
+  // The instance id a txc-test-participant process printed ("instance <id>"); of its latest
+  // start if it was restarted. "" before it printed one.
+  std::string InstanceId(const std::string& key) {
+    const std::string log = ReadFile(Path(key + ".log"));
+    const size_t at = log.rfind("instance ");
+    if (at == std::string::npos) return "";
+    return log.substr(at + 9, log.find('\n', at) - at - 9);
+  }
+
+  // GET /v1/participants; an empty object if it did not answer 200.
+  json Participants() {
+    auto res = Client().Get("/v1/participants");
+    if (!res || res->status != 200) return json::object();
+    json body = json::parse(res->body, nullptr, false);
+    return body.is_object() ? body : json::object();
+  }
+
+  // The entry of `name` in GET /v1/participants, or null.
+  json Participant(const std::string& name) {
+    for (const json& p : Participants().value("participants", json::array())) {
+      if (p.value("name", "") == name) return p;
+    }
+    return nullptr;
+  }
+
+  // The ids of `name`'s live instances in GET /v1/participants.
+  std::set<std::string> LiveInstances(const std::string& name) {
+    std::set<std::string> ids;
+    const json p = Participant(name);
+    if (p.is_null()) return ids;
+    for (const json& i : p.value("instances", json::array())) {
+      if (i.value("live", false)) ids.insert(i.value("id", ""));
+    }
+    return ids;
   }
 
   static json Branch(const std::string& participant, json payload = json::object()) {

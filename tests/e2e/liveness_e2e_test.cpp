@@ -12,28 +12,6 @@ namespace {
 
 class LivenessE2eTest : public E2eTest {
  protected:
-  // The instance id a txc-test-participant printed ("instance <id>"), last start first.
-  std::string InstanceId(const std::string& key) {
-    const std::string log = ReadFile(Path(key + ".log"));
-    const size_t at = log.rfind("instance ");
-    if (at == std::string::npos) return "";
-    return log.substr(at + 9, log.find('\n', at) - at - 9);
-  }
-
-  json Participants() {
-    auto res = Client().Get("/v1/participants");
-    if (!res || res->status != 200) return json::object();
-    return json::parse(res->body, nullptr, false);
-  }
-
-  // The entry of `name` in GET /v1/participants, or null.
-  json Participant(const std::string& name) {
-    for (const json& p : Participants().value("participants", json::array())) {
-      if (p["name"] == name) return p;
-    }
-    return nullptr;
-  }
-
   size_t TransactionCount() {
     auto res = Client().Get("/v1/transactions?limit=1000");
     if (!res || res->status != 200) return 0;

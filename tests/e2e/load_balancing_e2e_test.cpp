@@ -23,10 +23,8 @@ class LoadBalancingE2eTest : public E2eTest {
     for (const std::string key : {"order-1", "order-2"}) {
       StartNamed(key, {TXC_TEST_PARTICIPANT_BIN, "--name", "order", "--db", Path("order.db"),
                        "--nats-url", nats_.url(), "--in-doubt-ms", "300", "--resolve-ms", "100"});
-      const std::string log = ReadFile(Path(key + ".log"));
-      const size_t at = log.rfind("instance ");
-      ASSERT_NE(at, std::string::npos) << log;
-      instance_[key] = log.substr(at + 9, log.find('\n', at) - at - 9);
+      instance_[key] = InstanceId(key);
+      ASSERT_FALSE(instance_[key].empty()) << ReadFile(Path(key + ".log"));
     }
     ASSERT_NE(instance_["order-1"], instance_["order-2"]);
     StartParticipant("inventory");
@@ -37,20 +35,6 @@ class LoadBalancingE2eTest : public E2eTest {
                  std::set<std::string>{instance_["order-1"], instance_["order-2"]} &&
              LiveInstances("inventory").size() == 1;
     })) << Client().Get("/v1/participants")->body;
-  }
-
-  std::set<std::string> LiveInstances(const std::string& name) {
-    std::set<std::string> ids;
-    auto res = Client().Get("/v1/participants");
-    if (!res || res->status != 200) return ids;
-    const json body = json::parse(res->body);
-    for (const json& p : body["participants"]) {
-      if (p["name"] != name) continue;
-      for (const json& i : p["instances"]) {
-        if (i["live"] == true) ids.insert(i["id"].get<std::string>());
-      }
-    }
-    return ids;
   }
 
   // Every row of `sql` at a participant's database, each column as text.

@@ -11,7 +11,8 @@ that the page recorded no JavaScript error (window.__txcErrors, and the browser'
 
     python3 tests/e2e/ui_e2e_test.py --coordinator PATH --participant PATH [--out-dir DIR] [--keep]
 
-Exits 77 (ctest: skipped) when chromium or chromedriver is not installed.
+Fails (exit 1) when chromium or chromedriver is not installed: the test command installs them
+(scripts/install-deps.sh --test), so a missing browser is a broken setup, not a reason to skip.
 """
 
 import argparse
@@ -32,7 +33,6 @@ sys.dont_write_bytecode = True  # runs from the source tree: leave no __pycache_
 sys.path.insert(0, HERE)
 from webdriver import WebDriver, WebDriverError, poll  # noqa: E402
 
-SKIP = 77
 TOKEN = "ui-e2e-token"
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
@@ -252,6 +252,14 @@ def run(c, d, out_dir):
              "no page after the last")
     d.click("#page-newer")
     wait_for(lambda: [i for i, _ in row_ids()] == [aid], "the page before")
+    # A page size beyond what the API accepts (1..1000) is clamped, not sent to be refused.
+    d.go(ui + "#/?limit=5000")
+    wait_for(lambda: {cid, aid, pid} <= {i for i, _ in row_ids()}, "the list with limit=5000")
+    assert d.js("return document.getElementById('filter-limit').value;") == "1000"
+    assert not d.find("#banner .notice"), d.text("#banner")
+    d.go(ui + "#/?limit=abc")
+    wait_for(lambda: d.js("return document.getElementById('filter-limit').value;") == "50",
+             "the default page size for a limit that is not a number")
     d.go(ui + "#/")
 
     # 3. The aborted one: both branches, the refused vote in the timeline, no abort possible.
@@ -337,6 +345,36 @@ def run(c, d, out_dir):
     check_png(os.path.join(out_dir, "ui_participants.png"),
               d.screenshot(os.path.join(out_dir, "ui_participants.png")))
 
+    # A coordinator that does not track liveness answers 503 "unavailable": the view says so,
+    # with no error. Any other failure is shown as an error. (The page's fetch is replaced for
+    # GET /v1/participants only; hash navigation keeps the page, and the replacement, loaded.)
+    for status, code, message in ((503, "unavailable", "participant liveness is not tracked"),
+                                  (500, "internal", "internal error")):
+        d.js("""
+            const [status, body] = arguments;
+            window.__txcRealFetch = window.__txcRealFetch || window.fetch;
+            window.fetch = (url, options) => String(url).startsWith("/v1/participants")
+                ? Promise.resolve(new Response(JSON.stringify(body),
+                      {status, headers: {"Content-Type": "application/json"}}))
+                : window.__txcRealFetch(url, options);
+            location.hash = "#/";""", status, {"error": {"code": code, "message": message}})
+        d.wait_find("#tx-list")
+        d.js("location.hash = '#/participants';")
+        d.wait_find("#participants")
+        if status == 503:
+            wait_for(lambda: d.find("#participants-unavailable"), "the 'not available' notice")
+            assert not d.find("#banner .notice"), d.text("#banner")
+        else:
+            shown = wait_for(lambda: d.text("#banner .notice-error"), "the error banner")
+            assert message in shown, shown
+            assert not d.find("#participants-unavailable")
+        print("  participants view, HTTP %d: %s" % (status, "not available" if status == 503
+                                                     else "error shown"))
+    d.js("window.fetch = window.__txcRealFetch; location.hash = '#/';")
+    d.wait_find("#tx-list")
+    d.click("#nav-participants")
+    wait_for(participants, "the participants table again")
+
     # 7. No JavaScript error anywhere along the way.
     assert errors() == [], "JavaScript errors: %r" % errors()
     log = d.browser_log()
@@ -357,11 +395,12 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = ap.parse_args()
     args.coordinator, args.participant = map(os.path.abspath, (args.coordinator, args.participant))
-    for tool in (args.chromium, args.chromedriver):
-        if not os.access(tool, os.X_OK):
-            print("SKIPPED: %s is not installed (apt-get install chromium chromium-driver, or "
-                  "scripts/install-deps.sh --test)" % tool)
-            return SKIP
+    missing = [tool for tool in (args.chromium, args.chromedriver) if not os.access(tool, os.X_OK)]
+    if missing:
+        print("FAILED: ui_e2e_test needs %s, which is not installed; scripts/install-deps.sh "
+              "--test installs it (apt-get install chromium chromium-driver)"
+              % " and ".join(missing), file=sys.stderr)
+        return 1
     os.makedirs(args.out_dir, exist_ok=True)
 
     c = Cluster(args)

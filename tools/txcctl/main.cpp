@@ -202,7 +202,10 @@ void PrintPage(const json& page) {
   for (const json& tx : page.value("items", json::array())) {
     std::string participants;
     for (const json& b : tx.value("branches", json::array())) {
-      participants += (participants.empty() ? "" : ",") + b.value("participant", "");
+      // Appended in two steps: GCC 12 at -O3 (Release) misreads "," + std::string&& as an
+      // overlapping copy (-Werror=restrict, GCC bug 105329).
+      if (!participants.empty()) participants += ',';
+      participants += b.value("participant", "");
     }
     std::printf("%-34s %-5s %-14s %-25s %s\n", tx.value("id", "").c_str(),
                 tx.value("protocol", "").c_str(), tx.value("state", "").c_str(),

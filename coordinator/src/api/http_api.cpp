@@ -63,7 +63,17 @@ bool CheckJsonContentType(const httplib::Request& req, httplib::Response& res) {
 
 // The admin UI's files carry no data (the page fetches it from the API with the token), so they
 // are served without the token; everything they may load or send is pinned to this origin.
-bool IsUiPath(const std::string& path) { return path == "/" || path.rfind("/ui/", 0) == 0; }
+bool IsUiPath(const std::string& path) {
+  return path == "/" || path == "/ui" || path.rfind("/ui/", 0) == 0;
+}
+
+// Requests that need no token and are never rate limited: the probes, and GETs of the UI's
+// files, which are compiled-in bytes (one page load fetches ten of them, which must not eat a
+// client's API budget).
+bool IsOpen(const httplib::Request& req) {
+  return req.path == "/healthz" || req.path == "/readyz" ||
+         (req.method == "GET" && IsUiPath(req.path));
+}
 
 void ReplyUiAsset(httplib::Response& res, const UiAsset& asset) {
   res.set_header("Cache-Control", "no-cache");
@@ -176,9 +186,9 @@ void HttpApi::Routes() {
   // the server read anything, and a compressed body is refused instead of inflated, so a small
   // request can never expand past the body limit (a decompression bomb).
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const bool health_check = req.path == "/healthz" || req.path == "/readyz";
+    const bool open = IsOpen(req);
     // Before the token: guessing tokens in a loop is throttled too.
-    if (rate_limiter_ && !health_check) {
+    if (rate_limiter_ && !open) {
       if (auto wait = rate_limiter_->Take(req.remote_addr, std::chrono::steady_clock::now())) {
         rate_limited_.fetch_add(1, std::memory_order_relaxed);
         res.set_header("Retry-After", std::to_string((wait->count() + 999) / 1000));
@@ -188,7 +198,6 @@ void HttpApi::Routes() {
         return httplib::Server::HandlerResponse::Handled;
       }
     }
-    const bool open = health_check || (req.method == "GET" && IsUiPath(req.path));
     if (!options_.api_token.empty() && !open &&
         !BearerTokenMatches(req.get_header_value("Authorization"), options_.api_token)) {
       res.set_header("WWW-Authenticate", "Bearer");
@@ -305,8 +314,11 @@ void HttpApi::Routes() {
     res.set_content(yaml.data(), yaml.size(), "application/yaml");
   });
 
-  Serve("GET", "/",
-        [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/ui/", 302); });
+  // The page's relative URLs (app.js, style.css) resolve against /ui/, so /ui must not serve it.
+  for (const char* path : {"/", "/ui"}) {
+    Serve("GET", path,
+          [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/ui/", 302); });
+  }
   Serve("GET", "/ui/", [](const httplib::Request&, httplib::Response& res) {
     ReplyUiAsset(res, *FindUiAsset("index.html"));
   });

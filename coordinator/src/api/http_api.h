@@ -45,10 +45,12 @@ class HttpApi {
     int read_timeout_s = 10;         // slow clients (slowloris) are cut off
     int threads = 64;                // requests served at once (?wait=true holds one)
     // Requests per second each client address may make on average (0: no limit), and at once;
-    // beyond that: 429 with Retry-After. Health checks are never limited.
+    // beyond that: 429 with Retry-After. Health checks and GETs of the admin UI's files are never
+    // limited.
     double rate_limit_per_s = 0;
     double rate_limit_burst = 100;
-    // When set, every request but /healthz and /readyz needs "Authorization: Bearer <token>".
+    // When set, every request but /healthz, /readyz and GETs of the admin UI's files needs
+    // "Authorization: Bearer <token>".
     std::string api_token;
     // GET /metrics answers with this (Prometheus text format); unset: 503.
     std::function<std::string()> metrics;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <set>
 
+#include "core/retry_budget_limits.h"
 #include "txc/wire.h"
 
 namespace txc::api {
@@ -29,11 +30,12 @@ Status ParseRetryBudget(const json& value, BeginCommand& cmd) {
   if (!value.is_object()) return Status::InvalidArgument("retry_budget must be an object");
   for (const auto& [key, field] : value.items()) {
     if (key == "max_attempts") {
-      TXC_ASSIGN_OR_RETURN(int64_t n, IntegerIn(field, "retry_budget.max_attempts", 0, 1'000'000));
+      TXC_ASSIGN_OR_RETURN(int64_t n, IntegerIn(field, "retry_budget.max_attempts", 0,
+                                                core::kMaxRetryBudgetAttempts));
       cmd.retry_max_attempts = static_cast<int>(n);
     } else if (key == "deadline_ms") {
-      TXC_ASSIGN_OR_RETURN(int64_t ms,
-                           IntegerIn(field, "retry_budget.deadline_ms", 0, kMaxRetryDeadlineMs));
+      TXC_ASSIGN_OR_RETURN(int64_t ms, IntegerIn(field, "retry_budget.deadline_ms", 0,
+                                                 core::kMaxRetryBudgetDeadlineMs));
       cmd.retry_deadline = core::Duration(ms);
     } else {
       return Status::InvalidArgument("retry_budget has unknown field '" + key + "'");

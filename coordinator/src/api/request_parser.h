@@ -21,8 +21,8 @@ struct ParseLimits {
 // POST /v1/transactions body. Fills protocol, branches (saga steps default to running after the
 // previous step), timeout and the retry budget's parts given; the idempotency key and request
 // hash are the caller's.
+// retry_budget.max_attempts and .deadline_ms are limited by core/retry_budget_limits.h.
 Result<BeginCommand> ParseBeginRequest(std::string_view body, const ParseLimits& limits);
-inline constexpr int64_t kMaxRetryDeadlineMs = 30LL * 24 * 3600 * 1000;  // 30 days
 
 // GET /v1/transactions query parameters: state, protocol, needs_attention (true|false),
 // limit (1..1000), cursor.

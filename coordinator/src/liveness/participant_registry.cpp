@@ -35,17 +35,57 @@ bool ParticipantRegistry::Live(const Entry& e, engine::SteadyTime now) const {
 
 void ParticipantRegistry::Heard(const wire::Heartbeat& heartbeat) {
   const engine::SteadyTime now = clock_.Steady();
-  std::unique_lock lock(mu_);
-  ForgetLocked(now);
-  if (heartbeat.leaving) {
-    auto it = participants_.find(heartbeat.participant);
-    if (it == participants_.end()) return;
-    it->second.erase(heartbeat.instance);
-    if (it->second.empty()) participants_.erase(it);
-    return;
+  std::optional<Overflow> report;
+  {
+    std::unique_lock lock(mu_);
+    if (!last_forget_ || now - *last_forget_ >= options_.sweep_every) {
+      last_forget_ = now;
+      // Never forget one that is still live, whatever its interval.
+      DropLocked(
+          [&](const Entry& e) { return now - e.heard > options_.forget_after && !Live(e, now); });
+    }
+    auto p = participants_.find(heartbeat.participant);
+    auto i = p == participants_.end() ? Instances::iterator() : p->second.find(heartbeat.instance);
+    const bool known = p != participants_.end() && i != p->second.end();
+    if (heartbeat.leaving) {
+      if (known) {
+        p->second.erase(i);
+        --instances_;
+        if (p->second.empty()) participants_.erase(p);
+      }
+    } else if (known) {
+      i->second = Entry{now, clock_.Now(), heartbeat.interval_ms};
+    } else {
+      report = AddLocked(heartbeat, now);
+    }
   }
-  participants_[heartbeat.participant][heartbeat.instance] =
-      Entry{now, clock_.Now(), heartbeat.interval_ms};
+  if (report && options_.on_full) options_.on_full(*report);
+}
+
+std::optional<ParticipantRegistry::Overflow> ParticipantRegistry::AddLocked(
+    const wire::Heartbeat& heartbeat, engine::SteadyTime now) {
+  // Making room scans every instance: at most once per sweep_every, or a flood of new ids would
+  // cost a scan each.
+  if (instances_ >= options_.max_instances &&
+      (!last_make_room_ || now - *last_make_room_ >= options_.sweep_every)) {
+    last_make_room_ = now;
+    DropLocked([&](const Entry& e) { return !Live(e, now); });
+  }
+  if (instances_ < options_.max_instances) {
+    participants_[heartbeat.participant][heartbeat.instance] =
+        Entry{now, clock_.Now(), heartbeat.interval_ms};
+    ++instances_;
+    return std::nullopt;
+  }
+  // Live instances keep their places: evicting them for newcomers would let anyone who can
+  // publish heartbeats make real participants look dead.
+  ++unreported_drops_;
+  if (last_report_ && now - *last_report_ < options_.full_report_every) return std::nullopt;
+  last_report_ = now;
+  Overflow overflow{unreported_drops_, options_.max_instances, heartbeat.participant,
+                    heartbeat.instance};
+  unreported_drops_ = 0;
+  return overflow;
 }
 
 void ParticipantRegistry::ConnectionChanged(bool up) {
@@ -58,13 +98,17 @@ void ParticipantRegistry::ConnectionChanged(bool up) {
   }
 }
 
-void ParticipantRegistry::ForgetLocked(engine::SteadyTime now) {
+template <typename Pred>
+void ParticipantRegistry::DropLocked(Pred drop) {
   for (auto p = participants_.begin(); p != participants_.end();) {
     Instances& instances = p->second;
     for (auto i = instances.begin(); i != instances.end();) {
-      // Never forget one that is still live, whatever its interval.
-      const bool forget = now - i->second.heard > options_.forget_after && !Live(i->second, now);
-      i = forget ? instances.erase(i) : std::next(i);
+      if (drop(i->second)) {
+        i = instances.erase(i);
+        --instances_;
+      } else {
+        ++i;
+      }
     }
     p = instances.empty() ? participants_.erase(p) : std::next(p);
   }

@@ -8,10 +8,17 @@
 // instance at once. Instances silent for forget_after are dropped, and a participant with no
 // instance left is dropped with its last one.
 //
+// Bounded: heartbeats are not authenticated (whoever may publish on txc.heartbeat.> can send
+// them; restrict that with NATS permissions), so at most max_instances are tracked. A new
+// instance that finds the registry full first makes room by dropping every instance that is not
+// live; if all are live, it is not tracked (the instances already known keep their places) and
+// on_full is told.
+//
 // Thread safety: every method may be called from any thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <shared_mutex>
@@ -27,6 +34,13 @@ namespace txc::liveness {
 
 class ParticipantRegistry {
  public:
+  struct Overflow {
+    size_t dropped = 0;        // heartbeats of new instances not tracked since the last report
+    size_t max_instances = 0;  // the limit (Options::max_instances)
+    std::string participant;   // the last one not tracked
+    std::string instance;
+  };
+
   struct Options {
     int window_factor = 3;
     // The interval assumed for a participant never heard from (only in error messages).
@@ -35,6 +49,16 @@ class ParticipantRegistry {
     // yet. One window of the SDK's default 1 s interval.
     core::Duration startup_grace{3000};
     core::Duration forget_after{10 * 60 * 1000};
+    // The most instances tracked, over all participants.
+    size_t max_instances = 10'000;
+    // Scans of every instance (to forget the silent ones, or to make room) run at most this
+    // often, so that a heartbeat does not cost a scan of them all.
+    core::Duration sweep_every{1000};
+    // Called when heartbeats of new instances were not tracked for want of room: at the first
+    // such heartbeat, then at most once per full_report_every, with how many since the last call.
+    // Runs on the caller of Heard, without the registry's lock held.
+    std::function<void(const Overflow&)> on_full;
+    core::Duration full_report_every{60 * 1000};
   };
 
   struct Instance {
@@ -80,14 +104,23 @@ class ParticipantRegistry {
 
   core::Duration Window(const Entry& e) const;
   bool Live(const Entry& e, engine::SteadyTime now) const;
-  // Drops what is past forget_after. Caller holds mu_ exclusively.
-  void ForgetLocked(engine::SteadyTime now);
+  // Drops the instances `drop` selects. Caller holds mu_ exclusively.
+  template <typename Pred>
+  void DropLocked(Pred drop);
+  // Records a heartbeat of an instance not tracked yet, if there is room (or room can be made);
+  // returns what to report to on_full, if anything. Caller holds mu_ exclusively.
+  std::optional<Overflow> AddLocked(const wire::Heartbeat& heartbeat, engine::SteadyTime now);
 
   const engine::Clock& clock_;
   const Options options_;
   mutable std::shared_mutex mu_;
-  std::map<std::string, Instances> participants_;   // guarded by mu_
-  std::optional<engine::SteadyTime> connected_at_;  // guarded by mu_; nullopt: disconnected
+  std::map<std::string, Instances> participants_;     // guarded by mu_
+  size_t instances_ = 0;                              // guarded by mu_; over all participants
+  std::optional<engine::SteadyTime> connected_at_;    // guarded by mu_; nullopt: disconnected
+  std::optional<engine::SteadyTime> last_forget_;     // guarded by mu_
+  std::optional<engine::SteadyTime> last_make_room_;  // guarded by mu_
+  std::optional<engine::SteadyTime> last_report_;     // guarded by mu_
+  size_t unreported_drops_ = 0;                       // guarded by mu_
 };
 
 }  // namespace txc::liveness

@@ -1,20 +1,15 @@
 #include "transport/nats_transport.h"
 
-#include "applog/applog.h"
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <string_view>
+#include <utility>
 
 #include "nats_flusher.h"
 #include "nats_security_options.h"
-
-#include <algorithm>
-#include <array>
-#include <cctype>
-#include <charconv>
-#include <climits>
-#include <cstdarg>
-#include <cstdio>
-#include <exception>
-#include <string_view>
-#include <utility>
+#include "transport/nats_log.h"
+#include "transport/reply_subject.h"
 
 namespace txc::transport {
 namespace {
@@ -25,7 +20,6 @@ int64_t SteadyMicros() {
       .count();
 }
 
-// One "nats" event in the coordinator's log, with a printf-formatted message.
 // What nats.c last reported on `nc` ("none" if nothing): an authorization violation, a TLS error.
 std::string LastError(natsConnection* nc) {
   const char* text = nullptr;
@@ -33,28 +27,6 @@ std::string LastError(natsConnection* nc) {
     return "none";
   }
   return text;
-}
-
-__attribute__((format(printf, 2, 3))) void Log(applog::Level level, const char* format, ...) {
-  if (!applog::Enabled(level)) return;
-  std::array<char, 512> line{};
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(line.data(), line.size(), format, args);
-  va_end(args);
-  applog::Write(level, "nats", {{"message", line.data()}});
-}
-
-// Runs a nats.c callback body; nothing may unwind through C.
-template <typename F>
-void CatchAll(const char* what, F&& body) noexcept {
-  try {
-    body();
-  } catch (const std::exception& e) {
-    Log(applog::Level::kError, "%s threw: %s", what, e.what());
-  } catch (...) {
-    Log(applog::Level::kError, "%s threw a non-standard exception", what);
-  }
 }
 
 Status FromNats(natsStatus s, const std::string& what) {
@@ -73,26 +45,6 @@ Status FromNats(natsStatus s, const std::string& what) {
   }
 }
 
-// Gids become one token of the reply subject, so they must not contain subject syntax.
-Status ValidateGid(std::string_view gid) {
-  if (gid.empty()) return Status::InvalidArgument("gid is empty");
-  for (char c : gid) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '.' || c == '*' || c == '>' || std::isspace(u) || u < 0x20 || u == 0x7f) {
-      return Status::InvalidArgument("gid '" + std::string(gid) +
-                                     "' contains a character not allowed in a NATS subject token");
-    }
-  }
-  return Status::Ok();
-}
-
-template <typename T>
-bool ParseNumber(std::string_view token, T* out) {
-  if (token.empty()) return false;
-  const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), *out);
-  return ec == std::errc() && end == token.data() + token.size() && *out >= 0;
-}
-
 core::AttemptResult ToAttemptResult(wire::Outcome outcome) {
   switch (outcome) {
     case wire::Outcome::kOk:
@@ -103,27 +55,6 @@ core::AttemptResult ToAttemptResult(wire::Outcome outcome) {
       break;
   }
   return core::AttemptResult::kError;
-}
-
-// Reply subject after "<inbox>.": "<gid>.<branch>.<op>.<attempt>.<sent_us>". Returns false for a
-// subject this transport did not generate.
-bool ParseReplyTokens(std::string_view rest, InboundReply* reply, int64_t* sent_us) {
-  std::array<std::string_view, 5> tokens;
-  size_t n = 0;
-  while (true) {
-    const size_t dot = rest.find('.');
-    if (n == tokens.size()) return false;
-    tokens[n++] = rest.substr(0, dot);
-    if (dot == std::string_view::npos) break;
-    rest.remove_prefix(dot + 1);
-  }
-  if (n != tokens.size() || tokens[0].empty()) return false;
-  const auto op = wire::ParseOp(tokens[2]);
-  if (!op) return false;
-  reply->gid = std::string(tokens[0]);
-  reply->op = *op;
-  return ParseNumber(tokens[1], &reply->branch) && ParseNumber(tokens[3], &reply->attempt) &&
-         ParseNumber(tokens[4], sent_us);
 }
 
 }  // namespace
@@ -256,23 +187,6 @@ std::shared_ptr<const Transport::Handlers> NatsTransport::CurrentHandlers() cons
   return handlers_;
 }
 
-void NatsTransport::SetLivenessHandlers(LivenessHandlers handlers) {
-  auto shared = std::make_shared<const LivenessHandlers>(std::move(handlers));
-  std::lock_guard lock(mu_);
-  liveness_ = std::move(shared);
-}
-
-std::shared_ptr<const NatsTransport::LivenessHandlers> NatsTransport::CurrentLivenessHandlers()
-    const {
-  std::lock_guard lock(mu_);
-  return liveness_;
-}
-
-void NatsTransport::ReportConnection(bool up) const {
-  const auto handlers = CurrentLivenessHandlers();
-  if (handlers && handlers->on_connection) handlers->on_connection(up);
-}
-
 Status NatsTransport::Send(const wire::BranchRequest& request) {
   TXC_RETURN_IF_ERROR(ValidateGid(request.gid));
   if (!wire::IsValidParticipantName(request.participant)) {
@@ -283,12 +197,7 @@ Status NatsTransport::Send(const wire::BranchRequest& request) {
     return Status::InvalidArgument("branch and attempt must not be negative");
   }
   const std::string subject = wire::ParticipantSubject(request.participant, request.op);
-  std::string reply = inbox_;
-  reply.append(".").append(request.gid);
-  reply.append(".").append(std::to_string(request.branch));
-  reply.append(".").append(wire::OpName(request.op));
-  reply.append(".").append(std::to_string(request.attempt));
-  reply.append(".").append(std::to_string(SteadyMicros()));
+  const std::string reply = ReplySubject(inbox_, request, SteadyMicros());
   const std::string body = wire::Encode(request);
   if (body.size() > INT_MAX) return Status::InvalidArgument("request too large");
   // Buffered: written by nats.c's flusher thread (see Flush), or into the reconnect buffer.
@@ -325,8 +234,7 @@ void NatsTransport::HandleReply(natsMsg* msg) {
   const std::string_view subject = natsMsg_GetSubject(msg);
   InboundReply reply;
   int64_t sent_us = 0;
-  if (subject.size() <= inbox_.size() + 1 || subject.compare(0, inbox_.size(), inbox_) != 0 ||
-      !ParseReplyTokens(subject.substr(inbox_.size() + 1), &reply, &sent_us)) {
+  if (!ParseReplySubject(subject, inbox_, &reply, &sent_us)) {
     Log(applog::Level::kWarn, "dropping a message on unroutable reply subject '%.200s'",
         subject.data());
     return;
@@ -382,34 +290,6 @@ void NatsTransport::HandleStatusQuery(natsMsg* msg) {
                                               static_cast<int>(body.size()));
   if (s != NATS_OK)
     Log(applog::Level::kWarn, "answering a status query failed: %s", natsStatus_GetText(s));
-}
-
-void NatsTransport::HandleHeartbeat(natsMsg* msg) {
-  NatsMsgPtr owned(msg);
-  const std::string_view subject = natsMsg_GetSubject(msg);
-  const char* data = natsMsg_GetData(msg);
-  auto heartbeat = wire::DecodeHeartbeat(
-      std::string_view(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(msg))));
-  // Anyone may publish here: a bad heartbeat is somebody else's bug, worth a debug line only.
-  if (!heartbeat.ok()) {
-    Log(applog::Level::kDebug, "ignoring a malformed heartbeat on '%.200s': %s", subject.data(),
-        heartbeat.status().message().c_str());
-    return;
-  }
-  if (subject != wire::HeartbeatSubject(heartbeat->participant)) {
-    Log(applog::Level::kDebug, "ignoring a heartbeat for '%s' sent on '%.200s'",
-        heartbeat->participant.c_str(), subject.data());
-    return;
-  }
-  owned.reset();
-  const auto handlers = CurrentLivenessHandlers();
-  if (handlers && handlers->on_heartbeat) handlers->on_heartbeat(*heartbeat);
-}
-
-void NatsTransport::OnHeartbeatMsg(natsConnection*, natsSubscription*, natsMsg* msg,
-                                   void* closure) {
-  CatchAll("heartbeat handler",
-           [&] { static_cast<NatsTransport*>(closure)->HandleHeartbeat(msg); });
 }
 
 void NatsTransport::OnReplyMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {

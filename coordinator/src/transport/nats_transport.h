@@ -1,10 +1,11 @@
 // NatsTransport: the coordinator's Transport over NATS (nats.c).
 //
 // Requests are pipelined: Send() publishes with natsConnection_PublishRequest and a reply subject
-// under one wildcard inbox subscription, "<inbox>.<gid>.<branch>.<op>.<attempt>.<sent_us>", so a
-// reply (or the server's "no responders" status) carries everything needed to route it and no
-// table of pending requests is kept. Status queries from participants arrive on their own
-// subscription (own delivery thread), so a slow status handler never delays replies.
+// under one wildcard inbox subscription, "<inbox>.<gid>.<branch>.<op>.<attempt>.<sent_us>"
+// (reply_subject.h), so a reply (or the server's "no responders" status) carries everything
+// needed to route it and no table of pending requests is kept. Status queries from participants
+// arrive on their own subscription (own delivery thread), so a slow status handler never delays
+// replies.
 //
 // Connection: reconnects forever and may be created before the server is up (Connected() is false
 // until it connects). While disconnected, Send() buffers into nats.c's reconnect buffer, which is
@@ -12,7 +13,8 @@
 //
 // Heartbeats: participant instances' heartbeats (docs/protocol.md) arrive on a third
 // subscription, "txc.heartbeat.*", and go to the liveness handlers (SetLivenessHandlers), which
-// are NATS business and so not part of Transport. Malformed ones are dropped (debug log).
+// are NATS business and so not part of Transport. Malformed ones are dropped (debug log). That
+// side of the class is in nats_heartbeats.cpp.
 //
 // Thread safety: Send, Flush, Connected and the counters may be called from any thread.
 // SetHandlers may be called at any time; callbacks that arrive while no handler is set are dropped.

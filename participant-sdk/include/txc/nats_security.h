@@ -26,13 +26,19 @@ struct NatsSecurity {
     return tls || !tls_ca_file.empty() || !tls_cert_file.empty() || !tls_key_file.empty() ||
            !tls_hostname.empty();
   }
+  // Set by FromEnvironment for a variable it cannot read (TXC_NATS_TLS=maybe): Validate() reports
+  // it, so the service stops at Participant::Create instead of running without what was meant.
+  std::string environment_error;
+
   // kInvalidArgument for combinations that cannot work: a user without a password (or the
-  // reverse), two ways to authenticate, a certificate without its key (or the reverse).
+  // reverse), two ways to authenticate, a certificate without its key (or the reverse); and for
+  // environment_error.
   Status Validate() const;
 
   // The settings from the environment variables the coordinator reads too: TXC_NATS_USER,
-  // TXC_NATS_PASSWORD, TXC_NATS_TOKEN, TXC_NATS_CREDS, TXC_NATS_TLS ("1" or "true"),
-  // TXC_NATS_TLS_CA, TXC_NATS_TLS_CERT, TXC_NATS_TLS_KEY, TXC_NATS_TLS_HOSTNAME.
+  // TXC_NATS_PASSWORD, TXC_NATS_TOKEN, TXC_NATS_CREDS, TXC_NATS_TLS (true/false, yes/no, 1/0:
+  // txc/bool_setting.h, as the coordinator reads it), TXC_NATS_TLS_CA, TXC_NATS_TLS_CERT,
+  // TXC_NATS_TLS_KEY, TXC_NATS_TLS_HOSTNAME.
   static NatsSecurity FromEnvironment();
 };
 

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "core/retry_budget_limits.h"
+
 namespace txc::api {
 namespace {
 
@@ -146,6 +148,14 @@ TEST(RequestParser, RetryBudgetPartsAreOptionalAndBounded) {
   ASSERT_TRUE(one.ok());
   EXPECT_EQ(one->retry_max_attempts, 0);  // 0: no limit
   EXPECT_FALSE(one->retry_deadline.has_value());
+
+  // The limits --retry-max-attempts and --retry-deadline share (core/retry_budget_limits.h).
+  auto most = ParseBeginRequest(
+      head + R"(,"retry_budget":{"max_attempts":)" + std::to_string(core::kMaxRetryBudgetAttempts) +
+          R"(,"deadline_ms":)" + std::to_string(core::kMaxRetryBudgetDeadlineMs) + "}}",
+      Limits());
+  ASSERT_TRUE(most.ok()) << most.status().ToString();
+  EXPECT_EQ(most->retry_deadline, core::Duration(core::kMaxRetryBudgetDeadlineMs));
 
   for (const char* bad :
        {R"("x")", R"({"max_attempts":-1})", R"({"max_attempts":1000001})",

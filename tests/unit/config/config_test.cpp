@@ -4,6 +4,10 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "core/retry_budget_limits.h"
 
 namespace txc {
 namespace {
@@ -132,9 +136,82 @@ TEST(Config, RequireLiveParticipantsIsOnUnlessTurnedOff) {
   ASSERT_TRUE(c.ok());
   EXPECT_TRUE(c->require_live_participants);
   g_env.clear();
-  auto bad = ParseConfig({"--require-live-participants", "yes"}, FakeEnv);
+  auto bad = ParseConfig({"--require-live-participants", "maybe"}, FakeEnv);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("true or false"), std::string::npos);
+}
+
+// Every on/off setting reads its value the same way (txc/bool_setting.h), flag or variable.
+TEST(Config, OnOffSettingsAcceptTrueFalseYesNoOneZero) {
+  struct OnOff {
+    const char* flag;
+    const char* env;
+    bool (*get)(const Config&);
+  };
+  const OnOff settings[] = {
+      {"--nats-tls", "TXC_NATS_TLS", [](const Config& c) { return c.nats_security.tls; }},
+      {"--require-live-participants", "TXC_REQUIRE_LIVE_PARTICIPANTS",
+       [](const Config& c) { return c.require_live_participants; }},
+  };
+  for (const OnOff& s : settings) {
+    for (auto [text, want] : std::vector<std::pair<std::string, bool>>{{"true", true},
+                                                                       {"yes", true},
+                                                                       {"1", true},
+                                                                       {"TRUE", true},
+                                                                       {"false", false},
+                                                                       {"no", false},
+                                                                       {"0", false},
+                                                                       {"No", false}}) {
+      g_env.clear();
+      auto flag = ParseConfig({std::string(s.flag) + "=" + text}, FakeEnv);
+      ASSERT_TRUE(flag.ok()) << s.flag << "=" << text << ": " << flag.status().ToString();
+      EXPECT_EQ(s.get(*flag), want) << s.flag << "=" << text;
+      g_env = {{s.env, text}};
+      auto env = ParseConfig({}, FakeEnv);
+      ASSERT_TRUE(env.ok()) << s.env << "=" << text << ": " << env.status().ToString();
+      EXPECT_EQ(s.get(*env), want) << s.env << "=" << text;
+    }
+    g_env.clear();
+    auto bad_flag = ParseConfig({s.flag, "maybe"}, FakeEnv);
+    ASSERT_FALSE(bad_flag.ok()) << s.flag;
+    EXPECT_EQ(bad_flag.status().message(),
+              std::string(s.flag) + " must be true or false (or yes/no, 1/0), got 'maybe'");
+    g_env = {{s.env, "on"}};
+    auto bad_env = ParseConfig({}, FakeEnv);
+    ASSERT_FALSE(bad_env.ok()) << s.env;
+    EXPECT_EQ(bad_env.status().message(), std::string(s.env) + ": " + s.flag +
+                                              " must be true or false (or yes/no, 1/0), got 'on'");
+  }
+  g_env.clear();
+}
+
+// The defaults for transactions that set no retry budget are held to the limits a POST body's
+// retry_budget is (core/retry_budget_limits.h): a default is never a budget the API refuses.
+TEST(Config, RetryBudgetDefaultsHaveTheApisLimits) {
+  g_env.clear();
+  const int64_t max_days = core::kMaxRetryBudgetDeadlineMs / (24LL * 3600 * 1000);
+  ASSERT_EQ(max_days, 30);
+  for (const std::string ok : {"30d", "720h", "43200m"}) {
+    auto c = ParseConfig({"--retry-deadline", ok}, FakeEnv);
+    ASSERT_TRUE(c.ok()) << ok << ": " << c.status().ToString();
+    EXPECT_EQ(c->retry_budget.deadline.count(), core::kMaxRetryBudgetDeadlineMs) << ok;
+  }
+  for (const std::string over : {"31d", "721h", "43201m", "100000d"}) {
+    auto c = ParseConfig({"--retry-deadline", over}, FakeEnv);
+    ASSERT_FALSE(c.ok()) << over;
+    EXPECT_EQ(c.status().message(),
+              "--retry-deadline must be at most 30d (the longest retry_budget.deadline_ms a "
+              "transaction may set), got '" +
+                  over + "'");
+  }
+  const std::string max_attempts = std::to_string(core::kMaxRetryBudgetAttempts);
+  auto c = ParseConfig({"--retry-max-attempts", max_attempts}, FakeEnv);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->retry_budget.max_attempts, core::kMaxRetryBudgetAttempts);
+  EXPECT_FALSE(
+      ParseConfig({"--retry-max-attempts", std::to_string(core::kMaxRetryBudgetAttempts + 1)},
+                  FakeEnv)
+          .ok());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <thread>
+#include <vector>
 
 #include "fake_clock.h"
 
@@ -15,6 +16,14 @@ using testing::FakeClock;
 wire::Heartbeat Beat(const std::string& participant, const std::string& instance,
                      int interval_ms = 1000) {
   return wire::Heartbeat{participant, instance, interval_ms, false};
+}
+
+// "p-3", appended rather than "p-" + std::to_string(3): GCC 12 at -O3 (a Release build) warns,
+// wrongly, of an overlapping copy in the latter (-Werror=restrict, GCC bug 105329).
+std::string Id(const char* prefix, int n) {
+  std::string id = prefix;
+  id += std::to_string(n);
+  return id;
 }
 
 wire::Heartbeat Leaving(const std::string& participant, const std::string& instance) {
@@ -181,13 +190,112 @@ TEST(ParticipantRegistry, TheGracePeriodAndWindowAreOptions) {
             "participant \"order\" has no live instance (no heartbeat within 2 s)");
 }
 
+size_t InstanceCount(const ParticipantRegistry& registry) {
+  size_t n = 0;
+  for (const auto& p : registry.Snapshot()) n += p.instances.size();
+  return n;
+}
+
+// Heartbeats are unauthenticated, so what they can make the registry hold is bounded: a new
+// instance finding it full makes room by dropping the instances that are not live; if every one
+// is live, the newcomer is not tracked and the known ones keep their places.
+TEST(ParticipantRegistry, TracksAtMostMaxInstancesDroppingTheNotLiveFirst) {
+  FakeClock clock;
+  ParticipantRegistry::Options options;
+  options.max_instances = 3;
+  std::vector<ParticipantRegistry::Overflow> reports;
+  options.on_full = [&](const ParticipantRegistry::Overflow& o) { reports.push_back(o); };
+  ParticipantRegistry registry(clock, options);
+  registry.ConnectionChanged(true);
+  clock.Advance(milliseconds(3000));
+  registry.Heard(Beat("order", "order-1"));
+  registry.Heard(Beat("order", "order-2"));
+  registry.Heard(Beat("inventory", "inventory-1"));
+
+  clock.Advance(milliseconds(100));
+  registry.Heard(Beat("payments", "payments-1"));  // full, and all three live
+  EXPECT_EQ(InstanceCount(registry), 3u);
+  EXPECT_FALSE(registry.CheckLive({"payments"}).ok());
+  EXPECT_TRUE(registry.CheckLive({"order", "inventory"}).ok());
+  ASSERT_EQ(reports.size(), 1u) << "told at the first heartbeat not tracked";
+  EXPECT_EQ(reports[0].dropped, 1u);
+  EXPECT_EQ(reports[0].max_instances, 3u);
+  EXPECT_EQ(reports[0].participant, "payments");
+  EXPECT_EQ(reports[0].instance, "payments-1");
+
+  registry.Heard(Beat("order", "order-1"));  // a known instance needs no room
+  registry.Heard(Leaving("order", "order-2"));
+  registry.Heard(Beat("payments", "payments-1"));  // the leaver's place
+  EXPECT_TRUE(registry.CheckLive({"payments"}).ok());
+  EXPECT_EQ(InstanceCount(registry), 3u);
+
+  // inventory-1 falls silent past its window; the others keep heartbeating.
+  clock.Advance(milliseconds(3500));
+  registry.Heard(Beat("order", "order-1"));
+  registry.Heard(Beat("payments", "payments-1"));
+  registry.Heard(Beat("shipping", "shipping-1"));  // room is made by dropping inventory-1
+  EXPECT_TRUE(registry.CheckLive({"order", "payments", "shipping"}).ok());
+  const auto snapshot = registry.Snapshot();
+  ASSERT_EQ(snapshot.size(), 3u);
+  EXPECT_EQ(snapshot[0].name, "order");
+  EXPECT_EQ(snapshot[1].name, "payments");
+  EXPECT_EQ(snapshot[2].name, "shipping");
+  EXPECT_EQ(reports.size(), 1u);
+}
+
+TEST(ParticipantRegistry, ReportsBeingFullAtOnceThenAtMostOncePerReportInterval) {
+  FakeClock clock;
+  ParticipantRegistry::Options options;
+  options.max_instances = 1;
+  options.full_report_every = milliseconds(60'000);
+  std::vector<ParticipantRegistry::Overflow> reports;
+  options.on_full = [&](const ParticipantRegistry::Overflow& o) { reports.push_back(o); };
+  ParticipantRegistry registry(clock, options);
+  registry.Heard(Beat("order", "order-1", 3'600'000));  // live for three hours
+  registry.Heard(Beat("x", "x-1"));
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].dropped, 1u);
+  for (int i = 2; i <= 5; ++i) registry.Heard(Beat("x", Id("x-", i)));
+  clock.Advance(milliseconds(59'999));
+  registry.Heard(Beat("x", "x-6"));
+  EXPECT_EQ(reports.size(), 1u) << "within a minute of the last report";
+  clock.Advance(milliseconds(1));
+  registry.Heard(Beat("y", "y-1"));
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(reports[1].dropped, 6u) << "x-2..x-6 and y-1";
+  EXPECT_EQ(reports[1].participant, "y");
+  EXPECT_EQ(reports[1].instance, "y-1");
+  EXPECT_TRUE(registry.CheckLive({"order"}).ok());
+  EXPECT_EQ(InstanceCount(registry), 1u);
+}
+
+TEST(ParticipantRegistry, AFloodOfNewInstancesNeverGrowsItPastTheLimit) {
+  FakeClock clock;
+  ParticipantRegistry::Options options;
+  options.max_instances = 100;
+  ParticipantRegistry registry(clock, options);
+  registry.ConnectionChanged(true);
+  clock.Advance(milliseconds(3000));
+  registry.Heard(Beat("order", "order-1"));
+  for (int i = 0; i < 20'000; ++i) {
+    if (i % 1000 == 0) {
+      clock.Advance(milliseconds(500));  // ten seconds in all: order-1 keeps heartbeating
+      registry.Heard(Beat("order", "order-1"));
+    }
+    registry.Heard(Beat(Id("p", i % 500), Id("fake-", i), 3'600'000));
+  }
+  EXPECT_EQ(InstanceCount(registry), 100u);
+  EXPECT_LE(registry.LiveInstances().size(), 100u);
+  EXPECT_TRUE(registry.CheckLive({"order"}).ok()) << "a known instance keeps its place";
+}
+
 // Heartbeats arrive on the NATS thread while HTTP threads read; run under TSan/ASan to matter.
 TEST(ParticipantRegistry, IsSafeToUseFromSeveralThreads) {
   Connected c;
   std::thread writer([&] {
     for (int i = 0; i < 2000; ++i) {
-      c.registry.Heard(Beat("p" + std::to_string(i % 7), "i" + std::to_string(i % 13)));
-      if (i % 5 == 0) c.registry.Heard(Leaving("p" + std::to_string(i % 7), "i0"));
+      c.registry.Heard(Beat(Id("p", i % 7), Id("i", i % 13)));
+      if (i % 5 == 0) c.registry.Heard(Leaving(Id("p", i % 7), "i0"));
     }
   });
   size_t seen = 0;
