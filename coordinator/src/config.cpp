@@ -216,9 +216,9 @@ const std::vector<Setting>& Settings() {
          return ParseSpan(v, "--retention", "keep forever", &c.retention);
        }},
       {"--retry-max-attempts", "TXC_RETRY_MAX_ATTEMPTS",
-       "retry budget: sends of a commit, abort or compensation before its transaction is flagged "
-       "needs_attention (retrying goes on); 0: no limit (default 20; a transaction may set its "
-       "own)",
+       "retry budget: sends of a message applying a decided outcome (commit, abort, 3PC "
+       "pre_commit/do_commit, compensation) before its transaction is flagged needs_attention "
+       "(retrying goes on); 0: no limit (default 20; a transaction may set its own)",
        [](Config& c, const std::string& v) {
          long n = 0;
          TXC_RETURN_IF_ERROR(
@@ -227,8 +227,9 @@ const std::vector<Setting>& Settings() {
          return Status::Ok();
        }},
       {"--retry-deadline", "TXC_RETRY_DEADLINE",
-       "retry budget: a transaction whose outcome is not applied this long after it began is "
-       "flagged needs_attention, e.g. 90s, 10m, 1h, at most 30d; 0: no deadline (default 10m)",
+       "retry budget: a branch whose outcome message is still not acknowledged this long after "
+       "its first send flags its transaction needs_attention, e.g. 90s, 10m, 1h, at most 30d; "
+       "0: no deadline (default 10m)",
        [](Config& c, const std::string& v) {
          std::chrono::milliseconds span{};
          TXC_RETURN_IF_ERROR(ParseSpan(v, "--retry-deadline", "no deadline", &span));

@@ -110,7 +110,7 @@ function entries(tx, withTxEvents) {
   for (const b of tx.branches || []) {
     (b.history || []).forEach((a, i) => all.push({ ...a, type: "attempt", branch: b, order: i, t: Date.parse(a.at) }));
   }
-  const index = (x) => (x.branch ? x.branch.index : -1);
+  const index = (x) => (x.type === "attempt" ? x.branch.index : -1);
   return all.sort((x, y) => x.t - y.t || RANK[x.type] - RANK[y.type] || index(x) - index(y) || x.order - y.order);
 }
 
@@ -124,7 +124,7 @@ function describe(e) {
     case "needs_attention": return [attentionBadge(), " the branch ran out of retries for the decided outcome"];
     case "attention_cleared": return "Attention cleared: the branch completed";
     case "operator_abort": return "Operator abort" + (e.reason ? ": " + e.reason : "");
-    case "operator_retry": return "Operator retry: every branch waiting out a back-off sent now";
+    case "operator_retry": return "Operator retry: whatever waited out a back-off was sent again at once";
     default: return e.kind + (e.reason ? ": " + e.reason : "");
   }
 }

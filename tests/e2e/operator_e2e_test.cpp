@@ -138,6 +138,9 @@ TEST_F(OperatorTest, AbortEndsATransactionStuckBeforeItsDecisionAndNotOneAfter) 
   EXPECT_EQ(Action(id, "abort")["_status"], 200) << "aborting an aborted one changes nothing";
   EXPECT_EQ(Events(id), (std::vector<std::string>{"created", "operator_abort:customer gave up",
                                                   "state:aborting", "state:aborted"}));
+  const json events = Get(id)["events"];
+  EXPECT_EQ(events[2].value("reason", ""), "aborted by operator: customer gave up");
+  EXPECT_FALSE(events[3].contains("reason")) << "the end does not repeat the decision's reason";
 
   json committed = Post({{"protocol", "2pc"}, {"branches", {Branch("order")}}});
   ASSERT_EQ(committed["state"], "committed");

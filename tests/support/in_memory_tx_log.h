@@ -294,7 +294,7 @@ class InMemoryTxLog : public log::TxLog {
       tx.state = s->state;
       tx.reason = s->reason;
       tx.updated_at = s->at;
-      tx.events.push_back({s->at, core::TxEventKind::kState, s->state, -1, s->reason});
+      tx.events.push_back(core::EventOf(*s));
       return true;
     }
     if (const auto* b = std::get_if<core::BranchChanged>(&record)) {
@@ -314,17 +314,13 @@ class InMemoryTxLog : public log::TxLog {
       br->needs_attention = f->branch_needs_attention;
       txs_[by_id_.at(f->id)].needs_attention = f->tx_needs_attention;
       txs_[by_id_.at(f->id)].updated_at = f->at;
-      txs_[by_id_.at(f->id)].events.push_back({f->at,
-                                               f->branch_needs_attention
-                                                   ? core::TxEventKind::kNeedsAttention
-                                                   : core::TxEventKind::kAttentionCleared,
-                                               std::nullopt, f->branch, ""});
+      txs_[by_id_.at(f->id)].events.push_back(core::EventOf(*f));
       return true;
     }
     if (const auto* o = std::get_if<core::OperatorActed>(&record)) {
       auto it = by_id_.find(o->id);
       if (it == by_id_.end()) return false;
-      txs_[it->second].events.push_back({o->at, o->action, std::nullopt, -1, o->reason});
+      txs_[it->second].events.push_back(core::EventOf(*o));
       return true;
     }
     const auto& a = std::get<core::AttemptRecorded>(record);

@@ -49,11 +49,15 @@ nlohmann::json TransactionDetailJson(const core::Transaction& tx) {
   nlohmann::json out = TransactionJson(tx);
   nlohmann::json events = nlohmann::json::array();
   events.push_back({{"at", core::ToIso8601(tx.created_at)}, {"kind", "created"}});
+  const std::string* last_state_reason = nullptr;
   for (const core::TxEvent& e : tx.events) {
     nlohmann::json event = {{"at", core::ToIso8601(e.at)}, {"kind", core::TxEventKindName(e.kind)}};
     if (e.state) event["state"] = core::TxStateName(*e.state);
     if (e.branch >= 0) event["branch"] = e.branch;
-    if (!e.detail.empty()) event["reason"] = e.detail;
+    // A transaction keeps one reason: its end repeats its decision's, which says it once.
+    const bool repeated = e.state && last_state_reason != nullptr && *last_state_reason == e.detail;
+    if (!e.detail.empty() && !repeated) event["reason"] = e.detail;
+    if (e.state) last_state_reason = &e.detail;
     events.push_back(std::move(event));
   }
   out["events"] = std::move(events);

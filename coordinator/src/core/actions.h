@@ -58,6 +58,11 @@ struct OperatorActed {  // an operator's accepted abort or retry, for the timeli
 using LogRecord = std::variant<TxCreated, TxStateChanged, BranchChanged, AttemptRecorded,
                                AttentionChanged, OperatorActed>;
 
+// The transaction events (Transaction::events) these records stand for.
+TxEvent EventOf(const TxStateChanged& r);
+TxEvent EventOf(const AttentionChanged& r);
+TxEvent EventOf(const OperatorActed& r);
+
 struct SendCommand {
   int branch;
   wire::Op op;

@@ -11,7 +11,7 @@ bool BudgetSpent(const Transaction& tx, const Branch& b, TimePoint now) {
   // The latest send must have failed too: the last allowed attempt may still succeed.
   const bool attempts_spent =
       budget.max_attempts > 0 && b.op_attempt >= budget.max_attempts && !b.awaiting_reply;
-  // A branch logged before op_since existed counts from the transaction's start.
+  // Unknown (a branch logged before op_since existed): from the transaction's start.
   const TimePoint since = b.op_since == TimePoint{} ? tx.created_at : b.op_since;
   const bool too_late = budget.deadline.count() > 0 && now - since >= budget.deadline;
   return attempts_spent || too_late;

@@ -128,6 +128,19 @@ std::optional<TxEventKind> ParseTxEventKind(std::string_view n) {
 }
 const char* TimerKindName(TimerKind k) { return NameOf(kTimerKinds, k); }
 
+TxEvent EventOf(const TxStateChanged& r) {
+  return TxEvent{r.at, TxEventKind::kState, r.state, -1, r.reason};
+}
+TxEvent EventOf(const AttentionChanged& r) {
+  return TxEvent{
+      r.at,
+      r.branch_needs_attention ? TxEventKind::kNeedsAttention : TxEventKind::kAttentionCleared,
+      std::nullopt, r.branch, ""};
+}
+TxEvent EventOf(const OperatorActed& r) {
+  return TxEvent{r.at, r.action, std::nullopt, -1, r.reason};
+}
+
 void Actions::Append(Actions more) {
   auto move_into = [](auto& to, auto& from) {
     to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));

@@ -38,6 +38,7 @@ Actions TwoPhaseCommit::OnBegin(Transaction& tx, TimePoint now) const {
     b.state = BranchState::kPreparing;
     b.op = wire::Op::kPrepare;
     b.op_attempt = 1;
+    b.op_since = now;
     b.attempts = 1;
     b.awaiting_reply = true;
     out.sends.push_back({b.index, wire::Op::kPrepare, 1});

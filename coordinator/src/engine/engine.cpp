@@ -242,7 +242,12 @@ void Engine::OnDurable(const std::string& id, core::Actions actions, Status stat
     return;
   }
   auto it = live_.find(id);
-  if (it == live_.end()) return;
+  if (it == live_.end()) {
+    // It finished while this was being written (an operator's no-op action, say): the records
+    // are durable, and there is nothing left to send.
+    if (after_durable) after_durable(Status::Ok());
+    return;
+  }
   const core::Transaction& tx = it->second.tx;
   std::vector<std::string> participants;
   for (const auto& b : tx.branches) participants.push_back(b.participant);

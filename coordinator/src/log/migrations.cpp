@@ -84,11 +84,11 @@ ALTER TABLE branches ADD COLUMN needs_attention INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX transactions_attention ON transactions(seq) WHERE needs_attention = 1;
 )sql",
     // 6: when each branch's current message was first sent (a retry budget's deadline counts
-    // from there; existing rows take their last change), and what happened to each transaction
-    // as a whole, for people: decisions and ends, attention flags, operators' actions.
+    // from there; 0 for existing rows, whose deadline counts from their transaction's start as
+    // before), and what happened to each transaction as a whole, for people: decisions and
+    // ends, attention flags, operators' actions.
     R"sql(
 ALTER TABLE branches ADD COLUMN op_since INTEGER NOT NULL DEFAULT 0;
-UPDATE branches SET op_since = updated_at;
 CREATE TABLE tx_events (
   seq    INTEGER PRIMARY KEY,                         -- insertion order
   tx_id  TEXT NOT NULL REFERENCES transactions(id),

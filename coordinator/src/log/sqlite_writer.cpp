@@ -189,8 +189,7 @@ Status SqliteWriter::Apply(const core::TxStateChanged& r) {
   s.Bind(5, core::ToMillis(r.at));
   TXC_RETURN_IF_ERROR(s.Run().WithContext(ctx));
   TXC_RETURN_IF_ERROR(ExpectOneChange(ctx));
-  core::TxEvent event{r.at, core::TxEventKind::kState, r.state, -1, r.reason};
-  return InsertEvent(r.id, event).WithContext(ctx);
+  return InsertEvent(r.id, core::EventOf(r)).WithContext(ctx);
 }
 
 Status SqliteWriter::Apply(const core::BranchChanged& r) {
@@ -238,15 +237,12 @@ Status SqliteWriter::Apply(const core::AttentionChanged& r) {
   t.Bind(3, core::ToMillis(r.at));
   TXC_RETURN_IF_ERROR(t.Run().WithContext(ctx));
   TXC_RETURN_IF_ERROR(ExpectOneChange(ctx));
-  const auto kind = r.branch_needs_attention ? core::TxEventKind::kNeedsAttention
-                                             : core::TxEventKind::kAttentionCleared;
-  return InsertEvent(r.id, core::TxEvent{r.at, kind, std::nullopt, r.branch, ""}).WithContext(ctx);
+  return InsertEvent(r.id, core::EventOf(r)).WithContext(ctx);
 }
 
 Status SqliteWriter::Apply(const core::OperatorActed& r) {
   // The foreign key to transactions rejects actions on unknown transactions.
-  return InsertEvent(r.id, core::TxEvent{r.at, r.action, std::nullopt, -1, r.reason})
-      .WithContext("OperatorActed(" + r.id + ")");
+  return InsertEvent(r.id, core::EventOf(r)).WithContext("OperatorActed(" + r.id + ")");
 }
 
 Status SqliteWriter::InsertEvent(const std::string& id, const core::TxEvent& e) {

@@ -284,8 +284,12 @@ TEST(RetryBudget, TheDeadlineCountsFromTheFirstSendOfTheDecidedOutcomeThroughACr
   EXPECT_FALSE(h.tx().needs_attention) << "the commit was first sent a moment ago";
 
   h.Advance(Duration(30000));
-  h.CrashAndRecover(ProtocolHarness::Unforced::kKept);  // the first send's time survives
-  h.Advance(Duration(31000));
+  h.CrashAndRecover(ProtocolHarness::Unforced::kLost);  // the first send's time was forced
+  h.Advance(Duration(20000));
+  FailAndRetry(h, 1, Op::kCommit);
+  EXPECT_FALSE(h.tx().needs_attention) << "50 s since the commit was first sent (140 since "
+                                          "the start)";
+  h.Advance(Duration(11000));
   FailAndRetry(h, 1, Op::kCommit);
   EXPECT_TRUE(h.tx().needs_attention) << "61 s since the commit was first sent";
 }

@@ -158,6 +158,42 @@ TEST(Engine, AbortsOnARefusalAndExplainsWhy) {
   EXPECT_EQ((*tx)->branches[1].state, core::BranchState::kRefused);
 }
 
+// An operator's abort of an aborting transaction changes nothing but is logged; if the last
+// acknowledgement ends the transaction while that record is being written, the operator is
+// still answered (not left waiting for a callback that never comes).
+TEST(Engine, AnOperatorActionIsAnsweredWhenItsTransactionFinishesMeanwhile) {
+  InMemoryTxLog log;
+  FakeClock clock;
+  Coordinator c(log, clock);
+  auto begun = c.Begin(Draft(2));
+  ASSERT_TRUE(begun.ok());
+  const std::string id = begun->tx.id;
+  auto prepares = c.Take(Op::kPrepare);
+  c.Reply(prepares[0], AttemptResult::kOk);
+  c.Reply(prepares[1], AttemptResult::kRefused, "out of stock");
+  auto aborts = c.Take(Op::kAbort);
+  ASSERT_EQ(aborts.size(), 1u);
+
+  log.set_auto_complete(false);
+  std::optional<Result<core::Transaction>> answer;
+  c.engine().Operate(id, core::OperatorAbort{"again"},
+                     [&](Result<core::Transaction> tx) { answer.emplace(std::move(tx)); });
+  c.engine().RunUntilIdle();
+  EXPECT_FALSE(answer.has_value()) << "answered before the action was durable";
+  c.Reply(aborts[0], AttemptResult::kOk);
+  EXPECT_EQ(c.engine().live_count(), 0u);
+  log.CompleteAll();
+  c.engine().RunUntilIdle();
+  ASSERT_TRUE(answer.has_value()) << "the operator was never answered";
+  ASSERT_TRUE(answer->ok()) << answer->status().ToString();
+  EXPECT_EQ((*answer)->state, TxState::kAborting);
+  auto tx = log.Find(id, true);
+  ASSERT_TRUE(tx.ok() && tx->has_value());
+  EXPECT_EQ((*tx)->state, TxState::kAborted);
+  ASSERT_FALSE((*tx)->events.empty());
+  EXPECT_EQ((*tx)->events[1].kind, core::TxEventKind::kOperatorAbort);
+}
+
 TEST(Engine, DeadlineAndReplyTimeoutsRunOnTheClock) {
   InMemoryTxLog log;
   FakeClock clock;
