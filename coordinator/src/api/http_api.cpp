@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -120,13 +121,22 @@ Status HttpApi::Start() {
     }
     port_ = options_.port;
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  auto listening_ended = std::make_shared<std::atomic<bool>>(false);
+  thread_ = std::thread([this, listening_ended] {
+    server_->listen_after_bind();
+    listening_ended->store(true);
+  });
   // httplib's stop() does nothing until the loop runs: a Stop() right after Start() (a shutdown
-  // at startup) would otherwise leave the thread listening forever and hang the join.
-  for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
+  // at startup) would otherwise leave the thread listening forever and hang the join. This
+  // httplib (0.11) has no wait_until_ready(), hence the polling; the socket is bound already,
+  // so the loop either starts or fails at once.
+  while (!server_->is_running() && !listening_ended->load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  return Status::Ok();
+  if (server_->is_running()) return Status::Ok();
+  thread_.join();
+  return Status::Unavailable("the HTTP server on " + options_.host + ":" + std::to_string(port_) +
+                             " did not start listening");
 }
 
 void HttpApi::Stop() {
