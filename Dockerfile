@@ -3,7 +3,7 @@
 FROM debian:bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends g++ cmake make pkg-config libnats-dev \
-      libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev ca-certificates \
+      libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libjemalloc-dev ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt .clang-format ./
@@ -25,7 +25,8 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTXC_BUILD_TESTS=OFF 
 # What every txc process needs at run time (curl: the health checks).
 FROM debian:bookworm AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libnats3.4 libsqlite3-0 libcpp-httplib0.11 curl \
+ && apt-get install -y --no-install-recommends libnats3.4 libsqlite3-0 libcpp-httplib0.11 \
+      libjemalloc2 curl \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir /data
 WORKDIR /data

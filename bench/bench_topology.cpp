@@ -3,12 +3,15 @@
 #include <httplib.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "http_load.h"
 #include "wait_for.h"
@@ -22,6 +25,23 @@ int64_t StatusField(pid_t pid, const std::string& field) {
     if (line.rfind(field + ":", 0) == 0) return std::atoll(line.c_str() + field.size() + 1);
   }
   return 0;
+}
+
+// utime + stime of `pid`, in seconds (0 if it is gone).
+double CpuSecondsOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::atoll(field.c_str());
+    if (i == 15) stime = std::atoll(field.c_str());
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace
@@ -127,6 +147,14 @@ int64_t BenchTopology::CoordinatorPeakRssKb() const {
 
 int64_t BenchTopology::CoordinatorRssKb() const {
   return coordinator_ ? StatusField(coordinator_->pid(), "VmRSS") : 0;
+}
+
+BenchTopology::CpuSeconds BenchTopology::Cpu() const {
+  CpuSeconds cpu;
+  if (coordinator_) cpu.coordinator = CpuSecondsOf(coordinator_->pid());
+  cpu.system = cpu.coordinator + (nats_.Running() ? CpuSecondsOf(nats_.pid()) : 0);
+  for (const auto& p : participants_) cpu.system += CpuSecondsOf(p->pid());
+  return cpu;
 }
 
 bool BenchTopology::NoneUnfinished() {

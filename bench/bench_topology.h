@@ -36,6 +36,14 @@ class BenchTopology {
   // The coordinator's peak resident set (VmHWM), in KiB.
   int64_t CoordinatorPeakRssKb() const;
   int64_t CoordinatorRssKb() const;
+  // CPU time (user + system) used so far by the coordinator, and by it together with the
+  // participants and nats-server (everything but this driver), in seconds. On a machine whose
+  // cores are all busy, CPU per transaction is steadier than throughput.
+  struct CpuSeconds {
+    double coordinator = 0;
+    double system = 0;
+  };
+  CpuSeconds Cpu() const;
 
   // Leaves `n` transactions unfinished in the log (participants frozen, coordinator killed),
   // restarts the coordinator and returns the seconds from its start until every one is

@@ -112,9 +112,14 @@ LoadResult RunHttpLoad(const LoadOptions& options,
 
   std::vector<epoll_event> events(conns.size());
   uint64_t answered = 0;
+  bool measuring = false;
   while (true) {
     const auto now = Clock::now();
     if (now >= end) break;
+    if (!measuring && now >= measure_from) {
+      measuring = true;
+      if (options.on_measure_start) options.on_measure_start();
+    }
     if (options.max_transactions > 0 && answered >= options.max_transactions) break;
     // Start what is due: everything idle (closed loop), or the rate's share (open loop).
     if (options.rate <= 0) {

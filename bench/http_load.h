@@ -25,6 +25,8 @@ struct LoadOptions {
   uint64_t max_transactions = 0;  // stop once this many are answered; 0: run for `duration`
   // The body of transaction n.
   std::function<std::string(uint64_t n)> body;
+  // Called once, when the measured period (after the warmup) begins.
+  std::function<void()> on_measure_start;
 };
 
 struct LoadResult {

@@ -4,11 +4,11 @@
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config nats-server libnats-dev libcpp-httplib-dev nlohmann-json3-dev
-          libsqlite3-dev sqlite3 curl)
+          libsqlite3-dev sqlite3 curl libjemalloc-dev)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev clang-format python3)  # python3: tests/e2e/python_participant_test.py
   packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer + sanitizers for tests/fuzz/run.sh
-  packages+=(spin fiu-utils docker-compose)  # model/check.sh; the disk-fault test; compose_config
+  packages+=(spin docker-compose)  # model/check.sh; compose_config
   packages+=(chromium chromium-driver)  # tests/e2e/ui_e2e_test.py (the admin UI, headless)
   packages+=(openssl)  # tests/e2e/nats_security_e2e_test.cpp makes its TLS certificates
 fi

@@ -1,8 +1,9 @@
-// A log that cannot sync: libfiu (fiu-run, fiu-ctrl) makes every fsync/fdatasync of the running
-// coordinator fail. What SQLite could not make durable must never be acted on: no commit goes
-// out, the client gets no "committed", the coordinator reports unready and refuses new work. A
-// restart on a healthy disk settles what was in flight, the same way at every participant.
-#include <cstdlib>
+// A log that cannot sync: a preloaded library (sync_fault_preload.c) makes every fsync/fdatasync
+// of the running coordinator fail once the test creates a flag file. What SQLite could not make
+// durable must never be acted on: no commit goes out, the client gets no "committed", the
+// coordinator reports unready and refuses new work. A restart on a healthy disk settles what was in
+// flight, the same way at every participant.
+#include <fstream>
 
 #include "e2e_fixture.h"
 
@@ -15,19 +16,19 @@ json TwoPhase(json branches) {
 
 TEST_F(E2eTest, AFailedLogSyncIsNeverTakenForDurable) {
 #if defined(__SANITIZE_ADDRESS__)
-  // libfiu's preloaded wrappers hang the ASan runtime's start-up; the plain build runs this.
-  GTEST_SKIP() << "libfiu cannot preload into a sanitizer build";
+  // A library preloaded ahead of the ASan runtime stops its start-up; the plain build runs this.
+  GTEST_SKIP() << "nothing can be preloaded into a sanitizer build";
 #endif
   StartParticipant("order");
   StartParticipant("inventory");
-  StartCoordinator({}, {"fiu-run", "-x"});
+  const std::string flag = dir_ + "/fail-sync";
+  StartCoordinator(
+      {}, {"env", std::string("LD_PRELOAD=") + TXC_SYNC_FAULT_LIB, "TXC_SYNC_FAULT_FLAG=" + flag});
   const json first = Post(TwoPhase({Branch("order"), Branch("inventory")}));
   ASSERT_EQ(first["_status"], 201) << first.dump();
   ASSERT_EQ(first["state"], "committed");
 
-  const std::string enable =
-      "fiu-ctrl -c 'enable name=posix/io/sync/*' " + std::to_string(coordinator_->pid());
-  ASSERT_EQ(std::system(enable.c_str()), 0) << enable;
+  ASSERT_TRUE(std::ofstream(flag).good()) << flag;  // from now on every sync fails
   const json second = Post(TwoPhase({Branch("order"), Branch("inventory")}));
   EXPECT_NE(second["_status"], 201) << second.dump();
   EXPECT_NE(second.value("state", ""), "committed") << second.dump();

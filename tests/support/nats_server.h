@@ -19,6 +19,7 @@ class NatsServer {
   NatsServer& operator=(const NatsServer&) = delete;
 
   bool Running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   int port() const { return port_; }
   std::string url() const;
   void Stop();   // SIGTERM and reap
