@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# clang-format every C++ file in the tree; with --check, fail (and list them) instead of fixing.
+# clang-format every C/C++ file in the tree; with --check, fail (and list them) instead of fixing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.h' '*.cpp')
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.h' '*.c' '*.cpp')
 if [[ "${1:-}" == "--check" ]]; then
   bad=()
   for f in "${files[@]}"; do
