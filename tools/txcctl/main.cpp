@@ -202,8 +202,6 @@ void PrintPage(const json& page) {
   for (const json& tx : page.value("items", json::array())) {
     std::string participants;
     for (const json& b : tx.value("branches", json::array())) {
-      // Appended in two steps: GCC 12 at -O3 (Release) misreads "," + std::string&& as an
-      // overlapping copy (-Werror=restrict, GCC bug 105329).
       if (!participants.empty()) participants += ',';
       participants += b.value("participant", "");
     }

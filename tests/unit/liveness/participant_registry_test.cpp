@@ -18,13 +18,8 @@ wire::Heartbeat Beat(const std::string& participant, const std::string& instance
   return wire::Heartbeat{participant, instance, interval_ms, false};
 }
 
-// "p-3", appended rather than "p-" + std::to_string(3): GCC 12 at -O3 (a Release build) warns,
-// wrongly, of an overlapping copy in the latter (-Werror=restrict, GCC bug 105329).
-std::string Id(const char* prefix, int n) {
-  std::string id = prefix;
-  id += std::to_string(n);
-  return id;
-}
+// "p-3".
+std::string Id(const char* prefix, int n) { return prefix + std::to_string(n); }
 
 wire::Heartbeat Leaving(const std::string& participant, const std::string& instance) {
   return wire::Heartbeat{participant, instance, 1000, true};
