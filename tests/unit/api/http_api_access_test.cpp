@@ -180,13 +180,18 @@ TEST(HttpApiTokenTest, EveryCallButTheHealthChecksNeedsTheBearerToken) {
   EXPECT_EQ(get->status, 200);
 }
 
-TEST(HttpApiRateLimitTest, AClientOverItsRateGets429WithRetryAfterButHealthChecksPass) {
-  FakeService service;
+// A burst of 2 and one token every 2 s: none comes back during a test.
+HttpApi::Options RateLimited() {
   HttpApi::Options o;
   o.port = 0;
-  o.rate_limit_per_s = 0.5;  // one token every 2 s: none comes back during the test
+  o.rate_limit_per_s = 0.5;
   o.rate_limit_burst = 2;
-  HttpApi api(service, o);
+  return o;
+}
+
+TEST(HttpApiRateLimitTest, AClientOverItsRateGets429WithRetryAfterButHealthChecksPass) {
+  FakeService service;
+  HttpApi api(service, RateLimited());
   ASSERT_TRUE(api.Start().ok());
   httplib::Client client("127.0.0.1", api.port());
   EXPECT_EQ(client.Get("/v1/transactions/tx1")->status, 200);
@@ -206,11 +211,7 @@ TEST(HttpApiRateLimitTest, AClientOverItsRateGets429WithRetryAfterButHealthCheck
 // neither be refused nor spend the budget the page's own API calls need.
 TEST(HttpApiRateLimitTest, TheUisFilesAreNeverLimitedAndSpendNothing) {
   FakeService service;
-  HttpApi::Options o;
-  o.port = 0;
-  o.rate_limit_per_s = 0.5;  // one token every 2 s: none comes back during the test
-  o.rate_limit_burst = 2;
-  HttpApi api(service, o);
+  HttpApi api(service, RateLimited());
   ASSERT_TRUE(api.Start().ok());
   httplib::Client client("127.0.0.1", api.port());
   for (int load = 0; load < 5; ++load) {
