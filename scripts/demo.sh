@@ -34,12 +34,16 @@ wait_ready() {
 # shellcheck source=lib/demo_orders.sh
 source "$root/scripts/lib/demo_orders.sh"
 
-nats_port=$(free_port); api_port=$(free_port); inv_port=$(free_port); ord_port=$(free_port)
+nats_port=$(free_port); mon_port=$(free_port); api_port=$(free_port); inv_port=$(free_port)
+ord_port=$(free_port)
 nats_url="nats://127.0.0.1:$nats_port"
 api="http://127.0.0.1:$api_port"
 bin=build/release
 
-nats-server -a 127.0.0.1 -p "$nats_port" >"$work/nats.log" 2>&1 & pids+=($!)
+nats-server -a 127.0.0.1 -p "$nats_port" -m "$mon_port" >"$work/nats.log" 2>&1 & pids+=($!)
+# Services started before the server accepts connections come up retrying, their subscriptions
+# not yet registered, and would answer /healthz already: the first order would find no one.
+wait_ready "http://127.0.0.1:$mon_port/healthz"
 "$bin/coordinator/txc-coordinator" --nats-url "$nats_url" --http-addr "127.0.0.1:$api_port" \
   --db-path "$work/txc.db" >"$work/coordinator.log" 2>&1 & pids+=($!)
 "$bin/examples/inventory-service" --nats-url "$nats_url" --db "$work/inventory.db" \
