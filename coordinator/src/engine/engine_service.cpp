@@ -1,26 +1,9 @@
 #include "engine/engine_service.h"
 
-#include <algorithm>
-#include <chrono>
 #include <future>
 #include <memory>
 
 namespace txc::engine {
-
-template <typename T>
-bool EngineService::WaitUnlessStopping(std::future<T>& future, core::Duration timeout) const {
-  // Slices rather than one long wait: a stop must be noticed without a wake-up path into every
-  // waiter, and a waiter polling every 50 ms costs nothing measurable.
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!stopping_.load()) {
-    const auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= std::chrono::steady_clock::duration::zero()) break;
-    const auto slice =
-        std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(50));
-    if (future.wait_for(slice) == std::future_status::ready) return true;
-  }
-  return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-}
 
 Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) {
   // Between Shutdown() and the listener closing, nothing new is started.
@@ -42,36 +25,29 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
     b.after = command.branches[i].after;
     draft.branches.push_back(std::move(b));
   }
-  auto promise = std::make_shared<std::promise<Result<BeginOutcome>>>();
-  auto future = promise->get_future();
   // Waiting for the end is registered with the start: one trip through the engine, and no
   // window in which a fast transaction could finish unwatched.
-  std::shared_ptr<std::promise<std::optional<core::Transaction>>> terminal;
-  std::future<std::optional<core::Transaction>> terminal_future;
+  const auto started = TxWait::Clock::now();
+  auto wait = std::make_shared<TxWait>(/*want_end=*/command.wait.has_value());
+  WaitSet::Entry entry(waits_, *wait);
   Engine::Watcher on_terminal;
   if (command.wait) {
-    terminal = std::make_shared<std::promise<std::optional<core::Transaction>>>();
-    terminal_future = terminal->get_future();
-    on_terminal = [terminal](std::optional<core::Transaction> tx) {
-      terminal->set_value(std::move(tx));
-    };
+    on_terminal = [wait](std::optional<core::Transaction> tx) { wait->Ended(std::move(tx)); };
   }
   engine_.Begin(
-      std::move(draft),
-      [promise](Result<BeginOutcome> outcome) { promise->set_value(std::move(outcome)); },
+      std::move(draft), [wait](Result<BeginOutcome> outcome) { wait->Begun(std::move(outcome)); },
       std::move(on_terminal));
-  if (future.wait_for(begin_timeout_) != std::future_status::ready) {
+  TxWait::Arrived arrived =
+      wait->Wait(started + begin_timeout_, started + command.wait.value_or(core::Duration(0)));
+  if (!arrived.begun) {
     return Status::Unavailable("the coordinator did not log the transaction in time");
   }
-  Result<BeginOutcome> outcome = future.get();
-  if (!outcome.ok()) return outcome.status();
-  api::BeginResult result{std::move(outcome->tx), outcome->created};
+  if (!arrived.begun->ok()) return arrived.begun->status();
+  api::BeginResult result{std::move((*arrived.begun)->tx), (*arrived.begun)->created};
   if (!command.wait) return result;
-  if (WaitUnlessStopping(terminal_future, *command.wait)) {
-    if (std::optional<core::Transaction> tx = terminal_future.get()) {
-      result.tx = std::move(*tx);
-      return result;
-    }
+  if (arrived.ended && arrived.end) {
+    result.tx = std::move(*arrived.end);
+    return result;
   }
   // Still running when the wait ran out, or finished before (a replay): the log has it.
   auto now = Get(result.tx.id);
@@ -81,13 +57,14 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
 
 Result<core::Transaction> EngineService::AwaitTerminal(const std::string& id,
                                                        core::Duration max_wait) {
-  auto watched = std::make_shared<std::promise<std::optional<core::Transaction>>>();
-  auto future = watched->get_future();
-  engine_.Watch(
-      id, [watched](std::optional<core::Transaction> tx) { watched->set_value(std::move(tx)); });
-  if (!WaitUnlessStopping(future, max_wait)) return Get(id);  // as it is now
-  if (std::optional<core::Transaction> tx = future.get()) return std::move(*tx);
-  return Get(id);  // not driven by the engine: finished already, or unknown
+  const auto started = TxWait::Clock::now();
+  auto wait = std::make_shared<TxWait>(/*want_end=*/true);
+  WaitSet::Entry entry(waits_, *wait);
+  wait->Begun(BeginOutcome{});  // nothing to start: only the end is waited for
+  engine_.Watch(id, [wait](std::optional<core::Transaction> tx) { wait->Ended(std::move(tx)); });
+  TxWait::Arrived arrived = wait->Wait(started, started + max_wait);
+  if (arrived.ended && arrived.end) return std::move(*arrived.end);
+  return Get(id);  // as it is now: still running, or not driven by the engine (finished, unknown)
 }
 
 Result<core::Transaction> EngineService::Get(const std::string& id) {

@@ -4,10 +4,10 @@
 #pragma once
 
 #include <atomic>
-#include <future>
 
 #include "api/transaction_service.h"
 #include "engine/engine.h"
+#include "engine/tx_wait.h"
 #include "log/tx_log.h"
 #include "transport/transport.h"
 
@@ -30,19 +30,20 @@ class EngineService final : public api::TransactionService {
   // Ends every wait for a terminal state at once (those callers get the transaction as it is),
   // so a shutdown need not wait out clients' ?wait=true. Later waits return at once too, and
   // Begin refuses (kUnavailable).
-  void Shutdown() { stopping_.store(true); }
+  void Shutdown() {
+    stopping_.store(true);
+    waits_.StopAll();
+  }
 
  private:
   Result<core::Transaction> Operate(const std::string& id, core::Event action);
-  // future.wait_for(timeout), cut short by Shutdown(); true if the future is ready.
-  template <typename T>
-  bool WaitUnlessStopping(std::future<T>& future, core::Duration timeout) const;
 
   Engine& engine_;
   log::TxLog& log_;
   transport::Transport& transport_;
   core::Duration begin_timeout_;
   std::atomic<bool> stopping_{false};
+  WaitSet waits_;  // API threads waiting on the engine
 };
 
 }  // namespace txc::engine

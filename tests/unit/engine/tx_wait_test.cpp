@@ -1,0 +1,141 @@
+#include "engine/tx_wait.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <optional>
+#include <thread>
+
+namespace txc::engine {
+namespace {
+
+using Clock = TxWait::Clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+BeginOutcome Started(const std::string& id) {
+  BeginOutcome o;
+  o.tx.id = id;
+  return o;
+}
+
+core::Transaction Ended(const std::string& id) {
+  core::Transaction tx;
+  tx.id = id;
+  tx.state = core::TxState::kCommitted;
+  return tx;
+}
+
+TEST(TxWaitTest, AStartIsEnoughWhenTheEndIsNotWanted) {
+  TxWait w(/*want_end=*/false);
+  std::thread engine([&] { w.Begun(Started("t1")); });
+  const auto t0 = Clock::now();
+  TxWait::Arrived a = w.Wait(t0 + seconds(30), t0 + seconds(30));
+  engine.join();
+  ASSERT_TRUE(a.begun.has_value());
+  ASSERT_TRUE(a.begun->ok());
+  EXPECT_EQ((*a.begun)->tx.id, "t1");
+  EXPECT_FALSE(a.ended);
+  EXPECT_LT(Clock::now() - t0, seconds(10));
+}
+
+TEST(TxWaitTest, WaitsForTheEndAfterTheStartWhenAskedTo) {
+  TxWait w(/*want_end=*/true);
+  std::thread engine([&] {
+    w.Begun(Started("t1"));
+    w.Ended(Ended("t1"));
+  });
+  const auto t0 = Clock::now();
+  TxWait::Arrived a = w.Wait(t0 + seconds(30), t0 + seconds(30));
+  engine.join();
+  ASSERT_TRUE(a.begun.has_value());
+  ASSERT_TRUE(a.ended);
+  ASSERT_TRUE(a.end.has_value());
+  EXPECT_EQ(a.end->state, core::TxState::kCommitted);
+  EXPECT_LT(Clock::now() - t0, seconds(10));
+}
+
+TEST(TxWaitTest, TheEndWaitRunsOutAtItsDeadlineWithTheStartKept) {
+  TxWait w(/*want_end=*/true);
+  w.Begun(Started("t1"));
+  const auto t0 = Clock::now();
+  TxWait::Arrived a = w.Wait(t0 + seconds(30), t0 + milliseconds(20));
+  EXPECT_GE(Clock::now() - t0, milliseconds(20));
+  ASSERT_TRUE(a.begun.has_value());
+  EXPECT_FALSE(a.ended);
+}
+
+TEST(TxWaitTest, AFailedStartEndsTheWaitAtOnce) {
+  TxWait w(/*want_end=*/true);
+  std::thread engine([&] { w.Begun(Status::Unavailable("log poisoned")); });
+  const auto t0 = Clock::now();
+  TxWait::Arrived a = w.Wait(t0 + seconds(30), t0 + seconds(30));
+  engine.join();
+  ASSERT_TRUE(a.begun.has_value());
+  EXPECT_FALSE(a.begun->ok());
+  EXPECT_LT(Clock::now() - t0, seconds(10));
+}
+
+TEST(TxWaitTest, AStartThatNeverComesRunsOutAtTheStartDeadline) {
+  TxWait w(/*want_end=*/false);
+  const auto t0 = Clock::now();
+  TxWait::Arrived a = w.Wait(t0 + milliseconds(20), t0 + seconds(30));
+  EXPECT_GE(Clock::now() - t0, milliseconds(20));
+  EXPECT_FALSE(a.begun.has_value());
+}
+
+TEST(TxWaitTest, StopEndsTheWaitForTheEndButNotForTheStart) {
+  TxWait w(/*want_end=*/true);
+  w.Stop();
+  std::thread engine([&] { w.Begun(Started("t1")); });
+  const auto t0 = Clock::now();
+  TxWait::Arrived a = w.Wait(t0 + seconds(30), t0 + seconds(30));
+  engine.join();
+  // Stopped before it began waiting, it still waited for the start, and not for the end.
+  ASSERT_TRUE(a.begun.has_value());
+  EXPECT_FALSE(a.ended);
+  EXPECT_LT(Clock::now() - t0, seconds(10));
+}
+
+TEST(TxWaitTest, CallbacksAfterTheWaitReturnedAreDropped) {
+  TxWait w(/*want_end=*/true);
+  w.Begun(Started("t1"));
+  const auto t0 = Clock::now();
+  TxWait::Arrived a = w.Wait(t0, t0);
+  EXPECT_FALSE(a.ended);
+  w.Ended(Ended("t1"));  // the engine finishing after the client gave up: nothing to touch
+  w.Begun(Started("t1"));
+  SUCCEED();
+}
+
+TEST(WaitSetTest, StopAllEndsEveryRegisteredWaitForAnEnd) {
+  WaitSet set;
+  TxWait a(/*want_end=*/true), b(/*want_end=*/true), c(/*want_end=*/true);
+  a.Begun(Started("a"));
+  b.Begun(Started("b"));
+  c.Begun(Started("c"));
+  std::optional<WaitSet::Entry> ea(std::in_place, set, a);
+  WaitSet::Entry eb(set, b);
+  WaitSet::Entry ec(set, c);
+  ea.reset();  // removed from the list's tail: the others stay reachable
+  std::thread stopper([&] { set.StopAll(); });
+  const auto t0 = Clock::now();
+  EXPECT_FALSE(b.Wait(t0 + seconds(30), t0 + seconds(30)).ended);
+  EXPECT_FALSE(c.Wait(t0 + seconds(30), t0 + seconds(30)).ended);
+  stopper.join();
+  EXPECT_LT(Clock::now() - t0, seconds(10));
+}
+
+TEST(WaitSetTest, AWaitAddedAfterStopAllIsStoppedAtOnce) {
+  WaitSet set;
+  set.StopAll();
+  TxWait w(/*want_end=*/true);
+  w.Begun(Started("t1"));
+  WaitSet::Entry entry(set, w);
+  const auto t0 = Clock::now();
+  EXPECT_FALSE(w.Wait(t0 + seconds(30), t0 + seconds(30)).ended);
+  EXPECT_LT(Clock::now() - t0, seconds(10));
+}
+
+}  // namespace
+}  // namespace txc::engine
