@@ -19,12 +19,27 @@
 namespace txc::bench {
 namespace {
 
-int64_t StatusField(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+int64_t StatusField(const std::string& status_path, const std::string& field) {
+  std::ifstream in(status_path);
   for (std::string line; std::getline(in, line);) {
     if (line.rfind(field + ":", 0) == 0) return std::atoll(line.c_str() + field.size() + 1);
   }
   return 0;
+}
+
+std::string ProcStatus(pid_t pid) { return "/proc/" + std::to_string(pid) + "/status"; }
+
+// Context switches (voluntary and not) of every thread of `pid` so far (0 if it is gone).
+int64_t SwitchesOf(pid_t pid) {
+  int64_t n = 0;
+  std::error_code ec;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    const std::string status = task.path().string() + "/status";
+    n += StatusField(status, "voluntary_ctxt_switches") +
+         StatusField(status, "nonvoluntary_ctxt_switches");
+  }
+  return n;
 }
 
 // utime + stime of `pid`, in seconds (0 if it is gone).
@@ -142,18 +157,25 @@ std::vector<std::string> BenchTopology::EchoResponders(int n) {
 }
 
 int64_t BenchTopology::CoordinatorPeakRssKb() const {
-  return coordinator_ ? StatusField(coordinator_->pid(), "VmHWM") : 0;
+  return coordinator_ ? StatusField(ProcStatus(coordinator_->pid()), "VmHWM") : 0;
 }
 
 int64_t BenchTopology::CoordinatorRssKb() const {
-  return coordinator_ ? StatusField(coordinator_->pid(), "VmRSS") : 0;
+  return coordinator_ ? StatusField(ProcStatus(coordinator_->pid()), "VmRSS") : 0;
 }
 
 BenchTopology::CpuSeconds BenchTopology::Cpu() const {
   CpuSeconds cpu;
-  if (coordinator_) cpu.coordinator = CpuSecondsOf(coordinator_->pid());
+  if (coordinator_) {
+    cpu.coordinator = CpuSecondsOf(coordinator_->pid());
+    cpu.coordinator_switches = SwitchesOf(coordinator_->pid());
+  }
   cpu.system = cpu.coordinator + (nats_.Running() ? CpuSecondsOf(nats_.pid()) : 0);
-  for (const auto& p : participants_) cpu.system += CpuSecondsOf(p->pid());
+  cpu.system_switches = cpu.coordinator_switches + (nats_.Running() ? SwitchesOf(nats_.pid()) : 0);
+  for (const auto& p : participants_) {
+    cpu.system += CpuSecondsOf(p->pid());
+    cpu.system_switches += SwitchesOf(p->pid());
+  }
   return cpu;
 }
 

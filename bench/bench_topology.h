@@ -37,11 +37,15 @@ class BenchTopology {
   int64_t CoordinatorPeakRssKb() const;
   int64_t CoordinatorRssKb() const;
   // CPU time (user + system) used so far by the coordinator, and by it together with the
-  // participants and nats-server (everything but this driver), in seconds. On a machine whose
-  // cores are all busy, CPU per transaction is steadier than throughput.
+  // participants and nats-server (everything but this driver), in seconds; and the context
+  // switches of all their threads. On a machine whose cores are all busy, CPU per transaction
+  // is steadier than throughput, and switches per transaction steadier still: on this
+  // project's VMs a thread hand-off is among the dearest things a transaction does.
   struct CpuSeconds {
     double coordinator = 0;
     double system = 0;
+    int64_t coordinator_switches = 0;
+    int64_t system_switches = 0;
   };
   CpuSeconds Cpu() const;
 

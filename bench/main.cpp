@@ -64,24 +64,27 @@ struct Row {
   double baseline_tps = 0;
   int64_t rss_kb = 0;
   uint64_t failed = 0;
-  double coordinator_us_per_tx = 0;  // CPU time per transaction of the measured period
-  double system_us_per_tx = 0;       // the same for coordinator, participants and nats-server
+  double coordinator_us_per_tx = 0;        // CPU time per transaction of the measured period
+  double system_us_per_tx = 0;             // the same for coordinator, participants and nats-server
+  double coordinator_switches_per_tx = 0;  // context switches of all its threads
+  double system_switches_per_tx = 0;
 };
 
 void PrintHeader() {
-  std::printf("%-5s %3s %6s %10s %8s %8s %8s %8s %12s %7s %9s %10s %10s\n", "proto", "n", "flight",
-              "tx/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "baseline/s", "ratio", "rss MB",
-              "coord us", "all us");
+  std::printf("%-5s %3s %6s %10s %8s %8s %8s %8s %12s %7s %9s %10s %10s %10s %8s\n", "proto", "n",
+              "flight", "tx/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "baseline/s", "ratio",
+              "rss MB", "coord us", "all us", "coord csw", "all csw");
 }
 
 void PrintRow(const Row& r) {
-  std::printf("%-5s %3d %6d %10.0f %8s %8s %8s %8s %12.0f %7s %9.1f %10.0f %10.0f%s\n",
+  std::printf("%-5s %3d %6d %10.0f %8s %8s %8s %8s %12.0f %7s %9.1f %10.0f %10.0f %10.1f %8.1f%s\n",
               r.protocol.c_str(), r.participants, r.in_flight, r.tps, Ms(r.p50).c_str(),
               Ms(r.p90).c_str(), Ms(r.p99).c_str(), Ms(r.max).c_str(), r.baseline_tps,
               r.baseline_tps > 0
                   ? (std::to_string(static_cast<int>(100 * r.tps / r.baseline_tps)) + "%").c_str()
                   : "-",
               static_cast<double>(r.rss_kb) / 1024.0, r.coordinator_us_per_tx, r.system_us_per_tx,
+              r.coordinator_switches_per_tx, r.system_switches_per_tx,
               r.failed ? (" (" + std::to_string(r.failed) + " failed)").c_str() : "");
   std::fflush(stdout);
 }
@@ -110,6 +113,10 @@ Row Measure(BenchTopology& topo, const std::string& protocol, int participants, 
     const double n = static_cast<double>(r.completed);
     row.coordinator_us_per_tx = 1e6 * (cpu_end.coordinator - cpu_start.coordinator) / n;
     row.system_us_per_tx = 1e6 * (cpu_end.system - cpu_start.system) / n;
+    row.coordinator_switches_per_tx =
+        static_cast<double>(cpu_end.coordinator_switches - cpu_start.coordinator_switches) / n;
+    row.system_switches_per_tx =
+        static_cast<double>(cpu_end.system_switches - cpu_start.system_switches) / n;
   }
   row.tps = static_cast<double>(r.completed) / std::max(r.seconds, 0.001);
   row.p50 = Percentile(r.latency_us, 0.50);
