@@ -41,8 +41,8 @@ api="http://127.0.0.1:$api_port"
 bin=build/release
 
 nats-server -a 127.0.0.1 -p "$nats_port" -m "$mon_port" >"$work/nats.log" 2>&1 & pids+=($!)
-# Services started before the server accepts connections come up retrying, their subscriptions
-# not yet registered, and would answer /healthz already: the first order would find no one.
+# Started first, the services would come up retrying; their /healthz says ok only once connected
+# (and subscribed), so the waits below hold either way, but a server that is up saves the retries.
 wait_ready "http://127.0.0.1:$mon_port/healthz"
 "$bin/coordinator/txc-coordinator" --nats-url "$nats_url" --http-addr "127.0.0.1:$api_port" \
   --db-path "$work/txc.db" >"$work/coordinator.log" 2>&1 & pids+=($!)

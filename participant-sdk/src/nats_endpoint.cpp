@@ -116,6 +116,10 @@ Result<std::string> NatsEndpoint::Request(std::string_view subject, std::string_
                      static_cast<size_t>(natsMsg_GetDataLength(reply.get())));
 }
 
+bool NatsEndpoint::Connected() const {
+  return nc_ && natsConnection_Status(nc_.get()) == NATS_CONN_STATUS_CONNECTED;
+}
+
 void NatsEndpoint::StopReceiving() {
   if (drained_ || !sub_ || !complete_cb_set_) return;
   drained_ = true;

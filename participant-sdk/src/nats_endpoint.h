@@ -69,6 +69,10 @@ class NatsEndpoint {
   Result<std::string> Request(std::string_view subject, std::string_view data,
                               std::chrono::milliseconds timeout);
 
+  // True while the connection is up. nats.c re-sends the subscription before it reports a
+  // (re)connection, so from then on the server routes requests here.
+  bool Connected() const;
+
   // Publishes `body` to `reply_to`, subject to the fault injection of Options; a flusher thread
   // writes it out with whatever else is buffered (nats_flusher.h). Thread-safe.
   void Reply(const std::string& reply_to, const std::string& body);

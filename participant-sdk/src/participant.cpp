@@ -324,6 +324,14 @@ Result<std::optional<std::string>> Participant::BranchState(const std::string& g
   return std::optional<std::string>(sdk::BranchStateName((*record)->state));
 }
 
+bool Participant::Connected() const {
+  Impl& impl = *impl_;
+  // Not while Start or Stop runs (Stop holds the lock for a whole drain): a health check must
+  // not wait for it, and neither state is ready.
+  std::unique_lock lock(impl.lifecycle_mu, std::try_to_lock);
+  return lock.owns_lock() && impl.phase == Impl::Phase::kStarted && impl.endpoint->Connected();
+}
+
 Participant::Counters Participant::counters() const { return impl_->counters.Snapshot(); }
 
 const Participant::Options& Participant::options() const { return impl_->options; }

@@ -75,5 +75,27 @@ TEST_P(ExamplesE2eTest, AnOrderInStockSucceedsAndOneOutOfStockLeavesNothingBehin
 
 INSTANTIATE_TEST_SUITE_P(Protocols, ExamplesE2eTest, ::testing::Values("2pc", "3pc", "saga"));
 
+class ExampleHealthTest : public E2eTest {};
+
+// A service is healthy only while requests can reach it: the demo once sent its first order to a
+// service that said ok before its NATS connection (and subscription) existed.
+TEST_F(ExampleHealthTest, HealthzSaysOkOnlyWhileConnectedToNats) {
+  nats_.Stop();
+  const int port = FreePort();
+  StartNamed("inventory",
+             {TXC_INVENTORY_SERVICE_BIN, "--nats-url", nats_.url(), "--db", Path("inventory.db"),
+              "--http-addr", "127.0.0.1:" + std::to_string(port), "--stock", "widget=10"});
+  httplib::Client c("127.0.0.1", port);
+  const auto status = [&c] {
+    auto res = c.Get("/healthz");
+    return res ? res->status : 0;
+  };
+  EXPECT_EQ(status(), 503);
+  ASSERT_TRUE(nats_.Start());
+  EXPECT_TRUE(WaitFor([&] { return status() == 200; }, std::chrono::seconds(20)));
+  nats_.Stop();
+  EXPECT_TRUE(WaitFor([&] { return status() == 503; }, std::chrono::seconds(20)));
+}
+
 }  // namespace
 }  // namespace txc::testing

@@ -205,6 +205,11 @@ class Participant {
   // record. Errors: kUnavailable (database).
   Result<std::optional<std::string>> BranchState(const std::string& gid, int branch);
 
+  // True while started and connected to NATS, so that requests reach this instance (what a
+  // service's health check should report). False before Start, while (re)connecting, and while
+  // stopping or stopped.
+  bool Connected() const;
+
   Counters counters() const;
   const Options& options() const;
   // This instance's id in its heartbeats: "<name>-<16 hex digits>", random per Participant.

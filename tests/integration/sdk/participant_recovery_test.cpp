@@ -174,8 +174,11 @@ TEST_F(SdkTest, ReconnectsAfterNatsServerRestart) {
 TEST_F(SdkTest, StartsBeforeNatsServerIsUp) {
   server_.Stop();
   auto p = Make();
+  EXPECT_FALSE(p->Connected());  // not started
   ASSERT_TRUE(p->Start().ok());  // does not block or fail: keeps trying
+  EXPECT_FALSE(p->Connected());
   ASSERT_TRUE(server_.Start());
+  ASSERT_TRUE(WaitFor([&] { return p->Connected(); }, std::chrono::seconds(20)));
   ASSERT_TRUE(WaitFor(
       [&] {
         auto reply = coordinator_->Send(Req("g1", Op::kPrepare), milliseconds(300));
@@ -183,6 +186,13 @@ TEST_F(SdkTest, StartsBeforeNatsServerIsUp) {
       },
       std::chrono::seconds(20)));
   EXPECT_EQ(State(*p, "g1"), "prepared");
+
+  server_.Stop();
+  ASSERT_TRUE(WaitFor([&] { return !p->Connected(); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(server_.Start());
+  ASSERT_TRUE(WaitFor([&] { return p->Connected(); }, std::chrono::seconds(20)));
+  p->Stop();
+  EXPECT_FALSE(p->Connected());
 }
 
 TEST_F(SdkTest, StopsCleanlyWhenNeverConnected) {
