@@ -42,13 +42,13 @@ ENTRYPOINT ["txc-coordinator"]
 FROM runtime AS order-service
 COPY --from=build /out/order-service /usr/local/bin/
 EXPOSE 8081
-HEALTHCHECK --interval=2s --timeout=2s --retries=15 CMD curl -fs http://127.0.0.1:8081/healthz
+HEALTHCHECK --interval=2s --timeout=2s --retries=15 CMD curl -fs http://127.0.0.1:8081/readyz
 ENTRYPOINT ["order-service", "--db", "/data/order.db", "--http-addr", "0.0.0.0:8081"]
 
 FROM runtime AS inventory-service
 COPY --from=build /out/inventory-service /usr/local/bin/
 EXPOSE 8082
-HEALTHCHECK --interval=2s --timeout=2s --retries=15 CMD curl -fs http://127.0.0.1:8082/healthz
+HEALTHCHECK --interval=2s --timeout=2s --retries=15 CMD curl -fs http://127.0.0.1:8082/readyz
 ENTRYPOINT ["inventory-service", "--db", "/data/inventory.db", "--http-addr", "0.0.0.0:8082"]
 
 # nats-server from Debian, with JetStream.

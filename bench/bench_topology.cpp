@@ -29,13 +29,14 @@ int64_t StatusField(const std::string& status_path, const std::string& field) {
 
 std::string ProcStatus(pid_t pid) { return "/proc/" + std::to_string(pid) + "/status"; }
 
-// Context switches (voluntary and not) of every thread of `pid` so far (0 if it is gone).
+// Context switches (voluntary and not) of every thread of `pid` so far (0 if it is gone). Threads
+// that have exited are not counted: the processes measured keep theirs (pools) for their life.
 int64_t SwitchesOf(pid_t pid) {
   int64_t n = 0;
   std::error_code ec;
-  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
-    const std::string status = task.path().string() + "/status";
+  std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/task", ec);
+  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const std::string status = it->path().string() + "/status";
     n += StatusField(status, "voluntary_ctxt_switches") +
          StatusField(status, "nonvoluntary_ctxt_switches");
   }

@@ -79,8 +79,8 @@ wait_inside() {
 }
 for _ in $(seq 300); do curl -fs "$api/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 curl -fs "$api/readyz" >/dev/null || { compose logs 2>&1 | tail -n 40; exit 1; }
-wait_inside "${project}_order_1" http://127.0.0.1:8081/healthz
-wait_inside "${project}_inventory_1" http://127.0.0.1:8082/healthz
+wait_inside "${project}_order_1" http://127.0.0.1:8081/readyz
+wait_inside "${project}_inventory_1" http://127.0.0.1:8082/readyz
 echo "== ready in $(($(date +%s) - start)) s"
 
 # shellcheck source=lib/demo_orders.sh

@@ -41,8 +41,9 @@ api="http://127.0.0.1:$api_port"
 bin=build/release
 
 nats-server -a 127.0.0.1 -p "$nats_port" -m "$mon_port" >"$work/nats.log" 2>&1 & pids+=($!)
-# Started first, the services would come up retrying; their /healthz says ok only once connected
-# (and subscribed), so the waits below hold either way, but a server that is up saves the retries.
+# Started first, the services would come up retrying; their /readyz says ready only once
+# connected (and subscribed), so the waits below hold either way, but a server that is up saves
+# the retries.
 wait_ready "http://127.0.0.1:$mon_port/healthz"
 "$bin/coordinator/txc-coordinator" --nats-url "$nats_url" --http-addr "127.0.0.1:$api_port" \
   --db-path "$work/txc.db" >"$work/coordinator.log" 2>&1 & pids+=($!)
@@ -51,8 +52,8 @@ wait_ready "http://127.0.0.1:$mon_port/healthz"
 "$bin/examples/order-service" --nats-url "$nats_url" --db "$work/order.db" \
   --http-addr "127.0.0.1:$ord_port" >"$work/order.log" 2>&1 & pids+=($!)
 wait_ready "$api/readyz"
-wait_ready "http://127.0.0.1:$inv_port/healthz"
-wait_ready "http://127.0.0.1:$ord_port/healthz"
+wait_ready "http://127.0.0.1:$inv_port/readyz"
+wait_ready "http://127.0.0.1:$ord_port/readyz"
 echo "== running: coordinator $api, nats $nats_url (logs in $work)"
 
 failures=0

@@ -97,11 +97,14 @@ int RunService(
     const auto colon = flags.http_addr.rfind(':');
     const std::string host = flags.http_addr.substr(0, colon);
     const int port = std::atoi(flags.http_addr.substr(colon + 1).c_str());
-    // Healthy once requests can reach this service: before its NATS connection is up (and its
+    http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"status":"ok"})", "application/json");
+    });
+    // Ready once requests can reach this service: before its NATS connection is up (and its
     // subscription with it), a transaction sent to it would find no responders.
-    http.Get("/healthz", [&participant](const httplib::Request&, httplib::Response& res) {
+    http.Get("/readyz", [&participant](const httplib::Request&, httplib::Response& res) {
       if (participant.Connected()) {
-        res.set_content(R"({"status":"ok"})", "application/json");
+        res.set_content(R"({"status":"ready"})", "application/json");
         return;
       }
       res.status = 503;

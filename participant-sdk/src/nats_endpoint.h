@@ -69,8 +69,9 @@ class NatsEndpoint {
   Result<std::string> Request(std::string_view subject, std::string_view data,
                               std::chrono::milliseconds timeout);
 
-  // True while the connection is up. nats.c re-sends the subscription before it reports a
-  // (re)connection, so from then on the server routes requests here.
+  // True while the connection is up. nats.c has the subscription queued for the server by then
+  // (it re-sends it on every reconnection before reporting it); the server has it a round trip
+  // later.
   bool Connected() const;
 
   // Publishes `body` to `reply_to`, subject to the fault injection of Options; a flusher thread

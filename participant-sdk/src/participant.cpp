@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <mutex>
 #include <random>
+#include <shared_mutex>
 #include <utility>
 
 #include "branch_store.h"
@@ -58,9 +59,9 @@ struct Participant::Impl {
   std::unique_ptr<sdk::BranchStore> store;
   sdk::CounterSet counters;
 
-  std::mutex lifecycle_mu;
-  Phase phase = Phase::kCreated;  // guarded by lifecycle_mu
-  sdk::Handlers handlers;         // guarded by lifecycle_mu; copied into the dispatcher at Start
+  std::shared_mutex lifecycle_mu;  // shared only by Connected(), which must not wait
+  Phase phase = Phase::kCreated;   // guarded by lifecycle_mu
+  sdk::Handlers handlers;          // guarded by lifecycle_mu; copied into the dispatcher at Start
   // Created by Start, destroyed by Stop (callbacks only run in between).
   std::unique_ptr<sdk::Dispatcher> dispatcher;
   std::unique_ptr<sdk::RequestBatcher> batcher;
@@ -327,8 +328,8 @@ Result<std::optional<std::string>> Participant::BranchState(const std::string& g
 bool Participant::Connected() const {
   Impl& impl = *impl_;
   // Not while Start or Stop runs (Stop holds the lock for a whole drain): a health check must
-  // not wait for it, and neither state is ready.
-  std::unique_lock lock(impl.lifecycle_mu, std::try_to_lock);
+  // not wait for it, and neither state is ready. Concurrent checks do not exclude each other.
+  std::shared_lock lock(impl.lifecycle_mu, std::try_to_lock);
   return lock.owns_lock() && impl.phase == Impl::Phase::kStarted && impl.endpoint->Connected();
 }
 

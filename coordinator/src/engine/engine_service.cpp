@@ -2,8 +2,18 @@
 
 #include <future>
 #include <memory>
+#include <optional>
 
 namespace txc::engine {
+namespace {
+
+// The engine's watcher for `wait`: it keeps the wait alive, as the engine may call it after the
+// API thread has given up.
+Engine::Watcher EndOf(const std::shared_ptr<TxWait>& wait) {
+  return [wait](std::optional<core::Transaction> tx) { wait->Ended(std::move(tx)); };
+}
+
+}  // namespace
 
 Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) {
   // Between Shutdown() and the listener closing, nothing new is started.
@@ -29,10 +39,11 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
   // window in which a fast transaction could finish unwatched.
   const auto started = TxWait::Clock::now();
   auto wait = std::make_shared<TxWait>(/*want_end=*/command.wait.has_value());
-  WaitSet::Entry entry(waits_, *wait);
+  std::optional<WaitSet::Entry> entry;  // a shutdown cuts only waits for an end short
   Engine::Watcher on_terminal;
   if (command.wait) {
-    on_terminal = [wait](std::optional<core::Transaction> tx) { wait->Ended(std::move(tx)); };
+    entry.emplace(waits_, *wait);
+    on_terminal = EndOf(wait);
   }
   engine_.Begin(
       std::move(draft), [wait](Result<BeginOutcome> outcome) { wait->Begun(std::move(outcome)); },
@@ -45,7 +56,7 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
   if (!arrived.begun->ok()) return arrived.begun->status();
   api::BeginResult result{std::move((*arrived.begun)->tx), (*arrived.begun)->created};
   if (!command.wait) return result;
-  if (arrived.ended && arrived.end) {
+  if (arrived.end) {
     result.tx = std::move(*arrived.end);
     return result;
   }
@@ -61,9 +72,9 @@ Result<core::Transaction> EngineService::AwaitTerminal(const std::string& id,
   auto wait = std::make_shared<TxWait>(/*want_end=*/true);
   WaitSet::Entry entry(waits_, *wait);
   wait->Begun(BeginOutcome{});  // nothing to start: only the end is waited for
-  engine_.Watch(id, [wait](std::optional<core::Transaction> tx) { wait->Ended(std::move(tx)); });
+  engine_.Watch(id, EndOf(wait));
   TxWait::Arrived arrived = wait->Wait(started, started + max_wait);
-  if (arrived.ended && arrived.end) return std::move(*arrived.end);
+  if (arrived.end) return std::move(*arrived.end);
   return Get(id);  // as it is now: still running, or not driven by the engine (finished, unknown)
 }
 

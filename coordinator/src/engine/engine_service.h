@@ -43,7 +43,7 @@ class EngineService final : public api::TransactionService {
   transport::Transport& transport_;
   core::Duration begin_timeout_;
   std::atomic<bool> stopping_{false};
-  WaitSet waits_;  // API threads waiting on the engine
+  WaitSet waits_;  // so that Shutdown() can answer every client waiting for an end at once
 };
 
 }  // namespace txc::engine

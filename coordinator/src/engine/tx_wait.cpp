@@ -9,7 +9,7 @@ void TxWait::Begun(Result<BeginOutcome> outcome) {
   {
     std::lock_guard lock(mu_);
     if (taken_) return;
-    wake = !want_end_ || !outcome.ok() || arrived_.ended || stopped_;
+    wake = !want_end_ || !outcome.ok() || arrived_.ended || stopped_ || Clock::now() >= ended_by_;
     arrived_.begun = std::move(outcome);
   }
   if (wake) cv_.notify_one();
@@ -35,6 +35,7 @@ void TxWait::Stop() {
 
 TxWait::Arrived TxWait::Wait(Clock::time_point begun_by, Clock::time_point ended_by) {
   std::unique_lock lock(mu_);
+  ended_by_ = ended_by;
   while (true) {
     const auto& begun = arrived_.begun;
     // A stop ends only the wait for the end: the start is being logged and will be answered.
@@ -44,7 +45,9 @@ TxWait::Arrived TxWait::Wait(Clock::time_point begun_by, Clock::time_point ended
     cv_.wait_until(lock, deadline);
   }
   taken_ = true;
-  return std::move(arrived_);
+  Arrived out = std::move(arrived_);
+  arrived_ = {};
+  return out;
 }
 
 void WaitSet::Add(TxWait* w) {

@@ -1,8 +1,9 @@
 // TxWait: an API thread waiting on the engine for one transaction: its start durably logged and,
 // when the client asked to wait, its end. The engine's callbacks fill it in; the waiting thread
-// sleeps once and is woken once. (Two futures plus polling for shutdown cost a ?wait=true request
-// two or three wake-ups; on this project's 2-core VMs a wake-up is the dearest thing a request
-// does: docs/benchmarks.md.)
+// sleeps once and is woken once (twice if the start takes until its deadline to be logged). Two
+// futures plus polling for shutdown cost a ?wait=true request three or four wake-ups, and on
+// this project's 2-core VMs a wake-up is among the dearest things a request does
+// (docs/benchmarks.md).
 //
 // WaitSet: every TxWait in progress, so that a shutdown can end them all at once.
 #pragma once
@@ -36,9 +37,9 @@ class TxWait {
   };
 
   // Blocks until the start is known and, if wanted, the end too; or the start failed; or
-  // the deadline that applies (`begun_by` for the start, `ended_by` for the end). Stop() cuts
-  // the wait for the end short, not the one for the start.
-  // Takes what arrived: callbacks that come later are dropped.
+  // the deadline that applies (`begun_by` for the start; `ended_by` for the end, which a start
+  // arriving after it does not wait out). Stop() cuts the wait for the end short, not the one
+  // for the start. Takes what arrived: callbacks that come later are dropped.
   Arrived Wait(Clock::time_point begun_by, Clock::time_point ended_by);
 
  private:
@@ -47,10 +48,11 @@ class TxWait {
   const bool want_end_;
   std::mutex mu_;
   std::condition_variable cv_;
-  Arrived arrived_;         // guarded by mu_
-  bool stopped_ = false;    // guarded by mu_
-  bool taken_ = false;      // guarded by mu_; Wait has returned
-  TxWait* prev_ = nullptr;  // WaitSet's list, guarded by its mutex
+  Arrived arrived_;                                        // guarded by mu_
+  Clock::time_point ended_by_ = Clock::time_point::max();  // guarded by mu_; set by Wait
+  bool stopped_ = false;                                   // guarded by mu_
+  bool taken_ = false;                                     // guarded by mu_; Wait has returned
+  TxWait* prev_ = nullptr;                                 // WaitSet's list, guarded by its mutex
   TxWait* next_ = nullptr;
 };
 

@@ -205,9 +205,10 @@ class Participant {
   // record. Errors: kUnavailable (database).
   Result<std::optional<std::string>> BranchState(const std::string& gid, int branch);
 
-  // True while started and connected to NATS, so that requests reach this instance (what a
-  // service's health check should report). False before Start, while (re)connecting, and while
-  // stopping or stopped.
+  // True while started and connected to NATS: requests reach this instance (from a round trip
+  // after the connection, when the server has its re-sent subscription). What a service's
+  // readiness check should report. False before Start, while (re)connecting, and while stopping
+  // or stopped.
   bool Connected() const;
 
   Counters counters() const;

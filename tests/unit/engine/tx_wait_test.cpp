@@ -84,28 +84,53 @@ TEST(TxWaitTest, AStartThatNeverComesRunsOutAtTheStartDeadline) {
   EXPECT_FALSE(a.begun.has_value());
 }
 
-TEST(TxWaitTest, StopEndsTheWaitForTheEndButNotForTheStart) {
+TEST(TxWaitTest, StopDoesNotCutTheWaitForTheStart) {
+  TxWait w(/*want_end=*/true);
+  w.Stop();
+  const auto t0 = Clock::now();
+  TxWait::Arrived a = w.Wait(t0 + milliseconds(20), t0 + seconds(30));
+  // Stopped before it began waiting, it still waited for the start until its deadline.
+  EXPECT_GE(Clock::now() - t0, milliseconds(20));
+  EXPECT_FALSE(a.begun.has_value());
+}
+
+TEST(TxWaitTest, StopEndsTheWaitForTheEndOnceTheStartIsKnown) {
   TxWait w(/*want_end=*/true);
   w.Stop();
   std::thread engine([&] { w.Begun(Started("t1")); });
   const auto t0 = Clock::now();
   TxWait::Arrived a = w.Wait(t0 + seconds(30), t0 + seconds(30));
   engine.join();
-  // Stopped before it began waiting, it still waited for the start, and not for the end.
   ASSERT_TRUE(a.begun.has_value());
   EXPECT_FALSE(a.ended);
   EXPECT_LT(Clock::now() - t0, seconds(10));
+}
+
+TEST(TxWaitTest, AStartAfterTheEndDeadlineIsNotWaitedOutToTheStartDeadline) {
+  TxWait w(/*want_end=*/true);
+  const auto t0 = Clock::now();
+  std::thread engine([&] {
+    // Not synchronisation: the case under test is a start that arrives after the end's deadline.
+    std::this_thread::sleep_until(t0 + milliseconds(20));
+    w.Begun(Started("t1"));
+  });
+  TxWait::Arrived a = w.Wait(t0 + seconds(30), t0 + milliseconds(10));
+  engine.join();
+  EXPECT_LT(Clock::now() - t0, seconds(10));
+  ASSERT_TRUE(a.begun.has_value());
+  EXPECT_FALSE(a.ended);
 }
 
 TEST(TxWaitTest, CallbacksAfterTheWaitReturnedAreDropped) {
   TxWait w(/*want_end=*/true);
   w.Begun(Started("t1"));
   const auto t0 = Clock::now();
-  TxWait::Arrived a = w.Wait(t0, t0);
-  EXPECT_FALSE(a.ended);
-  w.Ended(Ended("t1"));  // the engine finishing after the client gave up: nothing to touch
+  EXPECT_FALSE(w.Wait(t0, t0).ended);
+  w.Ended(Ended("t1"));  // the engine finishing after the client gave up
   w.Begun(Started("t1"));
-  SUCCEED();
+  TxWait::Arrived again = w.Wait(t0, t0);
+  EXPECT_FALSE(again.begun.has_value());
+  EXPECT_FALSE(again.ended);
 }
 
 TEST(WaitSetTest, StopAllEndsEveryRegisteredWaitForAnEnd) {
@@ -114,10 +139,13 @@ TEST(WaitSetTest, StopAllEndsEveryRegisteredWaitForAnEnd) {
   a.Begun(Started("a"));
   b.Begun(Started("b"));
   c.Begun(Started("c"));
+  TxWait d(/*want_end=*/true);
   std::optional<WaitSet::Entry> ea(std::in_place, set, a);
   WaitSet::Entry eb(set, b);
+  std::optional<WaitSet::Entry> ed(std::in_place, set, d);
   WaitSet::Entry ec(set, c);
-  ea.reset();  // removed from the list's tail: the others stay reachable
+  ea.reset();  // the list's tail
+  ed.reset();  // and a middle one: the others stay reachable
   std::thread stopper([&] { set.StopAll(); });
   const auto t0 = Clock::now();
   EXPECT_FALSE(b.Wait(t0 + seconds(30), t0 + seconds(30)).ended);
