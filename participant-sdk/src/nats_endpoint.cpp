@@ -37,15 +37,6 @@ NatsEndpoint::NatsEndpoint(Options options, MessageFn on_message, CounterSet* co
 
 NatsEndpoint::~NatsEndpoint() { Close(); }
 
-Result<std::unique_ptr<NatsEndpoint>> NatsEndpoint::Open(Options options, MessageFn on_message,
-                                                         CounterSet* counters) {
-  std::unique_ptr<NatsEndpoint> endpoint(
-      new NatsEndpoint(std::move(options), std::move(on_message), counters));
-  // On failure the destructor closes whatever was opened and waits for its callbacks.
-  TXC_RETURN_IF_ERROR(endpoint->Connect());
-  return endpoint;
-}
-
 Status NatsEndpoint::Connect() {
   natsOptions* raw_opts = nullptr;
   natsStatus s = natsOptions_Create(&raw_opts);

@@ -55,11 +55,14 @@ class NatsEndpoint {
   using MessageFn = std::function<void(std::string_view subject, std::string_view data,
                                        const std::string& reply_to)>;
 
+  // No I/O yet: whoever keeps the endpoint can hold it before a message can arrive (and be
+  // answered through it). `counters` must outlive the endpoint.
+  NatsEndpoint(Options options, MessageFn on_message, CounterSet* counters);
   // Connects (or, if the server is not reachable yet, keeps trying in the background) and
-  // subscribes. `counters` must outlive the endpoint. Errors: kInvalidArgument (bad URL),
-  // kUnavailable.
-  static Result<std::unique_ptr<NatsEndpoint>> Open(Options options, MessageFn on_message,
-                                                    CounterSet* counters);
+  // subscribes: `on_message` may run from here on, even before this returns. Errors:
+  // kInvalidArgument (bad URL), kUnavailable; the endpoint is then only fit to be destroyed
+  // (which closes what was opened and waits for its callbacks).
+  Status Connect();
   ~NatsEndpoint();
   NatsEndpoint(const NatsEndpoint&) = delete;
   NatsEndpoint& operator=(const NatsEndpoint&) = delete;
@@ -86,8 +89,6 @@ class NatsEndpoint {
   void Close();
 
  private:
-  NatsEndpoint(Options options, MessageFn on_message, CounterSet* counters);
-  Status Connect();
   // Publishes `body` on the heartbeat subject (buffered; the caller flushes).
   void PublishHeartbeat(const std::string& body);
   // How many times to publish the next reply: 1, or 0/2 when fault injection says so.

@@ -255,19 +255,21 @@ Status Participant::Start() {
                                               o.heartbeat_interval};
   heartbeat.leaving = true;
   endpoint_options.leaving = wire::Encode(heartbeat);
-  auto endpoint = sdk::NatsEndpoint::Open(
+  // Held before it connects: a request or a peer's query can arrive while Connect still waits
+  // for its round trip, and is answered through impl.endpoint (it used to be null then).
+  impl.endpoint = std::make_unique<sdk::NatsEndpoint>(
       std::move(endpoint_options),
       [&impl](std::string_view subject, std::string_view data, const std::string& reply_to) {
         impl.OnMessage(subject, data, reply_to);
       },
       &impl.counters);
-  if (!endpoint.ok()) {
-    // No callback can run any more: Open closed what it opened, so nothing was queued.
+  if (Status connected = impl.endpoint->Connect(); !connected.ok()) {
+    impl.batcher->Stop();   // what arrived is answered while the endpoint still exists
+    impl.endpoint.reset();  // closes what was opened; no callback runs after this
     impl.batcher.reset();
     impl.dispatcher.reset();
-    return endpoint.status().WithContext("participant " + o.name);
+    return connected.WithContext("participant " + o.name);
   }
-  impl.endpoint = std::move(endpoint).value();
   impl.resolver = std::make_unique<sdk::InDoubtResolver>(
       sdk::InDoubtResolver::Options{o.name, o.in_doubt_after, o.resolve_interval}, impl.store.get(),
       impl.dispatcher.get(),

@@ -3,6 +3,7 @@
 // one service share the load.
 #include <atomic>
 #include <mutex>
+#include <thread>
 
 #include "sdk_fixture.h"
 
@@ -193,6 +194,43 @@ TEST_F(SdkTest, StartsBeforeNatsServerIsUp) {
   ASSERT_TRUE(WaitFor([&] { return p->Connected(); }, std::chrono::seconds(20)));
   p->Stop();
   EXPECT_FALSE(p->Connected());
+}
+
+// A peer's state queries (answered on the delivery thread) sent nonstop while participants start:
+// one that arrived before Start returned used to be answered through an endpoint not yet stored
+// (a crash, seen once in the 3PC restart test).
+TEST_F(SdkTest, QueriesArrivingWhileStartConnectsAreAnswered) {
+  natsConnection* nc = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, server_.url().c_str()), NATS_OK);
+  std::atomic<int> answered{0};
+  natsSubscription* sub = nullptr;
+  ASSERT_EQ(natsConnection_Subscribe(
+                &sub, nc, "test.peer.answers",
+                [](natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+                  ++*static_cast<std::atomic<int>*>(closure);
+                  natsMsg_Destroy(msg);
+                },
+                &answered),
+            NATS_OK);
+  std::atomic<bool> stop{false};
+  std::thread peer([&] {
+    const std::string query = wire::Encode(wire::PeerStateQuery{"g1", "order"});
+    const std::string subject = wire::PeerStateSubject("inventory");
+    while (!stop.load()) {
+      natsConnection_PublishRequestString(nc, subject.c_str(), "test.peer.answers", query.c_str());
+      (void)natsConnection_FlushTimeout(nc, 1000);
+    }
+  });
+  for (int i = 0; i < 20; ++i) {
+    auto p = Make();
+    ASSERT_TRUE(p->Start().ok());
+    p->Stop();
+  }
+  stop = true;
+  peer.join();
+  EXPECT_GT(answered.load(), 0);  // the queries did reach the participants
+  natsSubscription_Destroy(sub);
+  natsConnection_Destroy(nc);
 }
 
 TEST_F(SdkTest, StopsCleanlyWhenNeverConnected) {
