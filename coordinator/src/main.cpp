@@ -167,11 +167,12 @@ int Run(const txc::Config& config) {
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  Write(Level::kInfo, "coordinator.stopping", {{"signal", signal_number}});
   // Answer the clients waiting for an outcome, stop taking requests, stop deciding, then close
   // NATS (no reply handler runs after that) and the log (queued appends are written first).
-  // Unfinished work resumes from the log next start.
+  // Unfinished work resumes from the log next start. New transactions are refused before the
+  // "stopping" line: from it on, nothing new starts.
   service.Shutdown();
+  Write(Level::kInfo, "coordinator.stopping", {{"signal", signal_number}});
   api.Stop();
   engine->Stop();
   // The log first: its callbacks post to the engine, which must outlive the last of them.

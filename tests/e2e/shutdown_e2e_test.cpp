@@ -46,7 +46,11 @@ TEST_F(ShutdownTest, SigtermLetsInFlightWorkReachTheLogAndTheNextStartFinishesIt
 
   const auto signalled = std::chrono::steady_clock::now();
   coordinator_->Signal(SIGTERM);
-  // Sent while it stops: refused (503) or not connected, never started.
+  // Once it says it is stopping (the signal is handled asynchronously: a request racing it may
+  // still start), a new transaction is refused (503) or not connected, never started.
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(Path("coordinator.log")).find("coordinator.stopping") != std::string::npos;
+  }));
   const json late = Post({{"protocol", "2pc"}, {"branches", {Branch("order")}}}, /*wait=*/false);
   EXPECT_NE(late["_status"], 201) << "a transaction was started after SIGTERM: " << late.dump();
   const std::optional<int> status = coordinator_->Wait(std::chrono::seconds(15));
