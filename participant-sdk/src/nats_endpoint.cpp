@@ -5,8 +5,9 @@
 #include <utility>
 
 #include "log.h"
-#include "nats_flusher.h"
+#include "nats_event_loop.h"
 #include "nats_security_options.h"
+#include "nats_ticker.h"
 
 namespace txc::sdk {
 namespace {
@@ -53,6 +54,8 @@ Status NatsEndpoint::Connect() {
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts.get(), &OnReconnected, this);
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), &OnClosed, this);
   if (s == NATS_OK) s = natsOptions_SetErrorHandler(opts.get(), &OnError, this);
+  loop_ = std::make_unique<NatsEventLoop>();
+  if (s == NATS_OK) s = loop_->Configure(opts.get());
   if (s != NATS_OK) return NatsError(s, "nats options");
   TXC_RETURN_IF_ERROR(ApplyNatsSecurity(opts.get(), options_.security));
 
@@ -76,15 +79,13 @@ Status NatsEndpoint::Connect() {
     s = natsSubscription_SetPendingLimits(sub_.get(), kPendingMsgLimit, kPendingBytesLimit);
   }
   if (s != NATS_OK) return NatsError(s, "subscribe to " + options_.subject);
-  NatsTicker heartbeats;
   if (!options_.heartbeat_subject.empty()) {
     // The first heartbeat goes with the round trip below: when Start() returns, the coordinator
     // has it (or will as soon as the server is up).
     PublishHeartbeat(options_.heartbeat);
-    heartbeats = {options_.heartbeat_interval, [this] { PublishHeartbeat(options_.heartbeat); }};
+    heartbeats_ = std::make_unique<NatsTicker>(nc_.get(), options_.heartbeat_interval,
+                                               [this] { PublishHeartbeat(options_.heartbeat); });
   }
-  flusher_ = std::make_unique<NatsFlusher>(nc_.get(), std::chrono::milliseconds(1000),
-                                           std::move(heartbeats));
   // Round trip so the server has our interest when Start() returns. If the server is not up
   // yet, the subscription is sent when the connection is established.
   if (connected) {
@@ -132,11 +133,12 @@ void NatsEndpoint::Close() {
   if (closed_) return;
   closed_ = true;
   closing_ = true;
-  if (flusher_) flusher_->Stop();  // no heartbeat after the leaving one
+  if (heartbeats_) heartbeats_->Stop();  // no heartbeat after the leaving one
   if (nc_ && !options_.heartbeat_subject.empty() &&
       natsConnection_Status(nc_.get()) == NATS_CONN_STATUS_CONNECTED) {
     // Tells the coordinator at once instead of letting it wait out the liveness window.
     PublishHeartbeat(options_.leaving);
+    Flush();  // anything a Reply left buffered, so that the PING below does not wait behind it
     (void)natsConnection_FlushTimeout(nc_.get(), 1000);
   }
   if (nc_) {
@@ -146,6 +148,7 @@ void NatsEndpoint::Close() {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [this] { return conn_closed_ && (!complete_cb_set_ || sub_complete_); });
   }
+  if (loop_) loop_->Stop();  // closed: nats.c has detached and calls into the loop no more
   sub_.reset();
   nc_.reset();
 }
@@ -173,6 +176,7 @@ void NatsEndpoint::OnMessage(natsConnection*, natsSubscription*, natsMsg* raw,
 void NatsEndpoint::Reply(const std::string& reply_to, const std::string& body) {
   if (reply_to.empty() || !nc_) return;
   for (int copy = 0, copies = ReplyCopies(); copy < copies; ++copy) {
+    NatsEventLoop::DeferredFlush defer(*loop_);
     const natsStatus s = natsConnection_Publish(nc_.get(), reply_to.c_str(), body.data(),
                                                 static_cast<int>(body.size()));
     if (s == NATS_OK) {
@@ -181,8 +185,10 @@ void NatsEndpoint::Reply(const std::string& reply_to, const std::string& body) {
       LogLine(options_.name, std::string("reply not sent: ") + natsStatus_GetText(s));
     }
   }
-  // Buffered: the flusher writes this reply with whatever else is queued by then.
-  if (flusher_) flusher_->Kick();
+}
+
+void NatsEndpoint::Flush() {
+  if (nc_) loop_->Flush(nc_.get());
 }
 
 void NatsEndpoint::PublishHeartbeat(const std::string& body) {

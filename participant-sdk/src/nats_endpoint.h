@@ -1,8 +1,9 @@
 // NatsEndpoint: the participant's NATS connection. One queue subscription whose messages are
 // handed, one at a time on the subscription's delivery thread, to a callback that returns the
 // reply body; plus blocking requests (status queries) and, when configured, the instance's
-// heartbeats (published from the flusher's thread, see nats_flusher.h). Reconnects forever;
-// connection events are logged one line each.
+// heartbeats (from a ticker thread, nats_ticker.h). The connection runs in nats.c's event-loop
+// mode (nats_event_loop.h): replies are buffered until Flush(). Reconnects forever; connection
+// events are logged one line each.
 //
 // Lifetime: Close() (also run by the destructor) drains nothing; call StopReceiving() first for a
 // graceful stop. After Close() returns no nats.c callback runs or will run on this object.
@@ -25,8 +26,9 @@
 #include "txc/status.h"
 
 namespace txc {
-class NatsFlusher;
-}
+class NatsEventLoop;
+class NatsTicker;
+}  // namespace txc
 
 namespace txc::sdk {
 
@@ -77,9 +79,12 @@ class NatsEndpoint {
   // later.
   bool Connected() const;
 
-  // Publishes `body` to `reply_to`, subject to the fault injection of Options; a flusher thread
-  // writes it out with whatever else is buffered (nats_flusher.h). Thread-safe.
+  // Publishes `body` to `reply_to`, subject to the fault injection of Options, into the
+  // connection's buffer: the calling thread's next Flush() writes it with whatever else is
+  // buffered (nats_event_loop.h). Thread-safe.
   void Reply(const std::string& reply_to, const std::string& body);
+  // Writes what is buffered, without blocking. Thread-safe.
+  void Flush();
 
   // Removes interest and waits (up to drain_timeout) until messages already received have been
   // handled and answered. Idempotent.
@@ -111,10 +116,13 @@ class NatsEndpoint {
   std::mutex fault_mu_;
   std::mt19937_64 fault_rng_{std::random_device{}()};  // guarded by fault_mu_
 
+  // nats.c's event loop for nc_ (nats_event_loop.h): reads, and writes what nobody flushed.
+  // Declared first: it outlives the connection, whose last act is to detach from it.
+  std::unique_ptr<NatsEventLoop> loop_;
   NatsConnectionPtr nc_;
   NatsSubscriptionPtr sub_;
-  std::unique_ptr<NatsFlusher> flusher_;  // stopped before the connection closes
-  bool complete_cb_set_ = false;          // only touched by Open/StopReceiving/Close (one thread)
+  std::unique_ptr<NatsTicker> heartbeats_;  // stopped before the connection closes
+  bool complete_cb_set_ = false;            // only touched by Open/StopReceiving/Close (one thread)
   bool drained_ = false;
   bool closed_ = false;
   std::atomic<bool> closing_{false};  // read by callbacks: a disconnect is then expected

@@ -86,6 +86,7 @@ struct Participant::Impl {
       counters.bad_requests++;
       sdk::LogLine(options.name, "bad request: " + request.status().message());
       endpoint->Reply(reply_to, wire::Encode(BadRequestReply(data, request.status())));
+      endpoint->Flush();
       return;
     }
     batcher->Submit(std::move(request).value(), reply_to);
@@ -109,6 +110,7 @@ struct Participant::Impl {
     }
     counters.peer_queries_answered++;
     endpoint->Reply(reply_to, wire::Encode(*reply));
+    endpoint->Flush();
   }
 
   // Resolver thread: what did the coordinator decide for gid?
@@ -235,9 +237,11 @@ Status Participant::Start() {
   impl.dispatcher =
       std::make_unique<sdk::Dispatcher>(o.name, impl.store.get(), impl.handlers, &impl.counters);
   impl.batcher = std::make_unique<sdk::RequestBatcher>(
-      impl.dispatcher.get(), [&impl](const std::string& reply_to, const std::string& body) {
+      impl.dispatcher.get(),
+      [&impl](const std::string& reply_to, const std::string& body) {
         impl.endpoint->Reply(reply_to, body);
-      });
+      },
+      [&impl] { impl.endpoint->Flush(); });
   impl.batcher->Start();
   wire::Heartbeat heartbeat{o.name, impl.instance_id,
                             static_cast<int>(o.heartbeat_interval.count()), false};

@@ -7,10 +7,11 @@
 
 namespace txc::sdk {
 
-RequestBatcher::RequestBatcher(Dispatcher* dispatcher, ReplyFn reply, size_t max_batch,
-                               size_t max_queued)
+RequestBatcher::RequestBatcher(Dispatcher* dispatcher, ReplyFn reply, FlushFn flush,
+                               size_t max_batch, size_t max_queued)
     : dispatcher_(dispatcher),
       reply_(std::move(reply)),
+      flush_(std::move(flush)),
       max_batch_(max_batch),
       max_queued_(max_queued) {}
 
@@ -57,6 +58,7 @@ void RequestBatcher::Run() {
     const std::vector<wire::BranchReply> replies = dispatcher_->HandleBatch(requests);
     CrashPoint("participant_after_commit");
     for (size_t i = 0; i < replies.size(); ++i) reply_(reply_to[i], wire::Encode(replies[i]));
+    flush_();
   }
 }
 

@@ -22,10 +22,11 @@ namespace txc::sdk {
 
 class RequestBatcher {
  public:
-  // Sends `body` to the NATS subject `reply_to`.
+  // Queues `body` for the NATS subject `reply_to`; `flush` then writes a batch's replies at once.
   using ReplyFn = std::function<void(const std::string& reply_to, const std::string& body)>;
+  using FlushFn = std::function<void()>;
 
-  RequestBatcher(Dispatcher* dispatcher, ReplyFn reply, size_t max_batch = 256,
+  RequestBatcher(Dispatcher* dispatcher, ReplyFn reply, FlushFn flush, size_t max_batch = 256,
                  size_t max_queued = 65536);
   ~RequestBatcher();  // calls Stop()
   RequestBatcher(const RequestBatcher&) = delete;
@@ -46,6 +47,7 @@ class RequestBatcher {
 
   Dispatcher* const dispatcher_;
   const ReplyFn reply_;
+  const FlushFn flush_;
   const size_t max_batch_;
   const size_t max_queued_;
 

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <utility>
 
-#include "nats_flusher.h"
+#include "nats_event_loop.h"
 #include "nats_security_options.h"
 #include "transport/nats_log.h"
 #include "transport/reply_subject.h"
@@ -92,6 +92,8 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::Connect(const Options& opt
   // Each subscription gets its own delivery thread (never the shared pool, whatever the
   // environment says), so status queries and replies cannot delay each other.
   if (s == NATS_OK) s = natsOptions_UseGlobalMessageDelivery(o, false);
+  t->loop_ = std::make_unique<NatsEventLoop>();
+  if (s == NATS_OK) s = t->loop_->Configure(o);
   if (s != NATS_OK) return FromNats(s, "configuring the NATS connection");
   TXC_RETURN_IF_ERROR(ApplyNatsSecurity(o, options.security));
 
@@ -128,7 +130,6 @@ Result<std::unique_ptr<NatsTransport>> NatsTransport::Connect(const Options& opt
     if (f != NATS_OK)
       Log(applog::Level::kError, "registering subscriptions: %s", natsStatus_GetText(f));
   }
-  t->flusher_ = std::make_unique<NatsFlusher>(t->conn_.get());
   return t;
 }
 
@@ -156,7 +157,6 @@ NatsTransport::~NatsTransport() { Shutdown(); }
 
 void NatsTransport::Shutdown() {
   shutting_down_.store(true);
-  if (flusher_) flusher_->Stop();  // draining flushes what is left
   if (!conn_) return;  // Connect failed before a connection existed: no callback can run
   // Drain lets replies and status queries already received reach the handlers, then closes.
   // Drain refuses while (re)connecting; then close right away.
@@ -174,6 +174,9 @@ void NatsTransport::Shutdown() {
   // The closed callback is the connection's last callback; each subscription's completion
   // callback runs after its last message handler has returned. After both, nothing of ours runs.
   done_cv_.wait(lock, [this] { return closed_ && subs_active_ == 0; });
+  lock.unlock();
+  // Closed: nats.c has detached from the loop and will not call into it again.
+  loop_->Stop();
 }
 
 void NatsTransport::SetHandlers(Handlers handlers) {
@@ -200,7 +203,8 @@ Status NatsTransport::Send(const wire::BranchRequest& request) {
   const std::string reply = ReplySubject(inbox_, request, SteadyMicros());
   const std::string body = wire::Encode(request);
   if (body.size() > INT_MAX) return Status::InvalidArgument("request too large");
-  // Buffered: written by nats.c's flusher thread (see Flush), or into the reconnect buffer.
+  // Buffered until Flush (or into the reconnect buffer while disconnected).
+  NatsEventLoop::DeferredFlush defer(*loop_);
   const natsStatus s = natsConnection_PublishRequest(conn_.get(), subject.c_str(), reply.c_str(),
                                                      body.data(), static_cast<int>(body.size()));
   if (s != NATS_OK) {
@@ -210,16 +214,18 @@ Status NatsTransport::Send(const wire::BranchRequest& request) {
   return Status::Ok();
 }
 
-// Flush does no I/O on the caller's thread: it kicks the flusher thread (see nats_flusher.h),
-// which writes everything buffered at once. The engine calls it after each batch of work, so a
-// lone transaction's messages leave at once and a busy engine's leave in batches.
+// One non-blocking write of everything buffered, on the caller's thread (nats_event_loop.h).
+// The engine calls it after each batch of work, so a lone transaction's messages leave at once
+// and a busy engine's leave together.
 Status NatsTransport::Flush() {
   if (natsConnection_IsClosed(conn_.get())) return Status::Unavailable("NATS connection closed");
-  flusher_->Kick();
+  loop_->Flush(conn_.get());
   return Status::Ok();
 }
 
 Status NatsTransport::FlushAndWait(std::chrono::milliseconds timeout) {
+  // What Send buffered first: nats.c's PING would only join it in the buffer.
+  loop_->Flush(conn_.get());
   const natsStatus s = natsConnection_FlushTimeout(conn_.get(), timeout.count());
   if (s != NATS_OK) return FromNats(s, "flushing");
   return Status::Ok();

@@ -38,7 +38,7 @@
 #include "txc/status.h"
 
 namespace txc {
-class NatsFlusher;
+class NatsEventLoop;
 }
 
 namespace txc::transport {
@@ -76,8 +76,8 @@ class NatsTransport final : public Transport {
   // participant name, or a negative branch/attempt; Unavailable if the connection is closed or
   // the reconnect buffer is full.
   Status Send(const wire::BranchRequest& request) override;
-  // Never blocks: a flusher thread writes what is buffered. Unavailable once the connection is
-  // closed.
+  // Writes what Send buffered, without blocking (what the socket does not take at once is
+  // written by the event loop's thread). Unavailable once the connection is closed.
   Status Flush() override;
   Status FlushAndWait(std::chrono::milliseconds timeout) override;
   bool Connected() const override;
@@ -137,12 +137,14 @@ class NatsTransport final : public Transport {
   std::atomic<int64_t> reconnects_{0};
   std::atomic<int64_t> slow_consumers_{0};
 
+  // nats.c's event loop for conn_ (nats_event_loop.h): reads, and writes what nobody flushed.
+  // Declared first: it outlives the connection, whose last act is to detach from it.
+  std::unique_ptr<NatsEventLoop> loop_;
   // Declared so that subscriptions are destroyed before the connection.
   NatsConnectionPtr conn_;
   NatsSubscriptionPtr reply_sub_;
   NatsSubscriptionPtr status_sub_;
   NatsSubscriptionPtr heartbeat_sub_;
-  std::unique_ptr<NatsFlusher> flusher_;  // stopped before the connection closes
 };
 
 }  // namespace txc::transport

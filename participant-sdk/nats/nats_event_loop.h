@@ -1,0 +1,83 @@
+// NatsEventLoop: runs one nats.c connection in nats.c's event-loop mode (natsOptions_SetEventLoop)
+// on a thread of its own, so that a batch of publishes is written by the thread that made it, in
+// one non-blocking write, with no flusher thread and no PING. In the default (threaded) mode each
+// flush is a hand-off to a flusher thread and a PING/PONG round trip, and every first publish into
+// an empty buffer also wakes nats.c's own flusher; on this project's 2-core VMs those hand-offs
+// cost more than the writes (docs/benchmarks.md, "Where the time goes").
+//
+// How: with SendAsap in event-loop mode nats.c only buffers a publish and asks for write
+// interest. A publish made inside a DeferredFlush scope leaves the writing to the caller's
+// Flush(); any other (nats.c's own PONGs, PINGs and re-sent SUBs; publishes from other threads)
+// wakes the loop, which writes it. The loop thread also reads: nats.c parses what arrives and
+// hands messages to the subscriptions' delivery threads, as in threaded mode.
+//
+// Lifetime: Configure() the options before natsConnection_Connect; the loop must run until the
+// connection is closed (draining and closing need reads and writes), and Stop() must be called
+// before natsConnection_Destroy.
+#pragma once
+
+#include <nats/nats.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+namespace txc {
+
+class NatsEventLoop {
+ public:
+  NatsEventLoop();   // starts the loop thread (idle until a connection attaches)
+  ~NatsEventLoop();  // Stop()
+  NatsEventLoop(const NatsEventLoop&) = delete;
+  NatsEventLoop& operator=(const NatsEventLoop&) = delete;
+
+  // Puts `opts` in event-loop mode driven by this loop (and SendAsap, see above).
+  natsStatus Configure(natsOptions* opts);
+
+  // While one is alive on a thread, that thread's publishes on this loop's connection wait for
+  // its Flush() instead of waking the loop.
+  class DeferredFlush {
+   public:
+    explicit DeferredFlush(NatsEventLoop& loop);
+    ~DeferredFlush();
+    DeferredFlush(const DeferredFlush&) = delete;
+    DeferredFlush& operator=(const DeferredFlush&) = delete;
+
+   private:
+    NatsEventLoop* const previous_;
+  };
+
+  // Writes what is buffered on `nc` now, on the calling thread, without blocking; what the
+  // socket does not take at once is written by the loop when it can. Any thread.
+  void Flush(natsConnection* nc);
+
+  // Waits (up to 5 s) until nats.c has detached a closed connection, then joins the loop
+  // thread. Call it once the connection is closed. Idempotent.
+  void Stop();
+
+ private:
+  static natsStatus Attach(void** user_data, void* loop, natsConnection* nc, natsSock socket);
+  static natsStatus Read(void* user_data, bool add);
+  static natsStatus Write(void* user_data, bool add);
+  static natsStatus Detach(void* user_data);
+
+  void Run();
+  void Wake();                             // with mu_ held or not
+  void WriteBuffered(natsConnection* nc);  // what is buffered, if anything
+
+  std::mutex write_mu_;  // serialises writes; taken before nats.c's lock, never inside a callback
+
+  std::mutex mu_;
+  std::condition_variable detached_;  // nc_ became null
+  natsConnection* nc_ = nullptr;      // guarded by mu_; the attached connection
+  int fd_ = -1;                       // guarded by mu_; its socket, -1 when none is attached
+  bool want_read_ = false;            // guarded by mu_
+  bool want_write_ = false;           // guarded by mu_
+  uint64_t write_requests_ = 0;       // guarded by mu_; nats.c's asks for write interest so far
+  bool stopping_ = false;             // guarded by mu_
+  int wake_fd_ = -1;                  // eventfd: the loop's poll returns when it is written
+  std::thread thread_;
+};
+
+}  // namespace txc
