@@ -121,8 +121,8 @@ BaselineResult RunBaseline(const BaselineOptions& options) {
   natsOptions* opts = nullptr;
   natsOptions_Create(&opts);
   natsOptions_SetURL(opts, options.nats_url.c_str());
-  d.loop.Configure(opts);
-  natsStatus s = natsConnection_Connect(&d.nc, opts);
+  natsStatus s = d.loop.Configure(opts);
+  if (s == NATS_OK) s = natsConnection_Connect(&d.nc, opts);
   natsOptions_Destroy(opts);
   if (s != NATS_OK) {
     d.result.error = std::string("connect: ") + natsStatus_GetText(s);
@@ -169,7 +169,7 @@ int RunEchoResponder(const std::string& nats_url, const std::string& name) {
   natsOptions* opts = nullptr;
   natsOptions_Create(&opts);
   natsOptions_SetURL(opts, nats_url.c_str());
-  natsOptions_SetSendAsap(opts, true);  // as the SDK's replies
+  natsOptions_SetSendAsap(opts, true);  // each reply written at once
   natsConnection* nc = nullptr;
   if (natsConnection_Connect(&nc, opts) != NATS_OK) return 1;
   natsOptions_Destroy(opts);

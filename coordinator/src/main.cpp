@@ -170,7 +170,7 @@ int Run(const txc::Config& config) {
   // Answer the clients waiting for an outcome, stop taking requests, stop deciding, then close
   // NATS (no reply handler runs after that) and the log (queued appends are written first).
   // Unfinished work resumes from the log next start. New transactions are refused before the
-  // "stopping" line: from it on, nothing new starts.
+  // "stopping" line: no request arriving after it starts one.
   service.Shutdown();
   Write(Level::kInfo, "coordinator.stopping", {{"signal", signal_number}});
   api.Stop();

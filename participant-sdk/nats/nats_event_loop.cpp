@@ -25,7 +25,9 @@ NatsEventLoop::DeferredFlush::DeferredFlush(NatsEventLoop& loop) : previous_(def
 NatsEventLoop::DeferredFlush::~DeferredFlush() { deferring = previous_; }
 
 NatsEventLoop::NatsEventLoop() : wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  thread_ = std::thread([this] { Run(); });
+  // Without its wake-up descriptor the loop could never be stopped: no thread then, and
+  // Configure refuses.
+  if (wake_fd_ >= 0) thread_ = std::thread([this] { Run(); });
 }
 
 NatsEventLoop::~NatsEventLoop() {
@@ -52,7 +54,9 @@ void NatsEventLoop::Flush(natsConnection* nc) {
 
 void NatsEventLoop::WriteBuffered(natsConnection* nc) {
   // nats.c takes a write of nothing (send() returning 0) for a closed connection and reconnects,
-  // so the buffer is looked at first, and no other writer may empty it in between.
+  // so the buffer is looked at first, and no other writer of ours may empty it in between. (A
+  // reconnect resets the buffer itself; nats.c then asks for writes again only once it holds
+  // something, so the window for an empty write is the microseconds in between.)
   std::lock_guard lock(write_mu_);
   uint64_t asked = 0;
   {
@@ -70,6 +74,7 @@ void NatsEventLoop::WriteBuffered(natsConnection* nc) {
 }
 
 void NatsEventLoop::Stop() {
+  if (!thread_.joinable()) return;
   {
     std::unique_lock lock(mu_);
     // nats.c reports a close (the closed callback) before it detaches, possibly from a thread
@@ -87,15 +92,16 @@ void NatsEventLoop::Wake() {
   (void)!write(wake_fd_, &one, sizeof(one));
 }
 
-// nats.c calls the four callbacks below with the connection's lock held (from the thread that
-// connects, publishes or reconnects, or from the loop itself); they take only mu_, which the loop
-// never holds while calling into nats.c.
+// nats.c calls the callbacks below from the thread that connects, publishes, reconnects or closes,
+// or from the loop itself, all but Detach with the connection's lock held; they take only mu_,
+// which the loop never holds while calling into nats.c.
 natsStatus NatsEventLoop::Attach(void** user_data, void* loop, natsConnection* nc,
                                  natsSock socket) {
   auto* self = static_cast<NatsEventLoop*>(loop);
   std::lock_guard lock(self->mu_);
   self->nc_ = nc;
   self->fd_ = static_cast<int>(socket);
+  ++self->attachments_;
   self->want_read_ = true;  // as nats.c's own adapters do: reading starts with the attachment
   // nats.c may have asked for write interest before attaching (its CONNECT and first PING, a
   // SUB): a needless write is harmless, a forgotten one leaves the buffer unwritten for good.
@@ -137,12 +143,14 @@ void NatsEventLoop::Run() {
   looping = this;
   while (true) {
     natsConnection* nc = nullptr;
+    uint64_t attachment = 0;
     pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {-1, 0, 0}};
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
       if (fd_ >= 0 && (want_read_ || want_write_)) {
         nc = nc_;
+        attachment = attachments_;
         fds[1].fd = fd_;
         fds[1].events = static_cast<short>((want_read_ ? POLLIN : 0) | (want_write_ ? POLLOUT : 0));
       }
@@ -156,9 +164,10 @@ void NatsEventLoop::Run() {
     if (nc == nullptr) continue;
     if ((fds[1].revents & POLLNVAL) != 0) {
       // Closed under us without a REMOVE (nats.c sends one before closing; this is a guard
-      // against spinning on a dead descriptor): wait for the next attachment.
+      // against spinning on a dead descriptor): wait for the next attachment, which may reuse
+      // the number.
       std::lock_guard lock(mu_);
-      if (fd_ == fds[1].fd) fd_ = -1;
+      if (attachments_ == attachment) fd_ = -1;
       continue;
     }
     // nats.c ignores either call once the connection is detached or its socket closed, and

@@ -36,7 +36,8 @@ class NatsEventLoop {
   natsStatus Configure(natsOptions* opts);
 
   // While one is alive on a thread, that thread's publishes on this loop's connection wait for
-  // its Flush() instead of waking the loop.
+  // its Flush() instead of waking the loop. Flush promptly, and never block, wait for a reply
+  // or make a request in between: until then nats.c asks nobody to write anything else either.
   class DeferredFlush {
    public:
     explicit DeferredFlush(NatsEventLoop& loop);
@@ -49,7 +50,9 @@ class NatsEventLoop {
   };
 
   // Writes what is buffered on `nc` now, on the calling thread, without blocking; what the
-  // socket does not take at once is written by the loop when it can. Any thread.
+  // socket does not take at once is written by the loop when it can. Any thread. (With TLS,
+  // nats.c retries a write the socket cannot take in a loop of its own: a full socket then
+  // holds the caller until it drains.)
   void Flush(natsConnection* nc);
 
   // Waits (up to 5 s) until nats.c has detached a closed connection, then joins the loop
@@ -75,6 +78,7 @@ class NatsEventLoop {
   bool want_read_ = false;            // guarded by mu_
   bool want_write_ = false;           // guarded by mu_
   uint64_t write_requests_ = 0;       // guarded by mu_; nats.c's asks for write interest so far
+  uint64_t attachments_ = 0;          // guarded by mu_; sockets attached so far
   bool stopping_ = false;             // guarded by mu_
   int wake_fd_ = -1;                  // eventfd: the loop's poll returns when it is written
   std::thread thread_;

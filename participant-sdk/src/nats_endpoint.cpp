@@ -15,6 +15,9 @@ namespace {
 // Generous: a healthy participant answers in microseconds; these only bound bursts.
 constexpr int kPendingMsgLimit = 65536;
 constexpr int kPendingBytesLimit = 64 * 1024 * 1024;
+// Replies waiting to be written beyond this are dropped (the coordinator asks again): a server
+// that stops reading must not make the buffer grow without end.
+constexpr int kMaxUnsentBytes = 8 * 1024 * 1024;
 
 Status NatsError(natsStatus s, std::string_view what) {
   std::string message = std::string(what) + ": " + natsStatus_GetText(s);
@@ -175,6 +178,10 @@ void NatsEndpoint::OnMessage(natsConnection*, natsSubscription*, natsMsg* raw,
 
 void NatsEndpoint::Reply(const std::string& reply_to, const std::string& body) {
   if (reply_to.empty() || !nc_) return;
+  if (natsConnection_Buffered(nc_.get()) > kMaxUnsentBytes) {
+    LogLine(options_.name, "reply not sent: the NATS server is not reading (send buffer full)");
+    return;
+  }
   for (int copy = 0, copies = ReplyCopies(); copy < copies; ++copy) {
     NatsEventLoop::DeferredFlush defer(*loop_);
     const natsStatus s = natsConnection_Publish(nc_.get(), reply_to.c_str(), body.data(),

@@ -268,8 +268,9 @@ Status Participant::Start() {
       },
       &impl.counters);
   if (Status connected = impl.endpoint->Connect(); !connected.ok()) {
-    impl.batcher->Stop();   // what arrived is answered while the endpoint still exists
-    impl.endpoint.reset();  // closes what was opened; no callback runs after this
+    impl.batcher->Stop();    // what was queued is answered while the endpoint still exists
+    impl.endpoint->Close();  // no callback runs after this (and none sees a null endpoint)
+    impl.endpoint.reset();
     impl.batcher.reset();
     impl.dispatcher.reset();
     return connected.WithContext("participant " + o.name);

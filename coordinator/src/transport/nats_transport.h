@@ -57,7 +57,8 @@ class NatsTransport final : public Transport {
     // messages and reports NATS_SLOW_CONSUMER (dropped replies end as timeouts and are retried).
     int pending_msgs_limit = 65536;
     int pending_bytes_limit = 64 * 1024 * 1024;
-    // Bytes of publishes kept while disconnected (nats.c default 8 MiB).
+    // Bytes of publishes kept while disconnected (nats.c default 8 MiB), and the most that may
+    // wait unwritten while connected.
     int reconnect_buffer_bytes = 8 * 1024 * 1024;
     // How long the destructor lets queued replies and status queries drain.
     std::chrono::milliseconds drain_timeout{5000};

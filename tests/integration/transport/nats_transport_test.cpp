@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <nats/nats.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -411,6 +412,23 @@ TEST_F(NatsTransportTest, ConnectsWhenServerStartsLater) {
   ASSERT_TRUE(inventory.ok());
   const InboundReply reply = RoundTrip(*transport, replies, Request("tx-l", 0, "inventory"));
   EXPECT_EQ(reply.result, core::AttemptResult::kOk);
+}
+
+// A server that stops reading (frozen) must not make the send buffer grow without end: once
+// the unwritten bytes pass the reconnect buffer's size, sends are refused like lost messages.
+TEST_F(NatsTransportTest, ASendIsRefusedWhenTheServerStopsReading) {
+  auto transport = Connect();
+  ASSERT_TRUE(transport);
+  ASSERT_EQ(kill(server_.pid(), SIGSTOP), 0);
+  wire::BranchRequest big = Request("tx-big", 0, "inventory");
+  big.payload = {{"blob", std::string(64 * 1024, 'x')}};
+  Status last = Status::Ok();
+  for (int i = 0; i < 2000 && last.ok(); ++i) {  // up to 128 MiB
+    last = transport->Send(big);
+    (void)transport->Flush();
+  }
+  ASSERT_EQ(kill(server_.pid(), SIGCONT), 0);
+  EXPECT_EQ(last.code(), StatusCode::kUnavailable) << last.ToString();
 }
 
 TEST_F(NatsTransportTest, DestroysCleanlyWhileServerIsDown) {
