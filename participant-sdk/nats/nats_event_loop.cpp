@@ -156,6 +156,7 @@ void NatsEventLoop::Run() {
       }
     }
     const int n = poll(fds, nc != nullptr ? 2 : 1, -1);
+    ++wakeups_;
     if (n < 0) continue;  // EINTR
     if (fds[0].revents != 0) {
       uint64_t count = 0;

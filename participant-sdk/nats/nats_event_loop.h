@@ -18,6 +18,7 @@
 
 #include <nats/nats.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -59,6 +60,10 @@ class NatsEventLoop {
   // thread. Call it once the connection is closed. Idempotent.
   void Stop();
 
+  // How many times the loop has woken so far: a few per exchange with the server, never a
+  // count that grows while nothing happens (a loop polling round and round).
+  uint64_t wakeups() const { return wakeups_.load(); }
+
  private:
   static natsStatus Attach(void** user_data, void* loop, natsConnection* nc, natsSock socket);
   static natsStatus Read(void* user_data, bool add);
@@ -80,7 +85,8 @@ class NatsEventLoop {
   uint64_t write_requests_ = 0;       // guarded by mu_; nats.c's asks for write interest so far
   uint64_t attachments_ = 0;          // guarded by mu_; sockets attached so far
   bool stopping_ = false;             // guarded by mu_
-  int wake_fd_ = -1;                  // eventfd: the loop's poll returns when it is written
+  std::atomic<uint64_t> wakeups_{0};
+  int wake_fd_ = -1;  // eventfd: the loop's poll returns when it is written
   std::thread thread_;
 };
 
