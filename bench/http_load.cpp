@@ -99,10 +99,11 @@ LoadResult RunHttpLoad(const LoadOptions& options,
   auto start_one = [&](size_t i) {
     Conn& c = conns[i];
     const std::string body = options.body(next++);
-    c.out =
-        std::string(options.wait ? "POST /v1/transactions?wait=true" : "POST /v1/transactions") +
-        " HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n" + body;
+    c.out = std::string(!options.wait               ? "POST /v1/transactions"
+                        : options.wait_for_decision ? "POST /v1/transactions?wait=decision"
+                                                    : "POST /v1/transactions?wait=true") +
+            " HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
     c.written = 0;
     c.in.clear();
     c.busy = true;

@@ -1,6 +1,6 @@
-// HttpLoad: drives POST /v1/transactions?wait=true against the coordinator from one thread over
-// many keep-alive connections (epoll, non-blocking), so the load generator costs a fraction of
-// what it measures: no thread per in-flight request.
+// HttpLoad: drives POST /v1/transactions?wait=true (or =decision) against the coordinator from one
+// thread over many keep-alive connections (epoll, non-blocking), so the load generator costs a
+// fraction of what it measures: no thread per in-flight request.
 //
 // Closed loop: `in_flight` connections each send the next transaction as soon as the previous
 // one is answered. Open loop: transactions start at `rate` per second whatever the answers, up
@@ -21,8 +21,9 @@ struct LoadOptions {
   int rate = 0;  // transactions per second; 0: closed loop
   std::chrono::milliseconds duration{10000};
   std::chrono::milliseconds warmup{2000};  // answers in this first period are not recorded
-  bool wait = true;               // POST ?wait=true: a transaction ends when it is terminal
-  uint64_t max_transactions = 0;  // stop once this many are answered; 0: run for `duration`
+  bool wait = true;                // POST ?wait=true: a transaction ends when it is terminal
+  bool wait_for_decision = false;  // with `wait`: ?wait=decision, it ends once decided
+  uint64_t max_transactions = 0;   // stop once this many are answered; 0: run for `duration`
   // The body of transaction n.
   std::function<std::string(uint64_t n)> body;
   // Called once, when the measured period (after the warmup) begins.

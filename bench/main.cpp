@@ -2,11 +2,13 @@
 //
 // It starts a nats-server, a txc-coordinator (durable log, synchronous=FULL unless told) and
 // participant processes whose handlers do no business work, drives transactions through the REST
-// API (POST ?wait=true, so a transaction counts once it is committed/completed), then runs the
+// API (POST ?wait=true, so a transaction counts once it is committed/completed; with --wait
+// decision, POST ?wait=decision: once its outcome is decided and durable), then runs the
 // baseline: the same NATS round trips per transaction between plain echo responders.
 //
 //   txc-bench [--protocol 2pc|3pc|saga|all] [--participants N] [--in-flight C] [--rate R]
 //             [--duration-s S] [--warmup-s S] [--no-baseline] [--synchronous FULL|NORMAL]
+//             [--wait end|decision]
 //   txc-bench --scaling                  2PC: participants 2,4,8 x in flight 1,16,256,1024
 //   txc-bench --recovery N               time to finish N unfinished transactions after a restart
 //   txc-bench --transactions N           run until N transactions, report the coordinator's RSS
@@ -36,7 +38,8 @@ struct Flags {
   std::map<std::string, std::string> values = {
       {"protocol", "all"},   {"participants", "2"},   {"in-flight", "256"},    {"rate", "0"},
       {"duration-s", "10"},  {"warmup-s", "2"},       {"synchronous", "FULL"}, {"recovery", "0"},
-      {"transactions", "0"}, {"coordinator-bin", ""}, {"participant-bin", ""}, {"retention", ""}};
+      {"transactions", "0"}, {"coordinator-bin", ""}, {"participant-bin", ""}, {"retention", ""},
+      {"wait", "end"}};
   std::map<std::string, bool> switches = {
       {"no-baseline", false}, {"scaling", false}, {"smoke", false}, {"echo", false}};
   int Int(const std::string& k) const { return std::atoi(values.at(k).c_str()); }
@@ -92,21 +95,26 @@ void PrintRow(const Row& r) {
 // One measurement: txc, then (unless disabled) its baseline.
 Row Measure(BenchTopology& topo, const std::string& protocol, int participants, int in_flight,
             int rate, std::chrono::milliseconds duration, std::chrono::milliseconds warmup,
-            bool baseline, bool* ok) {
-  Row row{protocol, participants, in_flight};
+            bool baseline, bool until_decision, bool* ok) {
+  Row row{until_decision ? protocol + "-d" : protocol, participants, in_flight};
   LoadOptions load;
   load.port = topo.api_port();
   load.in_flight = in_flight;
   load.rate = rate;
   load.duration = duration;
   load.warmup = warmup;
+  load.wait_for_decision = until_decision;
   const std::string body = topo.TransactionBody(protocol, participants);
   load.body = [&body](uint64_t) { return body; };
-  const std::string done = protocol == "saga" ? "\"completed\"" : "\"committed\"";
+  // A saga's last action decides and ends it at once; a commit decision comes a phase earlier.
+  std::vector<std::string> done = {protocol == "saga" ? "completed" : "committed"};
+  if (until_decision && protocol != "saga") done.push_back("committing");
   BenchTopology::CpuSeconds cpu_start;
   load.on_measure_start = [&] { cpu_start = topo.Cpu(); };
   LoadResult r = RunHttpLoad(load, [&done](const std::string& b) {
-    return b.find("\"state\":" + done) != std::string::npos;
+    return std::any_of(done.begin(), done.end(), [&b](const std::string& state) {
+      return b.find("\"state\":\"" + state + "\"") != std::string::npos;
+    });
   });
   const BenchTopology::CpuSeconds cpu_end = topo.Cpu();
   if (r.completed > 0) {
@@ -207,17 +215,32 @@ int main(int argc, char** argv) {
   const auto duration = std::chrono::milliseconds(smoke ? 1000 : flags.Int("duration-s") * 1000);
   const auto warmup = std::chrono::milliseconds(smoke ? 300 : flags.Int("warmup-s") * 1000);
   const bool baseline = !flags.switches["no-baseline"];
+  if (flags.values["wait"] != "end" && flags.values["wait"] != "decision") {
+    std::cerr << "txc-bench: --wait is end or decision\n";
+    return 2;
+  }
+  const bool until_decision = flags.values["wait"] == "decision";
+  if (until_decision) {
+    std::printf(
+        "answered at the decision (?wait=decision): rows marked -d; the baseline is the "
+        "same\n");
+  }
   PrintHeader();
   if (flags.switches["scaling"]) {
     for (int n : {2, 4, 8}) {
       for (int c : {1, 16, 256, 1024}) {
-        PrintRow(Measure(topo, "2pc", n, c, 0, duration, warmup, baseline, &ok));
+        PrintRow(Measure(topo, "2pc", n, c, 0, duration, warmup, baseline, until_decision, &ok));
       }
     }
   } else {
     for (const auto& p : protocols) {
       PrintRow(Measure(topo, p, flags.Int("participants"), smoke ? 16 : flags.Int("in-flight"),
-                       flags.Int("rate"), duration, warmup, baseline, &ok));
+                       flags.Int("rate"), duration, warmup, baseline, until_decision, &ok));
+    }
+    // The smoke also takes the answer-at-the-decision path once.
+    if (smoke && !until_decision) {
+      PrintRow(Measure(topo, "2pc", flags.Int("participants"), 16, 0, duration, warmup,
+                       /*baseline=*/false, /*until_decision=*/true, &ok));
     }
   }
   if (!ok) std::printf("txc-bench: some transactions failed (see above)\n");

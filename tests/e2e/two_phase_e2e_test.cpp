@@ -165,6 +165,24 @@ TEST_F(E2eTest, TheTraceparentOfThePostTravelsInEveryMessageAndIsLogged) {
   })) << ReadFile(Path("coordinator.log"));
 }
 
+// ?wait=decision answers once the commit decision is durable, while the commits are still being
+// retried (inventory fails them until the 4th attempt, at least 350 ms of back-off away).
+TEST_F(E2eTest, WaitDecisionAnswersAtTheDecisionBeforeTheCommitsAreAcknowledged) {
+  StartParticipant("order");
+  StartParticipant("inventory");
+  StartCoordinator();
+  const json slow = Branch("inventory", {{"fail_until_attempt", 4}});
+  auto res = Client().Post("/v1/transactions?wait=decision",
+                           json{{"protocol", "2pc"}, {"branches", {Branch("order"), slow}}}.dump(),
+                           "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 201) << res->body;
+  const json tx = json::parse(res->body);
+  EXPECT_EQ(tx["state"], "committing") << res->body;
+  EXPECT_EQ(WaitForState(tx["id"], "committed")["state"], "committed");
+  EXPECT_EQ(BranchState("inventory", tx["id"], 1), "committed");
+}
+
 // The liveness check would refuse "nobody" up front (liveness_e2e_test.cpp); without it, the
 // protocol's own answer is an abort as soon as NATS reports no responders.
 TEST_F(E2eTest, ParticipantWithNoRespondersAbortsAtOnce) {

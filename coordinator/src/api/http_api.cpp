@@ -243,8 +243,13 @@ void HttpApi::Routes() {
             cmd->traceparent = std::move(tp);
           }
           const std::string wait = req.get_param_value("wait");
-          if (wait == "true" || wait == "1") {
+          if (wait == "true" || wait == "1" || wait == "decision") {
             cmd->wait = std::min(options_.max_wait, cmd->timeout + core::Duration(30000));
+            cmd->wait_for_decision = wait == "decision";
+          } else if (!wait.empty() && wait != "false" && wait != "0") {
+            return ReplyError(
+                res, Status::InvalidArgument("wait must be true, 1, decision, false or 0; got '" +
+                                             wait.substr(0, 64) + "'"));
           }
           if (options_.admit) {
             if (Status admitted = options_.admit(*cmd); !admitted.ok()) {

@@ -33,6 +33,9 @@ struct BeginCommand {
   // Set: answer only once the transaction is terminal, or this much time has passed (then with
   // its state at that moment).
   std::optional<core::Duration> wait;
+  // With `wait`: answer once the outcome is decided and durable (committing, aborting,
+  // compensating, or terminal) instead of at the end.
+  bool wait_for_decision = false;
 };
 
 struct BeginResult {
@@ -44,8 +47,8 @@ class TransactionService {
  public:
   virtual ~TransactionService() = default;
   // Starts a transaction; returns once it is durably logged, or with command.wait once it is
-  // terminal. A known Idempotency-Key returns the earlier transaction (created=false), or
-  // kAlreadyExists if the body differs.
+  // terminal (or decided). A known Idempotency-Key returns the earlier transaction (created=false),
+  // or kAlreadyExists if the body differs.
   virtual Result<BeginResult> Begin(const BeginCommand& command) = 0;
   // Waits until the transaction is terminal or `max_wait` passes; returns its durable state then.
   virtual Result<core::Transaction> AwaitTerminal(const std::string& id,

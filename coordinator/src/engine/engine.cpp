@@ -35,6 +35,12 @@ std::optional<wire::Decision> DecisionOf(core::TxState state) {
   }
 }
 
+// The outcome can no longer change: a decision, a saga's compensation, or the end.
+bool IsDecided(core::TxState state) {
+  return core::IsTerminal(state) || state == core::TxState::kCommitting ||
+         state == core::TxState::kAborting || state == core::TxState::kCompensating;
+}
+
 }  // namespace
 
 Engine::Engine(log::TxLog& log, transport::Transport& transport, const Clock& clock,
@@ -147,6 +153,7 @@ void Engine::Recover(std::vector<core::Transaction> txs) {
     Live& live = live_[id];
     live.created_durable = true;
     live.durable_decision = DecisionOf(tx.state);
+    live.decided_durable = IsDecided(tx.state);
     if (!tx.idempotency_key.empty()) live_by_key_[tx.idempotency_key] = id;
     live.tx = std::move(tx);
     NoteAttention(live.tx, false);
@@ -219,8 +226,29 @@ void Engine::Execute(const std::string& id, core::Actions actions,
         }
       }
       OnDurable(id, std::move(actions), s, after_durable);
+      // After the sends: the next phase is under way before the API thread is woken.
+      if (s.ok() && state && IsDecided(*state)) Decided(id);
     });
   });
+}
+
+void Engine::Decided(const std::string& id) {
+  auto it = live_.find(id);
+  if (it == live_.end()) return;  // finished: Finish answered every watcher
+  it->second.decided_durable = true;
+  std::vector<Watcher> watchers = std::move(it->second.decision_watchers);
+  it->second.decision_watchers.clear();
+  for (auto& w : watchers) w(it->second.tx);
+}
+
+void Engine::AddWatcher(Live& live, Watcher w, Until until) {
+  if (until == Until::kEnd) {
+    live.watchers.push_back(std::move(w));
+  } else if (live.decided_durable) {
+    w(live.tx);
+  } else {
+    live.decision_watchers.push_back(std::move(w));
+  }
 }
 
 void Engine::Poison(const Status& status) {
@@ -306,6 +334,7 @@ void Engine::Finish(const std::string& id) {
   auto it = live_.find(id);
   if (it == live_.end()) return;
   std::vector<Watcher> watchers = std::move(it->second.watchers);
+  for (auto& w : it->second.decision_watchers) watchers.push_back(std::move(w));
   const core::Transaction tx = std::move(it->second.tx);
   if (applog::Enabled(applog::Level::kInfo)) {
     applog::Write(applog::Level::kInfo, "tx.finished",
@@ -331,13 +360,13 @@ void Engine::Finish(const std::string& id) {
   for (auto& w : watchers) w(tx);
 }
 
-void Engine::Watch(const std::string& id, Watcher done) {
-  Post([this, id, done = std::move(done)]() mutable {
+void Engine::Watch(const std::string& id, Watcher done, Until until) {
+  Post([this, id, done = std::move(done), until]() mutable {
     auto it = live_.find(id);
     if (it == live_.end()) {
       done(std::nullopt);
     } else {
-      it->second.watchers.push_back(std::move(done));
+      AddWatcher(it->second, std::move(done), until);
     }
   });
 }

@@ -62,19 +62,24 @@ class Engine {
   // next Start.
   void Stop();
 
+  // What a watcher waits for. kEnd: the transaction is terminal. kDecision: its outcome is
+  // settled and durable (a commit or abort decision, a saga's compensation, or the end), while
+  // the last phase may still be under way.
+  enum class Until { kEnd, kDecision };
+
   // Starts `draft` (protocol, branches, timeout, idempotency key and request hash filled in).
   // `done` runs once the transaction is durably logged, or with the error that prevented it.
-  // `on_terminal`, if given, is then a Watch registered with it (for an earlier transaction
+  // `watcher`, if given, is then a Watch(until) registered with it (for an earlier transaction
   // returned under the same idempotency key too; nullopt when there is none to watch).
   using Watcher = std::function<void(std::optional<core::Transaction>)>;
   void Begin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done,
-             Watcher on_terminal = nullptr);
+             Watcher watcher = nullptr, Until until = Until::kEnd);
 
-  // Calls `done(tx)` with the final state once transaction `id` is terminal (its outcome is
-  // durable; the terminal record itself may still be on its way to disk), or `done(nullopt)` at
-  // once when the engine is not driving `id` (finished or unknown: the log has the answer, once
-  // SyncLog has run).
-  void Watch(const std::string& id, Watcher done);
+  // Calls `done(tx)` with the transaction as it stands once `id` has got as far as `until` (its
+  // outcome is durable; a terminal record itself may still be on its way to disk), or
+  // `done(nullopt)` at once when the engine is not driving `id` (finished or unknown: the log has
+  // the answer, once SyncLog has run).
+  void Watch(const std::string& id, Watcher done, Until until = Until::kEnd);
 
   // Applies an operator's action (core::OperatorAbort or core::OperatorRetry) to transaction
   // `id`. `done` gets the transaction as the action left it once what it decided is durable;
@@ -107,8 +112,10 @@ class Engine {
     bool created_durable = false;
     std::optional<wire::Decision> durable_decision;
     std::vector<std::function<void(Result<BeginOutcome>)>> on_created;  // replays waiting
-    std::vector<Watcher> watchers;
-    std::optional<SteadyTime> began;  // started by this process (not recovered): for metrics
+    std::vector<Watcher> watchers;                                      // Until::kEnd
+    bool decided_durable = false;            // the outcome is settled and on disk
+    std::vector<Watcher> decision_watchers;  // Until::kDecision, until decided_durable
+    std::optional<SteadyTime> began;         // started by this process (not recovered): for metrics
   };
   using Task = std::function<void()>;
 
@@ -117,7 +124,10 @@ class Engine {
   bool RunOne(std::unique_lock<std::mutex>& lock);
 
   void DoBegin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done,
-               Watcher on_terminal);
+               Watcher watcher, Until until);
+  static void AddWatcher(Live& live, Watcher w, Until until);
+  // The outcome of `id` is settled and durable: answers its decision watchers.
+  void Decided(const std::string& id);
   void Recover(std::vector<core::Transaction> txs);
   void Dispatch(const std::string& id, const core::Event& event);
   void Execute(const std::string& id, core::Actions actions,

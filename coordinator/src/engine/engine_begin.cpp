@@ -8,15 +8,14 @@
 namespace txc::engine {
 
 void Engine::Begin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done,
-                   Watcher on_terminal) {
-  Post([this, draft = std::move(draft), done = std::move(done),
-        on_terminal = std::move(on_terminal)]() mutable {
-    DoBegin(std::move(draft), std::move(done), std::move(on_terminal));
-  });
+                   Watcher watcher, Until until) {
+  Post(
+      [this, draft = std::move(draft), done = std::move(done), watcher = std::move(watcher),
+       until]() mutable { DoBegin(std::move(draft), std::move(done), std::move(watcher), until); });
 }
 
 void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done,
-                     Watcher on_terminal) {
+                     Watcher watcher, Until until) {
   if (Status h = Health(); !h.ok()) {
     done(Status::Unavailable("the transaction log cannot be written: " + h.message()));
     return;
@@ -41,7 +40,7 @@ void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOut
     };
     if (auto k = live_by_key_.find(key); k != live_by_key_.end()) {
       Live& earlier = live_.at(k->second);
-      if (on_terminal) earlier.watchers.push_back(std::move(on_terminal));
+      if (watcher) AddWatcher(earlier, std::move(watcher), until);
       if (earlier.created_durable || earlier.tx.request_hash != draft.request_hash) {
         replay(earlier.tx);
       } else {
@@ -56,7 +55,7 @@ void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOut
     }
     if (found->has_value()) {
       replay(**found);
-      if (on_terminal) on_terminal(std::nullopt);  // not driven here any more: the log has it
+      if (watcher) watcher(std::nullopt);  // not driven here any more: the log has it
       return;
     }
   }
@@ -66,7 +65,7 @@ void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOut
   Live& live = live_[id];
   live.tx = std::move(draft);
   live.began = clock_.Steady();
-  if (on_terminal) live.watchers.push_back(std::move(on_terminal));
+  if (watcher) AddWatcher(live, std::move(watcher), until);
   if (!key.empty()) live_by_key_[key] = id;
   {
     std::lock_guard<std::mutex> lock(mu_);

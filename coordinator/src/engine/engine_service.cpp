@@ -35,8 +35,8 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
     b.after = command.branches[i].after;
     draft.branches.push_back(std::move(b));
   }
-  // Waiting for the end is registered with the start: one trip through the engine, and no
-  // window in which a fast transaction could finish unwatched.
+  // Waiting for the end (or the decision) is registered with the start: one trip through the
+  // engine, and no window in which a fast transaction could finish unwatched.
   const auto started = TxWait::Clock::now();
   auto wait = std::make_shared<TxWait>(/*want_end=*/command.wait.has_value());
   std::optional<WaitSet::Entry> entry;  // a shutdown cuts only waits for an end short
@@ -47,7 +47,8 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
   }
   engine_.Begin(
       std::move(draft), [wait](Result<BeginOutcome> outcome) { wait->Begun(std::move(outcome)); },
-      std::move(on_terminal));
+      std::move(on_terminal),
+      command.wait_for_decision ? Engine::Until::kDecision : Engine::Until::kEnd);
   TxWait::Arrived arrived =
       wait->Wait(started + begin_timeout_, started + command.wait.value_or(core::Duration(0)));
   if (!arrived.begun) {

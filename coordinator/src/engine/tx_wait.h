@@ -1,5 +1,6 @@
 // TxWait: an API thread waiting on the engine for one transaction: its start durably logged and,
-// when the client asked to wait, its end. The engine's callbacks fill it in; the waiting thread
+// when the client asked to wait, its end (or its decision: Engine::Until; "end" below means
+// whichever was asked for). The engine's callbacks fill it in; the waiting thread
 // sleeps once and is woken once (twice if the start takes until its deadline to be logged). Two
 // futures plus polling for shutdown cost a ?wait=true request three or four wake-ups, and on
 // this project's 2-core VMs a wake-up is among the dearest things a request does

@@ -55,6 +55,24 @@ TEST_F(HttpApiTest, WaitTrueAnswersWithTheTerminalState) {
   EXPECT_EQ(service_.waited_for, core::Duration(32000)) << "the timeout plus slack";
 }
 
+TEST_F(HttpApiTest, WaitDecisionAsksForTheDecisionAndAnUnknownWaitIsRefused) {
+  const std::string body =
+      R"({"protocol":"2pc","timeout_ms":2000,"branches":[{"participant":"inv"}]})";
+  ASSERT_EQ(Post("/v1/transactions?wait=decision", body)->status, 201);
+  ASSERT_TRUE(service_.last_begin.wait.has_value());
+  EXPECT_TRUE(service_.last_begin.wait_for_decision);
+  ASSERT_EQ(Post("/v1/transactions?wait=1", body)->status, 201);
+  EXPECT_FALSE(service_.last_begin.wait_for_decision);
+  ASSERT_EQ(Post("/v1/transactions?wait=false", body)->status, 201);
+  EXPECT_FALSE(service_.last_begin.wait.has_value());
+  service_.last_begin = {};
+  auto bad = Post("/v1/transactions?wait=yes", body);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(Body(bad)["error"]["code"], "invalid_argument");
+  EXPECT_TRUE(service_.last_begin.branches.empty()) << "refused before reaching the service";
+}
+
 TEST_F(HttpApiTest, IdempotencyKeyIsPassedWithAFingerprintAndAReplayIs200) {
   auto first = Post("/v1/transactions", kGood, {{"Idempotency-Key", "k-1"}});
   ASSERT_TRUE(first);

@@ -139,6 +139,72 @@ TEST(Engine, CommitsLeaveOnlyAfterTheDecisionIsDurableAndStatusReflectsOnlyDurab
   EXPECT_EQ(c.transport().AskStatus("nope")->decision, wire::Decision::kAbort);
 }
 
+// A decision watcher is answered once the commit decision is durable and the commits have
+// left, not before the decision is on disk and not only at the end; an end watcher keeps waiting.
+TEST(Engine, ADecisionWatcherIsAnsweredOnceTheDecisionIsDurable) {
+  InMemoryTxLog log;
+  FakeClock clock;
+  Coordinator c(log, clock);
+  std::optional<std::optional<core::Transaction>> decided, ended;
+  std::optional<Result<BeginOutcome>> begun;
+  c.engine().Begin(
+      Draft(2), [&](Result<BeginOutcome> r) { begun.emplace(std::move(r)); },
+      [&](std::optional<core::Transaction> tx) { decided.emplace(std::move(tx)); },
+      Engine::Until::kDecision);
+  c.engine().RunUntilIdle();
+  ASSERT_TRUE(begun.has_value() && begun->ok());
+  const std::string id = (*begun)->tx.id;
+  c.engine().Watch(id, [&](std::optional<core::Transaction> tx) { ended.emplace(std::move(tx)); });
+  auto prepares = c.Take(Op::kPrepare);
+  ASSERT_EQ(prepares.size(), 2u);
+
+  log.set_auto_complete(false);
+  c.Reply(prepares[0], AttemptResult::kOk);
+  c.Reply(prepares[1], AttemptResult::kOk);
+  EXPECT_FALSE(decided.has_value()) << "answered before the decision was durable";
+  log.CompleteAll();
+  c.engine().RunUntilIdle();
+  ASSERT_TRUE(decided.has_value());
+  ASSERT_TRUE(decided->has_value());
+  EXPECT_EQ((*decided)->state, TxState::kCommitting);
+  EXPECT_EQ(c.Take(Op::kCommit).size(), 2u) << "the commits leave with the answer";
+  EXPECT_FALSE(ended.has_value());
+
+  // Watching a decided transaction answers at once.
+  std::optional<std::optional<core::Transaction>> late;
+  c.engine().Watch(
+      id, [&](std::optional<core::Transaction> tx) { late.emplace(std::move(tx)); },
+      Engine::Until::kDecision);
+  c.engine().RunUntilIdle();
+  ASSERT_TRUE(late.has_value() && late->has_value());
+  EXPECT_EQ((*late)->state, TxState::kCommitting);
+  EXPECT_FALSE(ended.has_value());
+}
+
+// A transaction that ends without a logged decision (none is forced on this path) still
+// answers its decision watchers, at the end.
+TEST(Engine, ADecisionWatcherIsAnsweredAtTheEndAtTheLatest) {
+  InMemoryTxLog log;
+  FakeClock clock;
+  Coordinator c(log, clock);
+  core::Transaction draft = Draft(1);
+  draft.protocol = core::Protocol::kSaga;  // no decision record: the last action ends it
+  std::optional<std::optional<core::Transaction>> decided;
+  std::optional<Result<BeginOutcome>> begun;
+  c.engine().Begin(
+      std::move(draft), [&](Result<BeginOutcome> r) { begun.emplace(std::move(r)); },
+      [&](std::optional<core::Transaction> tx) { decided.emplace(std::move(tx)); },
+      Engine::Until::kDecision);
+  c.engine().RunUntilIdle();
+  ASSERT_TRUE(begun.has_value() && begun->ok());
+  auto actions = c.Take(Op::kAction);
+  ASSERT_EQ(actions.size(), 1u);
+  EXPECT_FALSE(decided.has_value());
+  c.Reply(actions[0], AttemptResult::kOk);
+  ASSERT_TRUE(decided.has_value() && decided->has_value());
+  EXPECT_EQ((*decided)->state, TxState::kCompleted);
+}
+
 TEST(Engine, AbortsOnARefusalAndExplainsWhy) {
   InMemoryTxLog log;
   FakeClock clock;
