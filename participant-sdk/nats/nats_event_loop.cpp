@@ -27,7 +27,11 @@ NatsEventLoop::DeferredFlush::~DeferredFlush() { deferring = previous_; }
 NatsEventLoop::NatsEventLoop() : wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   // Without its wake-up descriptor the loop could never be stopped: no thread then, and
   // Configure refuses.
-  if (wake_fd_ >= 0) thread_ = std::thread([this] { Run(); });
+  if (wake_fd_ >= 0) {
+    thread_ = std::thread([this] { Run(); });
+  } else {
+    ended_ = true;
+  }
 }
 
 NatsEventLoop::~NatsEventLoop() {
@@ -71,6 +75,36 @@ void NatsEventLoop::WriteBuffered(natsConnection* nc) {
   // publish asked for it again meanwhile (it appends before it asks).
   std::lock_guard state(mu_);
   if (write_requests_ == asked) want_write_ = false;
+}
+
+void NatsEventLoop::Deliver(natsSubscription* sub, MessageFn fn) {
+  std::lock_guard lock(mu_);
+  new_deliveries_.push_back({sub, std::move(fn)});
+  Wake();  // for what arrived before this call, which no read will announce again
+}
+
+void NatsEventLoop::AwaitDeliveries() {
+  std::unique_lock lock(mu_);
+  const uint64_t seen = passes_;
+  Wake();
+  passed_.wait(lock, [&] { return passes_ > seen || ended_; });
+}
+
+void NatsEventLoop::DeliverPending(std::vector<Delivery>& deliveries) {
+  for (Delivery& d : deliveries) {
+    // Only this thread reads, so nothing is added meanwhile: the loop ends. (NextMsg on an empty
+    // subscription would report a timeout through nats.c's error stack; the count is cheaper.)
+    int pending = 0;
+    while (natsSubscription_GetPending(d.sub, &pending, nullptr) == NATS_OK && pending > 0) {
+      natsMsg* msg = nullptr;
+      const natsStatus s = natsSubscription_NextMsg(&msg, d.sub, 0);
+      if (s == NATS_OK) {
+        d.fn(msg);
+      } else if (s != NATS_SLOW_CONSUMER) {  // reported once (and to the error handler); go on
+        break;
+      }
+    }
+  }
 }
 
 void NatsEventLoop::Stop() {
@@ -141,13 +175,24 @@ natsStatus NatsEventLoop::Detach(void* user_data) {
 
 void NatsEventLoop::Run() {
   looping = this;
+  std::vector<Delivery> deliveries;
   while (true) {
     natsConnection* nc = nullptr;
     uint64_t attachment = 0;
     pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {-1, 0, 0}};
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return;
+      for (Delivery& d : new_deliveries_) deliveries.push_back(std::move(d));
+      new_deliveries_.clear();
+    }
+    // What the last read queued (or a Deliver() call found), before anything else.
+    DeliverPending(deliveries);
+    {
+      std::lock_guard lock(mu_);
+      ++passes_;
+      if (stopping_) ended_ = true;
+      passed_.notify_all();
+      if (ended_) return;
       if (fd_ >= 0 && (want_read_ || want_write_)) {
         nc = nc_;
         attachment = attachments_;

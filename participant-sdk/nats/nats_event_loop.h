@@ -9,7 +9,9 @@
 // interest. A publish made inside a DeferredFlush scope leaves the writing to the caller's
 // Flush(); any other (nats.c's own PONGs, PINGs and re-sent SUBs; publishes from other threads)
 // wakes the loop, which writes it. The loop thread also reads: nats.c parses what arrives and
-// hands messages to the subscriptions' delivery threads, as in threaded mode.
+// hands messages to the subscriptions' delivery threads, as in threaded mode, except for the
+// synchronous subscriptions given to Deliver(), whose messages the loop hands over itself, right
+// after reading them: one thread hand-off less per message on the hot path.
 //
 // Lifetime: Configure() the options before natsConnection_Connect; the loop must run until the
 // connection is closed (draining and closing need reads and writes), and Stop() must be called
@@ -21,8 +23,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace txc {
 
@@ -56,6 +60,21 @@ class NatsEventLoop {
   // holds the caller until it drains.)
   void Flush(natsConnection* nc);
 
+  // Hands each message of `sub`, a synchronous subscription (natsConnection_SubscribeSync) on
+  // this loop's connection, to `fn` on the loop thread as soon as it is read. `fn` owns the
+  // message, gets one at a time, and must not block nor wait for anything the loop provides (a
+  // reply, a flush's PONG): nothing is read or written by the loop while it runs. Messages that
+  // arrived before this call are handed over too. `sub` must stay valid until Stop() returns.
+  // Any thread but the loop's, once per subscription.
+  using MessageFn = std::function<void(natsMsg* msg)>;
+  void Deliver(natsSubscription* sub, MessageFn fn);
+
+  // Returns once every message taken from those subscriptions so far has been handed to its
+  // `fn` and `fn` has returned. nats.c counts a message as consumed (e.g. for a drain's
+  // completion) when it leaves the subscription, a moment before `fn` has it. Not from the loop
+  // thread.
+  void AwaitDeliveries();
+
   // Waits (up to 5 s) until nats.c has detached a closed connection, then joins the loop
   // thread. Call it once the connection is closed. Idempotent.
   void Stop();
@@ -70,14 +89,21 @@ class NatsEventLoop {
   static natsStatus Write(void* user_data, bool add);
   static natsStatus Detach(void* user_data);
 
+  struct Delivery {
+    natsSubscription* sub;
+    MessageFn fn;
+  };
+
   void Run();
-  void Wake();                             // with mu_ held or not
-  void WriteBuffered(natsConnection* nc);  // what is buffered, if anything
+  void DeliverPending(std::vector<Delivery>& deliveries);  // loop thread
+  void Wake();                                             // with mu_ held or not
+  void WriteBuffered(natsConnection* nc);                  // what is buffered, if anything
 
   std::mutex write_mu_;  // serialises writes; taken before nats.c's lock, never inside a callback
 
   std::mutex mu_;
   std::condition_variable detached_;  // nc_ became null
+  std::condition_variable passed_;    // passes_ grew, or the loop ended
   natsConnection* nc_ = nullptr;      // guarded by mu_; the attached connection
   int fd_ = -1;                       // guarded by mu_; its socket, -1 when none is attached
   bool want_read_ = false;            // guarded by mu_
@@ -85,6 +111,9 @@ class NatsEventLoop {
   uint64_t write_requests_ = 0;       // guarded by mu_; nats.c's asks for write interest so far
   uint64_t attachments_ = 0;          // guarded by mu_; sockets attached so far
   bool stopping_ = false;             // guarded by mu_
+  bool ended_ = false;                // guarded by mu_; the loop thread returned (or never ran)
+  uint64_t passes_ = 0;               // guarded by mu_; loop iterations finished, deliveries done
+  std::vector<Delivery> new_deliveries_;  // guarded by mu_; given to Deliver, not yet seen by Run
   std::atomic<uint64_t> wakeups_{0};
   int wake_fd_ = -1;  // eventfd: the loop's poll returns when it is written
   std::thread thread_;

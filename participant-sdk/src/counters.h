@@ -1,4 +1,4 @@
-// The live counters behind Participant::counters(): atomics bumped by the delivery and resolver
+// The live counters behind Participant::counters(): atomics bumped by the NATS-reading and resolver
 // threads, read as a snapshot.
 #pragma once
 
@@ -18,6 +18,7 @@ struct CounterSet {
   std::atomic<uint64_t> compensate_calls{0};
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> bad_requests{0};
+  std::atomic<uint64_t> requests_dropped{0};
   std::atomic<uint64_t> replies_sent{0};
   std::atomic<uint64_t> status_queries{0};
   std::atomic<uint64_t> in_doubt_resolved{0};
@@ -35,6 +36,7 @@ struct CounterSet {
     c.compensate_calls = compensate_calls.load();
     c.requests = requests.load();
     c.bad_requests = bad_requests.load();
+    c.requests_dropped = requests_dropped.load();
     c.replies_sent = replies_sent.load();
     c.status_queries = status_queries.load();
     c.in_doubt_resolved = in_doubt_resolved.load();

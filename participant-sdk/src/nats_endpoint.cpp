@@ -72,16 +72,17 @@ Status NatsEndpoint::Connect() {
   }
   if (s != NATS_OK) return NatsError(s, "connect to " + options_.url);
 
+  // Synchronous, and emptied by the event loop's thread right after each read: no delivery
+  // thread between the socket and the applier's queue (nats_event_loop.h).
   natsSubscription* raw_sub = nullptr;
-  s = natsConnection_QueueSubscribe(&raw_sub, nc_.get(), options_.subject.c_str(),
-                                    options_.name.c_str(), &OnMessage, this);
+  s = natsConnection_QueueSubscribeSync(&raw_sub, nc_.get(), options_.subject.c_str(),
+                                        options_.name.c_str());
   sub_.reset(raw_sub);
-  if (s == NATS_OK) s = natsSubscription_SetOnCompleteCB(sub_.get(), &OnSubscriptionComplete, this);
-  if (s == NATS_OK) complete_cb_set_ = true;
   if (s == NATS_OK) {
     s = natsSubscription_SetPendingLimits(sub_.get(), kPendingMsgLimit, kPendingBytesLimit);
   }
   if (s != NATS_OK) return NatsError(s, "subscribe to " + options_.subject);
+  loop_->Deliver(sub_.get(), [this](natsMsg* msg) { OnMessage(msg); });
   if (!options_.heartbeat_subject.empty()) {
     // The first heartbeat goes with the round trip below: when Start() returns, the coordinator
     // has it (or will as soon as the server is up).
@@ -116,7 +117,7 @@ bool NatsEndpoint::Connected() const {
 }
 
 void NatsEndpoint::StopReceiving() {
-  if (drained_ || !sub_ || !complete_cb_set_) return;
+  if (drained_ || !sub_) return;
   drained_ = true;
   if (natsConnection_Status(nc_.get()) != NATS_CONN_STATUS_CONNECTED) {
     // Nobody to send UNSUB or replies to; whatever is queued is dropped with the connection and
@@ -130,6 +131,9 @@ void NatsEndpoint::StopReceiving() {
   if (s != NATS_OK) {
     LogLine(options_.name, std::string("drain: ") + natsStatus_GetText(s) + " (closing anyway)");
   }
+  // The drain is complete once the last message has left the subscription, a moment before the
+  // loop has handed it over.
+  loop_->AwaitDeliveries();
 }
 
 void NatsEndpoint::Close() {
@@ -145,34 +149,33 @@ void NatsEndpoint::Close() {
     (void)natsConnection_FlushTimeout(nc_.get(), 1000);
   }
   if (nc_) {
-    // Closing also closes the subscription; nats.c then runs its completion callback and,
-    // last, the closed callback. Wait for both: they point at this object.
+    // The closed callback is the last one nats.c runs, and it points at this object.
     natsConnection_Close(nc_.get());
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return conn_closed_ && (!complete_cb_set_ || sub_complete_); });
+    cv_.wait(lock, [this] { return conn_closed_; });
   }
-  if (loop_) loop_->Stop();  // closed: nats.c has detached and calls into the loop no more
+  // Closed: nats.c has detached and calls into the loop no more; once the loop has stopped, no
+  // message is handed to OnMessage either.
+  if (loop_) loop_->Stop();
   sub_.reset();
   nc_.reset();
 }
 
-void NatsEndpoint::OnMessage(natsConnection*, natsSubscription*, natsMsg* raw,
-                             void* closure) noexcept {
+void NatsEndpoint::OnMessage(natsMsg* raw) noexcept {
   NatsMsgPtr msg(raw);
-  auto* self = static_cast<NatsEndpoint*>(closure);
   try {
-    self->counters_->requests++;
+    counters_->requests++;
     const char* reply_subject = natsMsg_GetReply(msg.get());
     const std::string reply_to = reply_subject != nullptr ? reply_subject : "";
     const std::string subject = natsMsg_GetSubject(msg.get());
     const std::string data(natsMsg_GetData(msg.get()),
                            static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
     msg.reset();
-    self->on_message_(subject, data, reply_to);
+    on_message_(subject, data, reply_to);
   } catch (const std::exception& e) {
-    LogLine(self->options_.name, std::string("message callback failed: ") + e.what());
+    LogLine(options_.name, std::string("message callback failed: ") + e.what());
   } catch (...) {
-    LogLine(self->options_.name, "message callback failed: unknown exception");
+    LogLine(options_.name, "message callback failed: unknown exception");
   }
 }
 
@@ -214,13 +217,6 @@ int NatsEndpoint::ReplyCopies() {
   if (draw < options_.drop_reply) return 0;
   if (draw < options_.drop_reply + options_.duplicate_reply) return 2;
   return 1;
-}
-
-void NatsEndpoint::OnSubscriptionComplete(void* closure) noexcept {
-  auto* self = static_cast<NatsEndpoint*>(closure);
-  std::lock_guard lock(self->mu_);  // notify under the lock: Close() may destroy us right after
-  self->sub_complete_ = true;
-  self->cv_.notify_all();
 }
 
 void NatsEndpoint::OnConnected(natsConnection*, void* closure) noexcept {

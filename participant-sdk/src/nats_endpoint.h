@@ -1,9 +1,9 @@
 // NatsEndpoint: the participant's NATS connection. One queue subscription whose messages are
-// handed, one at a time on the subscription's delivery thread, to a callback that returns the
-// reply body; plus blocking requests (status queries) and, when configured, the instance's
-// heartbeats (from a ticker thread, nats_ticker.h). The connection runs in nats.c's event-loop
-// mode (nats_event_loop.h): replies are buffered until Flush(). Reconnects forever; connection
-// events are logged one line each.
+// handed, one at a time on the event loop's thread as soon as they are read, to a callback; plus
+// blocking requests (status queries) and, when configured, the instance's heartbeats (from a ticker
+// thread, nats_ticker.h). The connection runs in nats.c's event-loop mode (nats_event_loop.h):
+// replies are buffered until Flush(). Reconnects forever; connection events are logged one line
+// each.
 //
 // Lifetime: Close() (also run by the destructor) drains nothing; call StopReceiving() first for a
 // graceful stop. After Close() returns no nats.c callback runs or will run on this object.
@@ -51,9 +51,10 @@ class NatsEndpoint {
     std::string leaving;
     std::chrono::milliseconds heartbeat_interval{1000};
   };
-  // Called for every message, on the delivery thread, one at a time; `reply_to` is empty for a
-  // message without a reply subject. Answers go through Reply(), now or later from any thread.
-  // Exceptions are caught and logged (nothing unwinds into nats.c).
+  // Called for every message, one at a time, on the event loop's thread, which reads nothing
+  // while it runs: it must not block (queue the work) nor wait for a NATS reply. `reply_to` is
+  // empty for a message without a reply subject. Answers go through Reply(), now or later from
+  // any thread. Exceptions are caught and logged.
   using MessageFn = std::function<void(std::string_view subject, std::string_view data,
                                        const std::string& reply_to)>;
 
@@ -99,10 +100,9 @@ class NatsEndpoint {
   // How many times to publish the next reply: 1, or 0/2 when fault injection says so.
   int ReplyCopies();
 
-  // nats.c callbacks. noexcept: nothing may unwind into C; OnMessage catches everything itself.
-  static void OnMessage(natsConnection* nc, natsSubscription* sub, natsMsg* msg,
-                        void* closure) noexcept;
-  static void OnSubscriptionComplete(void* closure) noexcept;
+  // A message of the subscription, on the loop's thread; catches everything.
+  void OnMessage(natsMsg* msg) noexcept;
+  // nats.c callbacks. noexcept: nothing may unwind into C.
   static void OnConnected(natsConnection* nc, void* closure) noexcept;
   static void OnDisconnected(natsConnection* nc, void* closure) noexcept;
   static void OnReconnected(natsConnection* nc, void* closure) noexcept;
@@ -122,15 +122,13 @@ class NatsEndpoint {
   NatsConnectionPtr nc_;
   NatsSubscriptionPtr sub_;
   std::unique_ptr<NatsTicker> heartbeats_;  // stopped before the connection closes
-  bool complete_cb_set_ = false;            // only touched by Open/StopReceiving/Close (one thread)
-  bool drained_ = false;
+  bool drained_ = false;  // drained_ and closed_: only touched by StopReceiving/Close (one thread)
   bool closed_ = false;
   std::atomic<bool> closing_{false};  // read by callbacks: a disconnect is then expected
 
   std::mutex mu_;
   std::condition_variable cv_;
-  bool conn_closed_ = false;   // guarded by mu_: the closed callback ran
-  bool sub_complete_ = false;  // guarded by mu_: the subscription's last callback returned
+  bool conn_closed_ = false;  // guarded by mu_: the closed callback ran
 };
 
 }  // namespace txc::sdk

@@ -68,8 +68,8 @@ struct Participant::Impl {
   std::unique_ptr<sdk::NatsEndpoint> endpoint;
   std::unique_ptr<sdk::InDoubtResolver> resolver;
 
-  // Delivery thread: a request is checked and queued for the applier (group commit); anything
-  // that needs no database is answered at once.
+  // The thread that reads NATS: a request is checked and queued for the applier (group commit);
+  // anything that needs no database is answered at once.
   void OnMessage(std::string_view subject, std::string_view data, const std::string& reply_to) {
     const std::string_view last = subject.substr(subject.rfind('.') + 1);
     if (last == wire::kPeerStateOp) return OnPeerQuery(data, reply_to);
@@ -89,7 +89,14 @@ struct Participant::Impl {
       endpoint->Flush();
       return;
     }
-    batcher->Submit(std::move(request).value(), reply_to);
+    if (!batcher->Submit(std::move(request).value(), reply_to)) {
+      // Not a line per request: overload would only get worse.
+      if (const uint64_t dropped = ++counters.requests_dropped; dropped % 10000 == 1) {
+        sdk::LogLine(options.name, "request dropped (" + std::to_string(dropped) +
+                                       " so far): the applier's queue is full; the coordinator "
+                                       "re-sends");
+      }
+    }
   }
 
   // A peer running the 3PC termination protocol asks what we hold of a transaction.

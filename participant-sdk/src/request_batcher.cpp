@@ -21,11 +21,12 @@ void RequestBatcher::Start() {
   if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
 }
 
-void RequestBatcher::Submit(wire::BranchRequest request, std::string reply_to) {
-  std::unique_lock lock(mu_);
-  space_.wait(lock, [this] { return queue_.size() < max_queued_ || stopping_; });
+bool RequestBatcher::Submit(wire::BranchRequest request, std::string reply_to) {
+  std::lock_guard lock(mu_);
+  if (queue_.size() >= max_queued_ || stopping_) return false;
   queue_.push_back({std::move(request), std::move(reply_to)});
   ready_.notify_one();
+  return true;
 }
 
 void RequestBatcher::Stop() {
@@ -34,7 +35,6 @@ void RequestBatcher::Stop() {
     stopping_ = true;
   }
   ready_.notify_all();
-  space_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -54,7 +54,6 @@ void RequestBatcher::Run() {
         queue_.pop_front();
       }
     }
-    space_.notify_all();
     const std::vector<wire::BranchReply> replies = dispatcher_->HandleBatch(requests);
     CrashPoint("participant_after_commit");
     for (size_t i = 0; i < replies.size(); ++i) reply_(reply_to[i], wire::Encode(replies[i]));

@@ -1,10 +1,10 @@
-// RequestBatcher: the participant's group commit. The NATS delivery thread only queues requests
-// here; one applier thread takes everything queued (up to max_batch), has the Dispatcher apply it
-// in one local transaction with one fsync, and only then sends the replies. Under load many
-// requests share one commit; alone, a request waits for nobody.
+// RequestBatcher: the participant's group commit. The thread that reads NATS only queues
+// requests here; one applier thread takes everything queued (up to max_batch), has the Dispatcher
+// apply it in one local transaction with one fsync, and only then sends the replies. Under load
+// many requests share one commit; alone, a request waits for nobody.
 //
-// The queue is bounded: when it is full, Submit blocks the delivery thread, so the backlog stays
-// in NATS's pending buffer, whose limit drops the excess (the coordinator re-sends).
+// The queue is bounded: when it is full, Submit refuses (the request is dropped like a lost
+// message, and the coordinator re-sends it) rather than stop the thread that reads NATS.
 #pragma once
 
 #include <condition_variable>
@@ -33,8 +33,9 @@ class RequestBatcher {
   RequestBatcher& operator=(const RequestBatcher&) = delete;
 
   void Start();
-  // Queues a request whose reply goes to `reply_to`. Blocks while the queue is full.
-  void Submit(wire::BranchRequest request, std::string reply_to);
+  // Queues a request whose reply goes to `reply_to`; false (nothing queued) when the queue is
+  // full or the batcher stopped. Never blocks.
+  bool Submit(wire::BranchRequest request, std::string reply_to);
   // Applies and answers everything already queued, then stops the applier. Idempotent.
   void Stop();
 
@@ -53,7 +54,6 @@ class RequestBatcher {
 
   std::mutex mu_;
   std::condition_variable ready_;  // items queued, or stopping
-  std::condition_variable space_;  // the queue has room
   std::deque<Item> queue_;         // guarded by mu_
   bool stopping_ = false;          // guarded by mu_
   std::thread thread_;

@@ -22,7 +22,7 @@
 // refuse transactions naming a participant with none (docs/protocol.md). Each process start is
 // one instance, with its own instance_id().
 //
-// Group commit: requests are queued by the NATS delivery thread and applied by one applier
+// Group commit: requests are queued by the thread that reads NATS and applied by one applier
 // thread in batches, each batch in one local transaction (a savepoint per request) with one
 // fsync; replies leave only after that commit. A busy participant therefore pays one fsync for
 // many requests, and a quiet one waits for nobody.
@@ -139,6 +139,9 @@ class Participant {
     uint64_t compensate_calls = 0;
     uint64_t requests = 0;      // messages received on the participant subjects
     uint64_t bad_requests = 0;  // undecodable or misaddressed
+    // Dropped unanswered because the applier's queue was full (the coordinator re-sends them):
+    // the handlers cannot keep up.
+    uint64_t requests_dropped = 0;
     uint64_t replies_sent = 0;
     uint64_t status_queries = 0;         // questions asked to the coordinator
     uint64_t in_doubt_resolved = 0;      // in-doubt branches committed/aborted by the SDK itself

@@ -1,6 +1,7 @@
 // NatsEventLoop against a real nats-server: what a publisher defers is written by its Flush, what
 // nobody flushes is written by the loop, a batch larger than the socket takes at once still
-// arrives whole, and the loop follows the connection through a server restart.
+// arrives whole, the loop follows the connection through a server restart, and it hands the
+// messages of a synchronous subscription over itself.
 #include "nats_event_loop.h"
 
 #include <gtest/gtest.h>
@@ -8,7 +9,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "nats_server.h"
 #include "wait_for.h"
@@ -122,6 +127,105 @@ TEST_F(NatsEventLoopTest, FollowsTheConnectionThroughAServerRestart) {
   }
   loop_.Flush(nc_);
   EXPECT_TRUE(WaitFor([&] { return counter.count() == 1; }));
+}
+
+// Messages of a synchronous subscription given to Deliver() are handed over in order on one
+// thread, the loop's, including one that was waiting in the subscription before the call.
+TEST_F(NatsEventLoopTest, HandsASynchronousSubscriptionsMessagesOverOnItsThread) {
+  natsSubscription* sub = nullptr;
+  ASSERT_EQ(natsConnection_SubscribeSync(&sub, nc_, "evloop.in"), NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(nc_), NATS_OK);
+  natsConnection* other = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&other, server_.url().c_str()), NATS_OK);
+  ASSERT_EQ(natsConnection_PublishString(other, "evloop.in", "0"), NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(other), NATS_OK);
+  ASSERT_TRUE(WaitFor([&] {
+    int pending = 0;
+    return natsSubscription_GetPending(sub, &pending, nullptr) == NATS_OK && pending == 1;
+  }));
+
+  std::mutex mu;
+  std::vector<std::string> bodies;  // guarded by mu
+  std::vector<std::thread::id> threads;
+  loop_.Deliver(sub, [&](natsMsg* msg) {
+    std::lock_guard lock(mu);
+    bodies.emplace_back(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    threads.push_back(std::this_thread::get_id());
+    natsMsg_Destroy(msg);
+  });
+  // No read announces this one: Deliver() must look for it. (The bound is well under the
+  // server's first PING, ~2 s after connecting, whose read would find it too.)
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard lock(mu);
+        return bodies.size() == 1;
+      },
+      std::chrono::milliseconds(1000)));
+  for (int i = 1; i < 100; ++i) {
+    ASSERT_EQ(natsConnection_PublishString(other, "evloop.in", std::to_string(i).c_str()), NATS_OK);
+  }
+  ASSERT_EQ(natsConnection_Flush(other), NATS_OK);
+  EXPECT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return bodies.size() == 100;
+  }));
+  natsConnection_Close(nc_);
+  loop_.Stop();  // no delivery after this
+  std::lock_guard lock(mu);
+  ASSERT_EQ(bodies.size(), 100u);
+  for (size_t i = 0; i < bodies.size(); ++i) EXPECT_EQ(bodies[i], std::to_string(i));
+  for (const auto& id : threads) EXPECT_EQ(id, threads.front());
+  EXPECT_NE(threads.front(), std::this_thread::get_id());
+  natsSubscription_Destroy(sub);
+  natsConnection_Destroy(other);
+}
+
+// A message counts as consumed when it leaves the subscription, before its handler has it:
+// AwaitDeliveries() is what tells that the handler has returned.
+TEST_F(NatsEventLoopTest, AwaitDeliveriesReturnsOnceTheHandlerHasReturned) {
+  natsSubscription* sub = nullptr;
+  ASSERT_EQ(natsConnection_SubscribeSync(&sub, nc_, "evloop.in"), NATS_OK);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, released = false;  // guarded by mu
+  std::atomic<bool> handled{false};
+  loop_.Deliver(sub, [&](natsMsg* msg) {
+    natsMsg_Destroy(msg);
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return released; });
+    handled = true;
+  });
+  ASSERT_EQ(natsConnection_Flush(nc_), NATS_OK);
+  natsConnection* other = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&other, server_.url().c_str()), NATS_OK);
+  ASSERT_EQ(natsConnection_PublishString(other, "evloop.in", "x"), NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(other), NATS_OK);
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return entered; }));
+  }
+  std::atomic<bool> returned{false};
+  std::atomic<bool> handled_on_return{false};
+  std::thread waiter([&] {
+    loop_.AwaitDeliveries();
+    handled_on_return = handled.load();
+    returned = true;
+  });
+  EXPECT_FALSE(WaitFor([&] { return returned.load(); }, std::chrono::milliseconds(200)))
+      << "returned while the handler was still running";
+  {
+    std::lock_guard lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  waiter.join();
+  EXPECT_TRUE(handled_on_return.load());
+  natsConnection_Close(nc_);
+  loop_.Stop();
+  natsSubscription_Destroy(sub);
+  natsConnection_Destroy(other);
 }
 
 }  // namespace

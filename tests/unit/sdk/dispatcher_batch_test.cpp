@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dispatcher.h"
+#include "request_batcher.h"
 
 namespace txc::sdk {
 namespace {
@@ -132,6 +133,27 @@ TEST_F(DispatcherBatchTest, AFailedCommitTurnsEveryAnswerIntoAnError) {
   sqlite3_commit_hook(store_->db(), nullptr, nullptr);
   EXPECT_EQ(State("g1"), "none");
   EXPECT_EQ(State("g2"), "none");
+}
+
+// The thread that reads NATS must never block on the applier: a full queue refuses (the request
+// is lost like a dropped message, and the coordinator re-sends it); so does a stopped batcher.
+TEST_F(DispatcherBatchTest, AFullQueueRefusesInsteadOfBlocking) {
+  Handlers handlers;
+  handlers.prepare = Hold;
+  Dispatcher dispatcher("inventory", store_.get(), handlers, &counters_);
+  std::vector<std::string> replied;
+  RequestBatcher batcher(
+      &dispatcher, [&](const std::string& to, const std::string&) { replied.push_back(to); }, [] {},
+      /*max_batch=*/8, /*max_queued=*/2);
+  // Not started: nothing takes from the queue.
+  EXPECT_TRUE(batcher.Submit(Req("g1", Op::kPrepare), "r1"));
+  EXPECT_TRUE(batcher.Submit(Req("g2", Op::kPrepare), "r2"));
+  EXPECT_FALSE(batcher.Submit(Req("g3", Op::kPrepare), "r3"));
+  batcher.Start();
+  batcher.Stop();  // answers what was queued
+  EXPECT_EQ(replied, (std::vector<std::string>{"r1", "r2"}));
+  EXPECT_FALSE(batcher.Submit(Req("g4", Op::kPrepare), "r4"));
+  EXPECT_EQ(State("g3"), "none");
 }
 
 }  // namespace
