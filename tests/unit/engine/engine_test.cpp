@@ -181,6 +181,31 @@ TEST(Engine, ADecisionWatcherIsAnsweredOnceTheDecisionIsDurable) {
   EXPECT_FALSE(ended.has_value());
 }
 
+// The decision's append fails: its watcher is not told "decided" (it keeps waiting for a
+// restart's recovery, or its deadline).
+TEST(Engine, ADecisionWatcherIsNotAnsweredWhenTheDecisionCannotBeLogged) {
+  InMemoryTxLog log;
+  FakeClock clock;
+  Coordinator c(log, clock);
+  std::optional<std::optional<core::Transaction>> decided;
+  std::optional<Result<BeginOutcome>> begun;
+  c.engine().Begin(
+      Draft(2), [&](Result<BeginOutcome> r) { begun.emplace(std::move(r)); },
+      [&](std::optional<core::Transaction> tx) { decided.emplace(std::move(tx)); },
+      Engine::Until::kDecision);
+  c.engine().RunUntilIdle();
+  ASSERT_TRUE(begun.has_value() && begun->ok());
+  auto prepares = c.Take(Op::kPrepare);
+  log.set_auto_complete(false);
+  c.Reply(prepares[0], AttemptResult::kOk);
+  c.Reply(prepares[1], AttemptResult::kOk);
+  log.Poison(Status::DataLoss("disk I/O error"));
+  log.CompleteAll();  // the pending decision fails
+  c.engine().RunUntilIdle();
+  EXPECT_FALSE(decided.has_value());
+  EXPECT_TRUE(c.Take(Op::kCommit).empty());
+}
+
 // A transaction that ends without a logged decision (none is forced on this path) still
 // answers its decision watchers, at the end.
 TEST(Engine, ADecisionWatcherIsAnsweredAtTheEndAtTheLatest) {
