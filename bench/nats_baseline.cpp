@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "nats_event_loop.h"
+#include "nats_handles.h"
 #include "txc/wire.h"
 
 namespace txc::bench {
@@ -104,7 +105,7 @@ struct Driver {
   static void OnMsg(natsConnection*, natsSubscription* sub, natsMsg* msg, void* closure) {
     auto* d = static_cast<Driver*>(closure);
     d->OnReply(natsMsg_GetSubject(msg));
-    natsMsg_Destroy(msg);
+    FreeNatsMsg(msg);
     // At the end of each burst of replies, as the engine flushes after each batch of work.
     int pending = 0;
     if (natsSubscription_GetPending(sub, &pending, nullptr) != NATS_OK || pending == 0) {
@@ -183,7 +184,7 @@ int RunEchoResponder(const std::string& nats_url, const std::string& name) {
         if (const char* to = natsMsg_GetReply(msg)) {
           natsConnection_Publish(c, to, reply.data(), static_cast<int>(reply.size()));
         }
-        natsMsg_Destroy(msg);
+        FreeNatsMsg(msg);
       },
       nullptr);
   natsSubscription_SetPendingLimits(sub, -1, -1);

@@ -32,7 +32,7 @@
 #include <mutex>
 #include <string>
 
-#include "transport/nats_handles.h"
+#include "nats_handles.h"
 #include "transport/transport.h"
 #include "txc/nats_security.h"
 #include "txc/status.h"
