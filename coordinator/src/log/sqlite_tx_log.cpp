@@ -78,10 +78,13 @@ void SqliteTxLog::Append(std::vector<core::LogRecord> records, Done done, Urgenc
       // Even a poisoned log queues: `done` then still runs on the writer thread, as promised,
       // and never re-entrantly inside the caller.
       const bool urgent = urgency == Urgency::kUrgent;
+      // The writer waits for a first record, or, holding lazy ones, for an urgent one: waking it
+      // for another lazy record would only put it back to sleep (a context switch for nothing).
+      const bool wake = urgent || queue_.empty();
       queue_.push_back(
           Pending{std::move(records), std::move(done), urgent, std::chrono::steady_clock::now()});
       if (urgent) ++urgent_queued_;
-      cv_.notify_one();
+      if (wake) cv_.notify_one();
       return;
     }
   }
