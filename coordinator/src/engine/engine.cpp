@@ -139,12 +139,17 @@ void Engine::Loop() {
     if (stopping_) return;
     if (!tasks_.empty()) continue;
     auto wake = [this] { return stopping_ || !tasks_.empty(); };
-    if (auto next = timers_.NextDue()) {
+    if (auto next = NextTimerDue()) {
       cv_.wait_until(lock, *next, wake);
     } else {
       cv_.wait(lock, wake);
     }
   }
+}
+
+std::optional<SteadyTime> Engine::NextTimerDue() {
+  timers_.DropLeading([this](const DueTimer& t) { return live_.find(t.tx_id) == live_.end(); });
+  return timers_.NextDue();
 }
 
 void Engine::Recover(std::vector<core::Transaction> txs) {

@@ -105,6 +105,10 @@ class Engine {
   // Test driving (own_thread = false): runs queued work and due timers until none is left.
   // Returns the number of tasks and timers run.
   size_t RunUntilIdle();
+  // When the engine next has to act on a timer, nullopt if never. Timers of transactions that
+  // have finished are dropped first (a stale timer would wake the engine for nothing: at low load
+  // several per transaction, seconds later). Engine thread, or test driving.
+  std::optional<SteadyTime> NextTimerDue();
 
  private:
   struct Live {

@@ -26,6 +26,12 @@ class TimerQueue {
   // Removes and returns the earliest timer if it is due at `now`.
   std::optional<DueTimer> PopDue(SteadyTime now);
   std::optional<SteadyTime> NextDue() const;
+  // Discards timers from the front while `dead` says so (those of finished transactions): waking
+  // up for them would change nothing.
+  template <typename Dead>
+  void DropLeading(Dead dead) {
+    while (!heap_.empty() && dead(heap_.top())) heap_.pop();
+  }
   size_t size() const { return heap_.size(); }
 
  private:

@@ -230,6 +230,31 @@ TEST(Engine, ADecisionWatcherIsAnsweredAtTheEndAtTheLatest) {
   EXPECT_EQ((*decided)->state, TxState::kCompleted);
 }
 
+// A finished transaction leaves timers behind (reply timeouts, its deadline); the engine must
+// not wake up for them.
+TEST(Engine, TimersOfFinishedTransactionsDoNotWakeTheEngine) {
+  InMemoryTxLog log;
+  FakeClock clock;
+  Coordinator c(log, clock);
+  auto begun = c.Begin(Draft(2));
+  ASSERT_TRUE(begun.ok());
+  ASSERT_TRUE(c.engine().NextTimerDue().has_value()) << "a live transaction has its timers";
+  auto prepares = c.Take(Op::kPrepare);
+  c.Reply(prepares[0], AttemptResult::kOk);
+  c.Reply(prepares[1], AttemptResult::kOk);
+  auto commits = c.Take(Op::kCommit);
+  ASSERT_EQ(commits.size(), 2u);
+  c.Reply(commits[0], AttemptResult::kOk);
+  c.Reply(commits[1], AttemptResult::kOk);
+  ASSERT_EQ(c.engine().live_count(), 0u);
+  EXPECT_FALSE(c.engine().NextTimerDue().has_value());
+
+  // Another live transaction's timers stay.
+  auto other = c.Begin(Draft(1));
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(c.engine().NextTimerDue().has_value());
+}
+
 TEST(Engine, AbortsOnARefusalAndExplainsWhy) {
   InMemoryTxLog log;
   FakeClock clock;
