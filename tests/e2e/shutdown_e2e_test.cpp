@@ -91,21 +91,5 @@ TEST_F(ShutdownTest, SigtermLetsInFlightWorkReachTheLogAndTheNextStartFinishesIt
   }
 }
 
-// The coordinator runs with jemalloc's small per-thread caches (coordinator/src/jemalloc_conf.cpp;
-// with the defaults each of cpp-httplib's threads keeps what it freed, ~180 MB at 1,024 in
-// flight). jemalloc prints its options at a clean exit when MALLOC_CONF asks it to.
-TEST_F(ShutdownTest, TheCoordinatorRunsWithSmallAllocatorCaches) {
-#if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "the sanitizer build runs on the sanitizer's allocator";
-#endif
-  StartCoordinator({"MALLOC_CONF=stats_print:true"});
-  coordinator_->Signal(SIGTERM);
-  const std::optional<int> status = coordinator_->Wait(std::chrono::seconds(15));
-  ASSERT_TRUE(status.has_value()) << "the coordinator did not stop";
-  const std::string log = ReadFile(Path("coordinator.log"));
-  EXPECT_NE(log.find("opt.tcache_nslots_small_max: 8"), std::string::npos);
-  EXPECT_NE(log.find("opt.tcache_nslots_large: 4"), std::string::npos);
-}
-
 }  // namespace
 }  // namespace txc::testing

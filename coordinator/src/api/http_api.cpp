@@ -2,9 +2,13 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "api/error_mapping.h"
@@ -101,6 +105,11 @@ HttpApi::HttpApi(TransactionService& service, Options options)
   // Headers and body leave in separate writes; with Nagle the body would wait for the
   // client's delayed ACK (40 ms on Linux) on every kept-alive request.
   server_->set_tcp_nodelay(true);
+  // Remembers the listening socket (see Start) and keeps httplib's own options for it.
+  server_->set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_fd_ = static_cast<int>(sock);
+  });
   if (options_.rate_limit_per_s > 0) {
     rate_limiter_ =
         std::make_unique<RateLimiter>(options_.rate_limit_per_s, options_.rate_limit_burst);
@@ -120,6 +129,13 @@ Status HttpApi::Start() {
                                  std::to_string(options_.port));
     }
     port_ = options_.port;
+  }
+  // This httplib listens with a backlog of 5 (compiled into Debian's library): a burst of new
+  // connections beyond that has its SYNs dropped, and each such client waits 1 s, then 3 s, for
+  // its retransmission. Listening again on the bound socket only raises the backlog.
+  if (listen_fd_ >= 0 && ::listen(listen_fd_, SOMAXCONN) != 0) {
+    applog::Write(applog::Level::kWarn, "http.backlog",
+                  {{"error", std::string("listen: ") + std::strerror(errno)}});
   }
   auto listening_ended = std::make_shared<std::atomic<bool>>(false);
   thread_ = std::thread([this, listening_ended] {

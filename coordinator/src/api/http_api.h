@@ -100,6 +100,7 @@ class HttpApi {
   std::vector<Route> routes_;
   std::thread thread_;
   int port_ = 0;
+  int listen_fd_ = -1;  // the listening socket, once bound (set by httplib's socket-options hook)
 };
 
 }  // namespace txc::api
