@@ -100,11 +100,13 @@ void NatsEventLoop::DeliverPending(std::vector<Delivery>& deliveries) {
       const natsStatus s = natsSubscription_NextMsg(&msg, d.sub, 0);
       if (s == NATS_OK) {
         d.fn(msg);
-      } else if (s != NATS_SLOW_CONSUMER) {  // reported once (and to the error handler); go on
-        break;
+      } else if (s != NATS_SLOW_CONSUMER && s != NATS_NO_RESPONDERS) {
+        break;  // (those two only report, once, a message dropped or consumed: go on)
       }
     }
   }
+  // A subscription closed for good (drained, or its connection closed) has nothing more.
+  std::erase_if(deliveries, [](const Delivery& d) { return !natsSubscription_IsValid(d.sub); });
 }
 
 void NatsEventLoop::Stop() {

@@ -12,7 +12,8 @@
 namespace txc::sdk {
 namespace {
 
-// Generous: a healthy participant answers in microseconds; these only bound bursts.
+// nats.c's limits for what waits in the subscription: the loop empties it after every read, so
+// only a burst within one read can come near them; the applier's queue bounds the rest.
 constexpr int kPendingMsgLimit = 65536;
 constexpr int kPendingBytesLimit = 64 * 1024 * 1024;
 // Replies waiting to be written beyond this are dropped (the coordinator asks again): a server

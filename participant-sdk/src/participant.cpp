@@ -89,13 +89,17 @@ struct Participant::Impl {
       endpoint->Flush();
       return;
     }
-    if (!batcher->Submit(std::move(request).value(), reply_to)) {
-      // Not a line per request: overload would only get worse.
-      if (const uint64_t dropped = ++counters.requests_dropped; dropped % 10000 == 1) {
-        sdk::LogLine(options.name, "request dropped (" + std::to_string(dropped) +
-                                       " so far): the applier's queue is full; the coordinator "
-                                       "re-sends");
-      }
+    NoteDropped(batcher->Submit(std::move(request).value(), reply_to));
+  }
+
+  // A request or query the applier's queue refused because it is full: counted, and logged now
+  // and then (a line per request would only make an overload worse). The coordinator, or the
+  // peer, asks again.
+  void NoteDropped(sdk::RequestBatcher::Queued queued) {
+    if (queued != sdk::RequestBatcher::Queued::kFull) return;  // kStopped: we are leaving
+    if (const uint64_t dropped = ++counters.requests_dropped; dropped % 10000 == 1) {
+      sdk::LogLine(options.name, "request dropped (" + std::to_string(dropped) +
+                                     " so far): the applier's queue is full");
     }
   }
 
@@ -108,16 +112,18 @@ struct Participant::Impl {
                                      (query.ok() ? "no reply subject" : query.status().message()));
       return;
     }
-    auto reply = dispatcher->PeerState(*query);
-    if (!reply.ok()) {
-      // Silence is the honest answer: the peer keeps asking rather than conclude from it.
-      sdk::LogLine(options.name,
-                   "peer state query for " + query->gid + " failed: " + reply.status().ToString());
-      return;
-    }
-    counters.peer_queries_answered++;
-    endpoint->Reply(reply_to, wire::Encode(*reply));
-    endpoint->Flush();
+    // The database lock may be held for a whole batch: answered from the applier's thread.
+    NoteDropped(batcher->SubmitTask([this, query = std::move(query).value(), reply_to] {
+      auto reply = dispatcher->PeerState(query);
+      if (!reply.ok()) {
+        // Silence is the honest answer: the peer keeps asking rather than conclude from it.
+        sdk::LogLine(options.name,
+                     "peer state query for " + query.gid + " failed: " + reply.status().ToString());
+        return;
+      }
+      counters.peer_queries_answered++;
+      endpoint->Reply(reply_to, wire::Encode(*reply));
+    }));
   }
 
   // Resolver thread: what did the coordinator decide for gid?

@@ -21,12 +21,21 @@ void RequestBatcher::Start() {
   if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
 }
 
-bool RequestBatcher::Submit(wire::BranchRequest request, std::string reply_to) {
+RequestBatcher::Queued RequestBatcher::Submit(wire::BranchRequest request, std::string reply_to) {
+  return Push({std::move(request), std::move(reply_to), nullptr});
+}
+
+RequestBatcher::Queued RequestBatcher::SubmitTask(std::function<void()> task) {
+  return Push({{}, {}, std::move(task)});
+}
+
+RequestBatcher::Queued RequestBatcher::Push(Item item) {
   std::lock_guard lock(mu_);
-  if (queue_.size() >= max_queued_ || stopping_) return false;
-  queue_.push_back({std::move(request), std::move(reply_to)});
+  if (stopping_) return Queued::kStopped;
+  if (queue_.size() >= max_queued_) return Queued::kFull;
+  queue_.push_back(std::move(item));
   ready_.notify_one();
-  return true;
+  return Queued::kYes;
 }
 
 void RequestBatcher::Stop() {
@@ -42,17 +51,27 @@ void RequestBatcher::Run() {
   std::vector<wire::BranchRequest> requests;
   std::vector<std::string> reply_to;
   while (true) {
+    std::function<void()> task;
     {
       std::unique_lock lock(mu_);
       ready_.wait(lock, [this] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) return;  // stopping, and everything queued was answered
       requests.clear();
       reply_to.clear();
-      while (!queue_.empty() && requests.size() < max_batch_) {
+      if (queue_.front().task) {
+        task = std::move(queue_.front().task);
+        queue_.pop_front();
+      }
+      while (!task && !queue_.empty() && !queue_.front().task && requests.size() < max_batch_) {
         requests.push_back(std::move(queue_.front().request));
         reply_to.push_back(std::move(queue_.front().reply_to));
         queue_.pop_front();
       }
+    }
+    if (task) {
+      task();
+      flush_();
+      continue;
     }
     const std::vector<wire::BranchReply> replies = dispatcher_->HandleBatch(requests);
     CrashPoint("participant_after_commit");

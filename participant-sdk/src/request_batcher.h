@@ -1,7 +1,7 @@
 // RequestBatcher: the participant's group commit. The thread that reads NATS only queues
-// requests here; one applier thread takes everything queued (up to max_batch), has the Dispatcher
-// apply it in one local transaction with one fsync, and only then sends the replies. Under load
-// many requests share one commit; alone, a request waits for nobody.
+// requests (and other work on the database) here; one applier thread takes everything queued (up to
+// max_batch), has the Dispatcher apply it in one local transaction with one fsync, and only then
+// sends the replies. Under load many requests share one commit; alone, a request waits for nobody.
 //
 // The queue is bounded: when it is full, Submit refuses (the request is dropped like a lost
 // message, and the coordinator re-sends it) rather than stop the thread that reads NATS.
@@ -33,9 +33,14 @@ class RequestBatcher {
   RequestBatcher& operator=(const RequestBatcher&) = delete;
 
   void Start();
-  // Queues a request whose reply goes to `reply_to`; false (nothing queued) when the queue is
-  // full or the batcher stopped. Never blocks.
-  bool Submit(wire::BranchRequest request, std::string reply_to);
+  enum class Queued { kYes, kFull, kStopped };
+  // Queues a request whose reply goes to `reply_to`; nothing is queued when the queue is full or
+  // the batcher stopped. Never blocks.
+  Queued Submit(wire::BranchRequest request, std::string reply_to);
+  // Queues other work that needs the database (a peer's state query) to run on the applier's
+  // thread, in order with the requests, followed by a flush: the reading thread must never wait
+  // for the database lock, which a batch holds through its handlers and its fsync.
+  Queued SubmitTask(std::function<void()> task);
   // Applies and answers everything already queued, then stops the applier. Idempotent.
   void Stop();
 
@@ -43,7 +48,9 @@ class RequestBatcher {
   struct Item {
     wire::BranchRequest request;
     std::string reply_to;
+    std::function<void()> task;  // set: a task, not a request
   };
+  Queued Push(Item item);
   void Run();
 
   Dispatcher* const dispatcher_;

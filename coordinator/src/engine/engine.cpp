@@ -231,7 +231,7 @@ void Engine::Execute(const std::string& id, core::Actions actions,
         }
       }
       OnDurable(id, std::move(actions), s, after_durable);
-      // After the sends: the next phase is under way before the API thread is woken.
+      // After the sends are queued (this round of work ends with their flush).
       if (s.ok() && state && IsDecided(*state)) Decided(id);
     });
   });

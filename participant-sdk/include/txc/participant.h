@@ -139,15 +139,15 @@ class Participant {
     uint64_t compensate_calls = 0;
     uint64_t requests = 0;      // messages received on the participant subjects
     uint64_t bad_requests = 0;  // undecodable or misaddressed
-    // Dropped unanswered because the applier's queue was full (the coordinator re-sends them):
-    // the handlers cannot keep up.
-    uint64_t requests_dropped = 0;
     uint64_t replies_sent = 0;
     uint64_t status_queries = 0;         // questions asked to the coordinator
     uint64_t in_doubt_resolved = 0;      // in-doubt branches committed/aborted by the SDK itself
     uint64_t peer_queries = 0;           // 3PC termination: states asked of peers
     uint64_t peer_queries_answered = 0;  // 3PC termination: peers' questions answered
     uint64_t terminated = 0;  // 3PC transactions this participant finished without the coordinator
+    // Requests and peers' queries dropped unanswered because the applier's queue was full (they
+    // are asked again): the handlers cannot keep up.
+    uint64_t requests_dropped = 0;
   };
 
   // Validates the options and opens the database (WAL, synchronous=FULL), creating txc_branches

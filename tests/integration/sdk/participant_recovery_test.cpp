@@ -196,7 +196,7 @@ TEST_F(SdkTest, StartsBeforeNatsServerIsUp) {
   EXPECT_FALSE(p->Connected());
 }
 
-// A peer's state queries (answered on the delivery thread) sent nonstop while participants start:
+// A peer's state queries sent nonstop while participants start:
 // one that arrived before Start returned used to be answered through an endpoint not yet stored
 // (a crash, seen once in the 3PC restart test).
 TEST_F(SdkTest, QueriesArrivingWhileStartConnectsAreAnswered) {

@@ -167,7 +167,7 @@ TEST(Engine, ADecisionWatcherIsAnsweredOnceTheDecisionIsDurable) {
   ASSERT_TRUE(decided.has_value());
   ASSERT_TRUE(decided->has_value());
   EXPECT_EQ((*decided)->state, TxState::kCommitting);
-  EXPECT_EQ(c.Take(Op::kCommit).size(), 2u) << "the commits leave with the answer";
+  EXPECT_EQ(c.Take(Op::kCommit).size(), 2u) << "the commits are sent with the answer";
   EXPECT_FALSE(ended.has_value());
 
   // Watching a decided transaction answers at once.
@@ -206,7 +206,7 @@ TEST(Engine, ADecisionWatcherIsNotAnsweredWhenTheDecisionCannotBeLogged) {
   EXPECT_TRUE(c.Take(Op::kCommit).empty());
 }
 
-// A transaction that ends without a logged decision (none is forced on this path) still
+// A transaction that ends without a decision state of its own (a saga's last action ends it) still
 // answers its decision watchers, at the end.
 TEST(Engine, ADecisionWatcherIsAnsweredAtTheEndAtTheLatest) {
   InMemoryTxLog log;

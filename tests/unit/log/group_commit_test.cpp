@@ -1,6 +1,7 @@
 // SqliteTxLog's writer thread: group commit, batch boundaries, poisoning and shutdown.
 // The writer is held deterministically by a `done` callback that blocks (callbacks run on the
-// writer thread), so appends queue up behind it; nothing here depends on timing.
+// writer thread), so appends queue up behind it; no outcome here depends on timing (the lazy
+// delay tests wait for it, and one pauses so that the wake-up it tests is needed).
 #include <chrono>
 #include <future>
 #include <memory>
@@ -145,8 +146,11 @@ TEST_F(GroupCommitTest, LazyRecordsAloneAreCommittedAfterTheirDelay) {
   Completions done(2);
   auto log = Open(4096, std::chrono::milliseconds(20));
   ASSERT_NE(log, nullptr);
-  log->Append({Created(MakeTx("tx-0", 1))}, done.Track(0), TxLog::Urgency::kLazy);
-  log->Append({Created(MakeTx("tx-1", 1))}, done.Track(1), TxLog::Urgency::kLazy);
+  {
+    WriterBlocker blocker(*log);  // both are queued before the writer looks
+    log->Append({Created(MakeTx("tx-0", 1))}, done.Track(0), TxLog::Urgency::kLazy);
+    log->Append({Created(MakeTx("tx-1", 1))}, done.Track(1), TxLog::Urgency::kLazy);
+  }
   ASSERT_TRUE(done.WaitAll());
   EXPECT_EQ(log->commits(), 1u);
 }

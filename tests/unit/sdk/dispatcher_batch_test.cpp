@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dispatcher.h"
@@ -138,6 +139,7 @@ TEST_F(DispatcherBatchTest, AFailedCommitTurnsEveryAnswerIntoAnError) {
 // The thread that reads NATS must never block on the applier: a full queue refuses (the request
 // is lost like a dropped message, and the coordinator re-sends it); so does a stopped batcher.
 TEST_F(DispatcherBatchTest, AFullQueueRefusesInsteadOfBlocking) {
+  using Queued = RequestBatcher::Queued;
   Handlers handlers;
   handlers.prepare = Hold;
   Dispatcher dispatcher("inventory", store_.get(), handlers, &counters_);
@@ -146,14 +148,39 @@ TEST_F(DispatcherBatchTest, AFullQueueRefusesInsteadOfBlocking) {
       &dispatcher, [&](const std::string& to, const std::string&) { replied.push_back(to); }, [] {},
       /*max_batch=*/8, /*max_queued=*/2);
   // Not started: nothing takes from the queue.
-  EXPECT_TRUE(batcher.Submit(Req("g1", Op::kPrepare), "r1"));
-  EXPECT_TRUE(batcher.Submit(Req("g2", Op::kPrepare), "r2"));
-  EXPECT_FALSE(batcher.Submit(Req("g3", Op::kPrepare), "r3"));
+  EXPECT_EQ(batcher.Submit(Req("g1", Op::kPrepare), "r1"), Queued::kYes);
+  EXPECT_EQ(batcher.Submit(Req("g2", Op::kPrepare), "r2"), Queued::kYes);
+  EXPECT_EQ(batcher.Submit(Req("g3", Op::kPrepare), "r3"), Queued::kFull);
+  EXPECT_EQ(batcher.SubmitTask([] {}), Queued::kFull);
   batcher.Start();
   batcher.Stop();  // answers what was queued
   EXPECT_EQ(replied, (std::vector<std::string>{"r1", "r2"}));
-  EXPECT_FALSE(batcher.Submit(Req("g4", Op::kPrepare), "r4"));
+  EXPECT_EQ(batcher.Submit(Req("g4", Op::kPrepare), "r4"), Queued::kStopped);
   EXPECT_EQ(State("g3"), "none");
+}
+
+// A task (a peer's query) runs on the applier's thread between the batches around it, and its
+// answer is flushed: it sees what the requests before it applied, not those after.
+TEST_F(DispatcherBatchTest, ATaskRunsInOrderBetweenBatchesOnTheApplier) {
+  Handlers handlers;
+  handlers.prepare = Hold;
+  Dispatcher dispatcher("inventory", store_.get(), handlers, &counters_);
+  std::vector<std::string> events;  // only the applier's thread writes it before Stop returns
+  std::thread::id applier;
+  RequestBatcher batcher(
+      &dispatcher, [&](const std::string& to, const std::string&) { events.push_back(to); },
+      [&] { events.push_back("flush"); });
+  EXPECT_EQ(batcher.Submit(Req("g1", Op::kPrepare), "r1"), RequestBatcher::Queued::kYes);
+  batcher.SubmitTask([&] {
+    applier = std::this_thread::get_id();
+    events.push_back("task:g1=" + State("g1") + ",g2=" + State("g2"));
+  });
+  batcher.Submit(Req("g2", Op::kPrepare), "r2");
+  batcher.Start();
+  batcher.Stop();
+  EXPECT_EQ(events, (std::vector<std::string>{"r1", "flush", "task:g1=prepared,g2=none", "flush",
+                                              "r2", "flush"}));
+  EXPECT_NE(applier, std::this_thread::get_id());
 }
 
 }  // namespace
