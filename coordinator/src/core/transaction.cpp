@@ -114,6 +114,10 @@ bool IsAbortOutcome(TxState s) {
   return s == TxState::kAborting || s == TxState::kAborted || s == TxState::kCompensating ||
          s == TxState::kCompensated;
 }
+bool IsDecided(TxState s) {
+  return IsTerminal(s) || s == TxState::kCommitting || s == TxState::kAborting ||
+         s == TxState::kCompensating;
+}
 const char* BranchStateName(BranchState s) { return NameOf(kBranchStates, s); }
 std::optional<BranchState> ParseBranchState(std::string_view n) {
   return ValueOf(kBranchStates, n);

@@ -48,6 +48,9 @@ std::optional<TxState> ParseTxState(std::string_view name);
 bool IsTerminal(TxState s);
 // The outcome is abort: decided (aborting, compensating) or applied (aborted, compensated).
 bool IsAbortOutcome(TxState s);
+// The outcome can no longer change: a decision (committing, aborting; a saga compensating) or
+// the end. 3PC's precommitting is not one: a refused pre_commit still aborts.
+bool IsDecided(TxState s);
 
 enum class BranchState {
   kPreparing,      // prepare / can_commit sent, no vote yet

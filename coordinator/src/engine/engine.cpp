@@ -3,6 +3,7 @@
 #include "applog/applog.h"
 
 #include <future>
+#include <utility>
 
 #include "core/operated_machine.h"
 #include "core/saga.h"
@@ -33,12 +34,6 @@ std::optional<wire::Decision> DecisionOf(core::TxState state) {
     default:  // undecided, or a saga (sagas have no decision to ask about)
       return std::nullopt;
   }
-}
-
-// The outcome can no longer change: a decision, a saga's compensation, or the end.
-bool IsDecided(core::TxState state) {
-  return core::IsTerminal(state) || state == core::TxState::kCommitting ||
-         state == core::TxState::kAborting || state == core::TxState::kCompensating;
 }
 
 }  // namespace
@@ -158,7 +153,7 @@ void Engine::Recover(std::vector<core::Transaction> txs) {
     Live& live = live_[id];
     live.created_durable = true;
     live.durable_decision = DecisionOf(tx.state);
-    live.decided_durable = IsDecided(tx.state);
+    live.decided_durable = core::IsDecided(tx.state);
     if (!tx.idempotency_key.empty()) live_by_key_[tx.idempotency_key] = id;
     live.tx = std::move(tx);
     NoteAttention(live.tx, false);
@@ -232,7 +227,7 @@ void Engine::Execute(const std::string& id, core::Actions actions,
       }
       OnDurable(id, std::move(actions), s, after_durable);
       // After the sends are queued (this round of work ends with their flush).
-      if (s.ok() && state && IsDecided(*state)) Decided(id);
+      if (s.ok() && state && core::IsDecided(*state)) Decided(id);
     });
   });
 }
@@ -241,9 +236,7 @@ void Engine::Decided(const std::string& id) {
   auto it = live_.find(id);
   if (it == live_.end()) return;  // finished: Finish answered every watcher
   it->second.decided_durable = true;
-  std::vector<Watcher> watchers = std::move(it->second.decision_watchers);
-  it->second.decision_watchers.clear();
-  for (auto& w : watchers) w(it->second.tx);
+  for (auto& w : std::exchange(it->second.decision_watchers, {})) w(it->second.tx);
 }
 
 void Engine::AddWatcher(Live& live, Watcher w, Until until) {

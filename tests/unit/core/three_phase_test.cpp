@@ -59,6 +59,20 @@ TEST(ThreePhaseCommit, AbortsOnANoVoteOrTheVoteDeadline) {
   EXPECT_EQ(d.tx().state, TxState::kAborting);
 }
 
+// Precommitting is not yet a decision (what ?wait=decision waits for): a refused pre_commit (the
+// participants terminated with abort while we were unreachable) still ends in an abort.
+TEST(ThreePhaseCommit, PreCommittingIsNotYetADecision) {
+  ThreePhaseCommit proto(Policy());
+  ProtocolHarness h(proto, Tx(2));
+  h.Feed(Begin{});
+  AllVoteYes(h, 2);
+  ASSERT_EQ(h.tx().state, TxState::kPreCommitting);
+  EXPECT_FALSE(IsDecided(h.tx().state));
+  h.Feed(ReplyFor(0, Op::kPreCommit, AttemptResult::kRefused, 1, "terminated: abort"));
+  EXPECT_EQ(h.tx().state, TxState::kAborting);
+  EXPECT_TRUE(IsDecided(h.tx().state));
+}
+
 TEST(ThreePhaseCommit, CommitsWhenPreCommitAcknowledgementsTimeOut) {
   ThreePhaseCommit proto(Policy());
   ProtocolHarness h(proto, Tx(2));

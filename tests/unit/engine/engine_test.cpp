@@ -54,6 +54,18 @@ class Coordinator {
     return std::move(*out);
   }
 
+  // Begin, with a watcher until `until` whose answer lands in `*told`.
+  Result<BeginOutcome> BeginWatching(core::Transaction draft, Engine::Until until,
+                                     std::optional<std::optional<core::Transaction>>* told) {
+    std::optional<Result<BeginOutcome>> out;
+    engine_->Begin(
+        std::move(draft), [&](Result<BeginOutcome> r) { out.emplace(std::move(r)); },
+        [told](std::optional<core::Transaction> tx) { told->emplace(std::move(tx)); }, until);
+    engine_->RunUntilIdle();
+    if (!out) return Status::Internal("begin not answered yet");
+    return std::move(*out);
+  }
+
   void Reply(const wire::BranchRequest& to, AttemptResult result, std::string message = "") {
     transport_.Deliver({to.gid, to.branch, to.op, to.attempt, result, std::move(message), 50});
     engine_->RunUntilIdle();
@@ -146,14 +158,9 @@ TEST(Engine, ADecisionWatcherIsAnsweredOnceTheDecisionIsDurable) {
   FakeClock clock;
   Coordinator c(log, clock);
   std::optional<std::optional<core::Transaction>> decided, ended;
-  std::optional<Result<BeginOutcome>> begun;
-  c.engine().Begin(
-      Draft(2), [&](Result<BeginOutcome> r) { begun.emplace(std::move(r)); },
-      [&](std::optional<core::Transaction> tx) { decided.emplace(std::move(tx)); },
-      Engine::Until::kDecision);
-  c.engine().RunUntilIdle();
-  ASSERT_TRUE(begun.has_value() && begun->ok());
-  const std::string id = (*begun)->tx.id;
+  auto begun = c.BeginWatching(Draft(2), Engine::Until::kDecision, &decided);
+  ASSERT_TRUE(begun.ok());
+  const std::string id = begun->tx.id;
   c.engine().Watch(id, [&](std::optional<core::Transaction> tx) { ended.emplace(std::move(tx)); });
   auto prepares = c.Take(Op::kPrepare);
   ASSERT_EQ(prepares.size(), 2u);
@@ -188,13 +195,8 @@ TEST(Engine, ADecisionWatcherIsNotAnsweredWhenTheDecisionCannotBeLogged) {
   FakeClock clock;
   Coordinator c(log, clock);
   std::optional<std::optional<core::Transaction>> decided;
-  std::optional<Result<BeginOutcome>> begun;
-  c.engine().Begin(
-      Draft(2), [&](Result<BeginOutcome> r) { begun.emplace(std::move(r)); },
-      [&](std::optional<core::Transaction> tx) { decided.emplace(std::move(tx)); },
-      Engine::Until::kDecision);
-  c.engine().RunUntilIdle();
-  ASSERT_TRUE(begun.has_value() && begun->ok());
+  auto begun = c.BeginWatching(Draft(2), Engine::Until::kDecision, &decided);
+  ASSERT_TRUE(begun.ok());
   auto prepares = c.Take(Op::kPrepare);
   log.set_auto_complete(false);
   c.Reply(prepares[0], AttemptResult::kOk);
@@ -215,13 +217,8 @@ TEST(Engine, ADecisionWatcherIsAnsweredAtTheEndAtTheLatest) {
   core::Transaction draft = Draft(1);
   draft.protocol = core::Protocol::kSaga;  // no decision record: the last action ends it
   std::optional<std::optional<core::Transaction>> decided;
-  std::optional<Result<BeginOutcome>> begun;
-  c.engine().Begin(
-      std::move(draft), [&](Result<BeginOutcome> r) { begun.emplace(std::move(r)); },
-      [&](std::optional<core::Transaction> tx) { decided.emplace(std::move(tx)); },
-      Engine::Until::kDecision);
-  c.engine().RunUntilIdle();
-  ASSERT_TRUE(begun.has_value() && begun->ok());
+  auto begun = c.BeginWatching(std::move(draft), Engine::Until::kDecision, &decided);
+  ASSERT_TRUE(begun.ok());
   auto actions = c.Take(Op::kAction);
   ASSERT_EQ(actions.size(), 1u);
   EXPECT_FALSE(decided.has_value());
