@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "txc/json_text.h"
+
 namespace txc::wire {
 namespace {
 
@@ -174,24 +176,36 @@ std::string ParticipantWildcardSubject(std::string_view participant) {
   return subject;
 }
 
+// The two messages of every branch step are written directly (JsonText); the keys stay in the
+// order nlohmann's sorted objects gave them, so the bytes on the wire did not change.
 std::string Encode(const BranchRequest& r) {
-  json doc = {{"v", kVersion},          {"gid", r.gid},
-              {"branch", r.branch},     {"participant", r.participant},
-              {"protocol", r.protocol}, {"op", OpName(r.op)},
-              {"attempt", r.attempt},   {"payload", r.payload}};
-  if (!r.participants.empty()) doc["participants"] = r.participants;
-  if (!r.traceparent.empty()) doc["traceparent"] = r.traceparent;
-  return doc.dump();
+  JsonText out;
+  out.BeginObject()
+      .Member("attempt", r.attempt)
+      .Member("branch", r.branch)
+      .Member("gid", r.gid)
+      .Member("op", OpName(r.op))
+      .Member("participant", r.participant);
+  if (!r.participants.empty()) {
+    out.Key("participants").BeginArray();
+    for (const auto& p : r.participants) out.String(p);
+    out.EndArray();
+  }
+  out.Key("payload").Value(r.payload).Member("protocol", r.protocol);
+  if (!r.traceparent.empty()) out.Member("traceparent", r.traceparent);
+  out.Member("v", kVersion).EndObject();
+  return out.Take();
 }
 
 std::string Encode(const BranchReply& r) {
-  json doc = {{"v", kVersion},
-              {"gid", r.gid},
-              {"branch", r.branch},
-              {"op", OpName(r.op)},
-              {"outcome", OutcomeName(r.outcome)}};
-  if (!r.message.empty()) doc["message"] = r.message;
-  return doc.dump();
+  JsonText out;
+  out.BeginObject().Member("branch", r.branch).Member("gid", r.gid);
+  if (!r.message.empty()) out.Member("message", r.message);
+  out.Member("op", OpName(r.op))
+      .Member("outcome", OutcomeName(r.outcome))
+      .Member("v", kVersion)
+      .EndObject();
+  return out.Take();
 }
 
 std::string Encode(const StatusQuery& q) { return json{{"v", kVersion}, {"gid", q.gid}}.dump(); }

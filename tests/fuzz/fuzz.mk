@@ -8,7 +8,7 @@ FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit
          -std=c++20 -O1 -g -Wall -Wextra
 INCLUDES := -I$(ROOT)/coordinator/src -I$(ROOT)/participant-sdk/include -I$(ROOT)/tests/fuzz
 
-WIRE := wire.o status.o
+WIRE := wire.o json_text.o status.o
 API := request_parser.o transaction.o $(WIRE)
 
 TARGETS := fuzz_begin_request fuzz_list_query fuzz_wire
@@ -23,6 +23,8 @@ COMPILE = $(FUZZ_CXX) $(FLAGS) $(INCLUDES) -MMD -MP -c $< -o $@
 fuzz_%.o: $(ROOT)/tests/fuzz/fuzz_%.cpp
 	$(COMPILE)
 wire.o: $(ROOT)/participant-sdk/src/wire.cpp
+	$(COMPILE)
+json_text.o: $(ROOT)/participant-sdk/src/json_text.cpp
 	$(COMPILE)
 status.o: $(ROOT)/participant-sdk/src/status.cpp
 	$(COMPILE)

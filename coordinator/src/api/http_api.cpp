@@ -23,9 +23,13 @@ namespace {
 
 constexpr const char* kJson = "application/json";
 
-void Reply(httplib::Response& res, int status, const nlohmann::json& body) {
+void ReplyText(httplib::Response& res, int status, const std::string& json_text) {
   res.status = status;
-  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJson);
+  res.set_content(json_text, kJson);
+}
+
+void Reply(httplib::Response& res, int status, const nlohmann::json& body) {
+  ReplyText(res, status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void ReplyError(httplib::Response& res, const Status& status) {
@@ -274,7 +278,7 @@ void HttpApi::Routes() {
           }
           auto begun = service_.Begin(*cmd);
           if (!begun.ok()) return ReplyError(res, begun.status());
-          Reply(res, begun->created ? 201 : 200, TransactionJson(begun->tx));
+          ReplyText(res, begun->created ? 201 : 200, TransactionJson(begun->tx));
         });
 
   Serve("GET", "/v1/transactions/{id}",
@@ -283,7 +287,7 @@ void HttpApi::Routes() {
           if (!CheckTransactionId(id, res)) return;
           auto tx = service_.Get(id);
           if (!tx.ok()) return ReplyError(res, tx.status());
-          Reply(res, 200, TransactionDetailJson(*tx));
+          ReplyText(res, 200, TransactionDetailJson(*tx));
         });
 
   // Operator actions: each answers with the transaction as the action left it.
@@ -295,7 +299,7 @@ void HttpApi::Routes() {
           if (!reason.ok()) return ReplyError(res, reason.status());
           auto tx = service_.Abort(id, *reason);
           if (!tx.ok()) return ReplyError(res, tx.status());
-          Reply(res, 200, TransactionJson(*tx));
+          ReplyText(res, 200, TransactionJson(*tx));
         });
   Serve("POST", "/v1/transactions/{id}/retry",
         [this](const httplib::Request& req, httplib::Response& res) {
@@ -303,7 +307,7 @@ void HttpApi::Routes() {
           if (!CheckTransactionId(id, res)) return;
           auto tx = service_.Retry(id);
           if (!tx.ok()) return ReplyError(res, tx.status());
-          Reply(res, 200, TransactionJson(*tx));
+          ReplyText(res, 200, TransactionJson(*tx));
         });
 
   Serve("GET", "/v1/transactions", [this](const httplib::Request& req, httplib::Response& res) {
@@ -311,12 +315,16 @@ void HttpApi::Routes() {
     if (!filter.ok()) return ReplyError(res, filter.status());
     auto page = service_.List(*filter);
     if (!page.ok()) return ReplyError(res, page.status());
-    nlohmann::json items = nlohmann::json::array();
-    for (const auto& tx : page->items) items.push_back(TransactionJson(tx));
-    Reply(res, 200,
-          {{"items", std::move(items)},
-           {"next_cursor", page->next_cursor.empty() ? nlohmann::json(nullptr)
-                                                     : nlohmann::json(page->next_cursor)}});
+    JsonText out;
+    out.BeginObject().Key("items").BeginArray();
+    for (const auto& tx : page->items) WriteTransactionJson(out, tx);
+    out.EndArray().Key("next_cursor");
+    if (page->next_cursor.empty()) {
+      out.Null();
+    } else {
+      out.String(page->next_cursor);
+    }
+    ReplyText(res, 200, out.EndObject().str());
   });
 
   Serve("GET", "/v1/participants", [this](const httplib::Request&, httplib::Response& res) {
