@@ -137,13 +137,38 @@ Result<size_t> SqliteWriter::PurgeFinished(int64_t before_ms, size_t limit) {
   return purged;
 }
 
+namespace {
+
+// Names a record in an error; built only when one of its statements failed.
+struct RecordName {
+  std::string operator()(const core::TxCreated& r) const { return "TxCreated(" + r.tx.id + ")"; }
+  std::string operator()(const core::TxStateChanged& r) const {
+    return "TxStateChanged(" + r.id + ")";
+  }
+  std::string operator()(const core::BranchChanged& r) const {
+    return "BranchChanged(" + r.id + ", " + std::to_string(r.branch) + ")";
+  }
+  std::string operator()(const core::AttemptRecorded& r) const {
+    return "AttemptRecorded(" + r.id + ", " + std::to_string(r.branch) + ")";
+  }
+  std::string operator()(const core::AttentionChanged& r) const {
+    return "AttentionChanged(" + r.id + ", " + std::to_string(r.branch) + ")";
+  }
+  std::string operator()(const core::OperatorActed& r) const {
+    return "OperatorActed(" + r.id + ")";
+  }
+};
+
+}  // namespace
+
 Status SqliteWriter::Apply(const core::LogRecord& record) {
-  return std::visit([this](const auto& r) { return Apply(r); }, record);
+  Status st = std::visit([this](const auto& r) { return Apply(r); }, record);
+  if (!st.ok()) return st.WithContext(std::visit(RecordName{}, record));
+  return st;
 }
 
 Status SqliteWriter::Apply(const core::TxCreated& r) {
   const core::Transaction& tx = r.tx;
-  const std::string ctx = "TxCreated(" + tx.id + ")";
   SqliteStatement& s = *insert_tx_;
   s.Bind(1, tx.id);
   s.Bind(2, core::ProtocolName(tx.protocol));
@@ -158,7 +183,7 @@ Status SqliteWriter::Apply(const core::TxCreated& r) {
   s.Bind(11, tx.traceparent);
   s.Bind(12, int64_t{tx.retry_budget.max_attempts});
   s.Bind(13, int64_t{tx.retry_budget.deadline.count()});
-  TXC_RETURN_IF_ERROR(s.Run().WithContext(ctx));
+  TXC_RETURN_IF_ERROR(s.Run());
 
   SqliteStatement& b = *insert_branch_;
   for (const core::Branch& br : tx.branches) {
@@ -174,26 +199,24 @@ Status SqliteWriter::Apply(const core::TxCreated& r) {
     b.Bind(10, core::ToMillis(tx.updated_at));
     b.Bind(11, nlohmann::json(br.after).dump());
     b.Bind(12, core::ToMillis(br.op_since));
-    TXC_RETURN_IF_ERROR(b.Run().WithContext(ctx + " branch " + std::to_string(br.index)));
+    if (Status st = b.Run(); !st.ok()) return st.WithContext("branch " + std::to_string(br.index));
   }
   return Status::Ok();
 }
 
 Status SqliteWriter::Apply(const core::TxStateChanged& r) {
-  const std::string ctx = "TxStateChanged(" + r.id + ")";
   SqliteStatement& s = *update_tx_state_;
   s.Bind(1, r.id);
   s.Bind(2, core::TxStateName(r.state));
   s.Bind(3, int64_t{core::IsTerminal(r.state) ? 1 : 0});
   s.Bind(4, r.reason);
   s.Bind(5, core::ToMillis(r.at));
-  TXC_RETURN_IF_ERROR(s.Run().WithContext(ctx));
-  TXC_RETURN_IF_ERROR(ExpectOneChange(ctx));
-  return InsertEvent(r.id, core::EventOf(r)).WithContext(ctx);
+  TXC_RETURN_IF_ERROR(s.Run());
+  TXC_RETURN_IF_ERROR(ExpectOneChange());
+  return InsertEvent(r.id, core::EventOf(r));
 }
 
 Status SqliteWriter::Apply(const core::BranchChanged& r) {
-  const std::string ctx = "BranchChanged(" + r.id + ", " + std::to_string(r.branch) + ")";
   SqliteStatement& s = *update_branch_;
   s.Bind(1, r.id);
   s.Bind(2, int64_t{r.branch});
@@ -204,8 +227,8 @@ Status SqliteWriter::Apply(const core::BranchChanged& r) {
   s.Bind(7, r.last_error);
   s.Bind(8, core::ToMillis(r.at));
   s.Bind(9, core::ToMillis(r.op_since));
-  TXC_RETURN_IF_ERROR(s.Run().WithContext(ctx));
-  return ExpectOneChange(ctx);
+  TXC_RETURN_IF_ERROR(s.Run());
+  return ExpectOneChange();
 }
 
 Status SqliteWriter::Apply(const core::AttemptRecorded& r) {
@@ -220,29 +243,28 @@ Status SqliteWriter::Apply(const core::AttemptRecorded& r) {
   s.Bind(7, a.error);
   s.Bind(8, a.latency_us);
   // The foreign key to branches rejects attempts of unknown transactions or branches.
-  return s.Run().WithContext("AttemptRecorded(" + r.id + ", " + std::to_string(r.branch) + ")");
+  return s.Run();
 }
 
 Status SqliteWriter::Apply(const core::AttentionChanged& r) {
-  const std::string ctx = "AttentionChanged(" + r.id + ", " + std::to_string(r.branch) + ")";
   SqliteStatement& b = *update_branch_attention_;
   b.Bind(1, r.id);
   b.Bind(2, int64_t{r.branch});
   b.Bind(3, int64_t{r.branch_needs_attention ? 1 : 0});
-  TXC_RETURN_IF_ERROR(b.Run().WithContext(ctx));
-  TXC_RETURN_IF_ERROR(ExpectOneChange(ctx));
+  TXC_RETURN_IF_ERROR(b.Run());
+  TXC_RETURN_IF_ERROR(ExpectOneChange());
   SqliteStatement& t = *update_tx_attention_;
   t.Bind(1, r.id);
   t.Bind(2, int64_t{r.tx_needs_attention ? 1 : 0});
   t.Bind(3, core::ToMillis(r.at));
-  TXC_RETURN_IF_ERROR(t.Run().WithContext(ctx));
-  TXC_RETURN_IF_ERROR(ExpectOneChange(ctx));
-  return InsertEvent(r.id, core::EventOf(r)).WithContext(ctx);
+  TXC_RETURN_IF_ERROR(t.Run());
+  TXC_RETURN_IF_ERROR(ExpectOneChange());
+  return InsertEvent(r.id, core::EventOf(r));
 }
 
 Status SqliteWriter::Apply(const core::OperatorActed& r) {
   // The foreign key to transactions rejects actions on unknown transactions.
-  return InsertEvent(r.id, core::EventOf(r)).WithContext("OperatorActed(" + r.id + ")");
+  return InsertEvent(r.id, core::EventOf(r));
 }
 
 Status SqliteWriter::InsertEvent(const std::string& id, const core::TxEvent& e) {
@@ -264,9 +286,9 @@ Status SqliteWriter::InsertEvent(const std::string& id, const core::TxEvent& e) 
   return s.Run();
 }
 
-Status SqliteWriter::ExpectOneChange(const std::string& what) {
+Status SqliteWriter::ExpectOneChange() {
   if (sqlite3_changes(db_.get()) == 1) return Status::Ok();
-  return Status::Internal(what + ": no such transaction or branch");
+  return Status::Internal("no such transaction or branch");
 }
 
 }  // namespace txc::log

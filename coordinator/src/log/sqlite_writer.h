@@ -44,7 +44,7 @@ class SqliteWriter {
   Status Apply(const core::OperatorActed& r);
   Status InsertEvent(const std::string& id, const core::TxEvent& e);
   // An UPDATE that matched no row means the record refers to something never created.
-  Status ExpectOneChange(const std::string& what);
+  Status ExpectOneChange();
 
   SqliteDb db_;
   std::unique_ptr<SqliteStatement> begin_;
