@@ -12,6 +12,7 @@ namespace txc::api {
 // [{index, participant, state, attempts, last_error, payload, after?, history?}]}. History is
 // included when the branches carry it. Written as text (JsonText): every POST answers with it.
 std::string TransactionJson(const core::Transaction& tx);
+// The same object written as the next value of `out` (an element of the list's `items`).
 void WriteTransactionJson(JsonText& out, const core::Transaction& tx);
 
 // GET /v1/transactions/{id}: the above plus `events`, what happened to the transaction as a

@@ -88,32 +88,38 @@ constexpr std::array<std::pair<TimerKind, const char*>, 3> kTimerKinds = {{
 }  // namespace
 
 std::string ToIso8601(TimePoint t) {
+  namespace chrono = std::chrono;
+  constexpr chrono::sys_days kYear0 = chrono::year{0} / 1 / 1;
+  constexpr chrono::sys_days kYear10000 = chrono::year{10000} / 1 / 1;
+  const auto day = chrono::floor<chrono::days>(t);
+  const int64_t ms = (t - day).count();  // [0, 24h) in milliseconds
+  char buf[64];
+  if (day < kYear0 || day >= kYear10000) {
+    // Out of four digits (and beyond what chrono::year holds): the C library's calendar.
+    const std::time_t secs = static_cast<std::time_t>(
+        chrono::duration_cast<chrono::seconds>(day.time_since_epoch()).count() + ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
+    return buf;
+  }
   // Every API answer formats several of these: civil-calendar arithmetic instead of gmtime_r
   // (which takes glibc's time-zone lock, shared by all HTTP threads) and snprintf.
-  using namespace std::chrono;
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const auto in_day = t - day;  // [0, 24h) in milliseconds
-  const int64_t ms = in_day.count();
-  const int y = static_cast<int>(ymd.year());
+  const chrono::year_month_day ymd{day};
   const int fields[] = {static_cast<int>(static_cast<unsigned>(ymd.month())),
                         static_cast<int>(static_cast<unsigned>(ymd.day())),
                         static_cast<int>(ms / 3'600'000), static_cast<int>(ms / 60'000 % 60),
                         static_cast<int>(ms / 1000 % 60)};
-  char buf[64];
-  if (y < 0 || y > 9999) {
-    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, fields[0], fields[1],
-                  fields[2], fields[3], fields[4], static_cast<int>(ms % 1000));
-    return buf;
-  }
   char* p = buf;
   auto digits = [&p](int v, int n) {
     for (int i = n - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
     p += n;
   };
-  digits(y, 4);
-  const char separators[] = {'-', 'T', ':', ':', '.'};
+  digits(static_cast<int>(ymd.year()), 4);
   *p++ = '-';
+  const char separators[] = {'-', 'T', ':', ':', '.'};  // after month, day, hour, minute, second
   for (int i = 0; i < 5; ++i) {
     digits(fields[i], 2);
     *p++ = separators[i];

@@ -150,8 +150,10 @@ class Participant {
     uint64_t requests_dropped = 0;
   };
 
-  // Validates the options and opens the database (WAL, synchronous=FULL), creating txc_branches
-  // if needed. Does not touch NATS. Errors: kInvalidArgument (options), kUnavailable (database).
+  // Validates the options and opens the database (WAL, synchronous=FULL, temp_store=MEMORY: the
+  // handlers' temporary tables and sorts on this connection stay in memory), creating
+  // txc_branches if needed. Does not touch NATS. Errors: kInvalidArgument (options),
+  // kUnavailable (database).
   static Result<std::unique_ptr<Participant>> Create(Options options);
 
   ~Participant();  // calls Stop()

@@ -9,7 +9,8 @@
 namespace txc::core {
 namespace {
 
-// What ToIso8601 wrote before it did its own calendar arithmetic.
+// gmtime_r and snprintf, as ToIso8601 did before its own calendar arithmetic, but with floor
+// division: the old code printed 1969-12-31T23:59:59.-01Z for a millisecond before 1970.
 std::string ViaGmtime(int64_t ms) {
   const auto secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
   const int millis = static_cast<int>(ms - int64_t{secs} * 1000);
@@ -27,6 +28,16 @@ TEST(Iso8601, KnownInstants) {
   EXPECT_EQ(ToIso8601(FromMillis(951782400000)), "2000-02-29T00:00:00.000Z");
   EXPECT_EQ(ToIso8601(FromMillis(-1)), "1969-12-31T23:59:59.999Z");
   EXPECT_EQ(ToIso8601(FromMillis(253402300799999)), "9999-12-31T23:59:59.999Z");
+}
+
+// Beyond four-digit years (and chrono::year's ±32767) the C library's calendar takes over.
+TEST(Iso8601, YearsBeyondFourDigits) {
+  EXPECT_EQ(ToIso8601(FromMillis(253402300800000)), "10000-01-01T00:00:00.000Z");
+  for (const int64_t t :
+       {int64_t{253402300800000}, int64_t{-62167219200001}, int64_t{-62198755200000},
+        int64_t{1'199'999'999'999'999}, int64_t{-1'000'000'000'000'000}}) {
+    EXPECT_EQ(ToIso8601(FromMillis(t)), ViaGmtime(t)) << t;
+  }
 }
 
 TEST(Iso8601, AgreesWithGmtimeAcrossCenturies) {

@@ -99,6 +99,25 @@ TEST(JsonText, BranchMessagesAreTheBytesNlohmannWrote) {
                                    {"branch", 0},          {"op", "prepare"},
                                    {"outcome", "refused"}, {"message", "out of stock"}};
   EXPECT_EQ(wire::Encode(reply), expected.dump());
+
+  // Without the optional members.
+  wire::BranchRequest bare{"g2", 0, "order", "2pc", wire::Op::kPrepare, 1, nullptr, {}};
+  EXPECT_EQ(wire::Encode(bare), nlohmann::json({{"v", wire::kVersion},
+                                                {"gid", "g2"},
+                                                {"branch", 0},
+                                                {"participant", "order"},
+                                                {"protocol", "2pc"},
+                                                {"op", "prepare"},
+                                                {"attempt", 1},
+                                                {"payload", nullptr}})
+                                    .dump());
+  wire::BranchReply ok{"g2", 1, wire::Op::kCommit, wire::Outcome::kOk, ""};
+  EXPECT_EQ(wire::Encode(ok), nlohmann::json({{"v", wire::kVersion},
+                                              {"gid", "g2"},
+                                              {"branch", 1},
+                                              {"op", "commit"},
+                                              {"outcome", "ok"}})
+                                  .dump());
 }
 
 // A handler's error message is the service's text: invalid UTF-8 in it used to throw from the
