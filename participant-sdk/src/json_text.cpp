@@ -11,28 +11,15 @@ void JsonText::BeforeValue() {
   comma_ = true;
 }
 
-JsonText& JsonText::BeginObject() {
+JsonText& JsonText::Open(char bracket) {
   BeforeValue();
-  out_.push_back('{');
+  out_.push_back(bracket);
   comma_ = false;
   return *this;
 }
 
-JsonText& JsonText::EndObject() {
-  out_.push_back('}');
-  comma_ = true;
-  return *this;
-}
-
-JsonText& JsonText::BeginArray() {
-  BeforeValue();
-  out_.push_back('[');
-  comma_ = false;
-  return *this;
-}
-
-JsonText& JsonText::EndArray() {
-  out_.push_back(']');
+JsonText& JsonText::Close(char bracket) {
+  out_.push_back(bracket);
   comma_ = true;
   return *this;
 }

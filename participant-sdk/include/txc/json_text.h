@@ -18,10 +18,10 @@ namespace txc {
 
 class JsonText {
  public:
-  JsonText& BeginObject();
-  JsonText& EndObject();
-  JsonText& BeginArray();
-  JsonText& EndArray();
+  JsonText& BeginObject() { return Open('{'); }
+  JsonText& EndObject() { return Close('}'); }
+  JsonText& BeginArray() { return Open('['); }
+  JsonText& EndArray() { return Close(']'); }
   JsonText& Key(std::string_view key);
 
   JsonText& String(std::string_view s);
@@ -42,6 +42,8 @@ class JsonText {
   std::string Take() { return std::move(out_); }
 
  private:
+  JsonText& Open(char bracket);
+  JsonText& Close(char bracket);
   void BeforeValue();
   void AppendString(std::string_view s);
 
