@@ -91,26 +91,79 @@ bool BenchTopology::WaitReady(testing::Process* p) {
   return false;
 }
 
+bool BenchTopology::Connect(const std::string& nats_url, const std::string& coordinator_url) {
+  if (!nats_url.empty()) {
+    external_nats_url_ = nats_url;
+    // Another benchmark, or the services themselves, may use the same NATS.
+    name_prefix_ = "bench" + std::to_string(getpid()) + "-";
+  }
+  if (coordinator_url.empty()) return true;
+  if (nats_url.empty()) {
+    // Its participants would be on a nats-server of this run's own, which it does not use.
+    std::cerr << "txc-bench: --coordinator-url needs the --nats-url that coordinator uses\n";
+    return false;
+  }
+  std::string rest = coordinator_url;
+  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  if (!rest.empty() && rest.back() == '/') rest.pop_back();
+  const size_t colon = rest.rfind(':');
+  const int port = colon == std::string::npos ? 0 : std::atoi(rest.c_str() + colon + 1);
+  if (colon == 0 || port <= 0 || port > 65535 || rest.find('/') != std::string::npos) {
+    std::cerr << "txc-bench: --coordinator-url is http://HOST:PORT, not " << coordinator_url
+              << "\n";
+    return false;
+  }
+  external_api_host_ = rest.substr(0, colon);
+  api_host_ = external_api_host_;
+  api_port_ = port;
+  return true;
+}
+
+std::string BenchTopology::ParticipantName(int i) const {
+  return name_prefix_ + "p" + std::to_string(i);
+}
+
 bool BenchTopology::Start(int participants, int http_threads) {
   http_threads_ = http_threads;
-  if (!nats_.Running() || dir_.empty()) {
+  if (external_nats_url_.empty()) nats_ = std::make_unique<testing::NatsServer>();
+  if ((nats_ && !nats_->Running()) || dir_.empty()) {
     std::cerr << "txc-bench: cannot start nats-server or create a temp directory\n";
     return false;
   }
   for (int i = 0; i < participants; ++i) {
-    const std::string name = "p" + std::to_string(i);
+    const std::string name = ParticipantName(i);
     participants_.push_back(testing::Process::Start(
         {participant_bin_, "--name", name, "--db", dir_ + "/" + name + ".db", "--nats-url",
-         nats_.url(), "--null-handlers", "1"},
+         nats_url(), "--null-handlers", "1"},
         {}, dir_ + "/" + name + ".log"));
     if (!participants_.back() || !WaitReady(participants_.back().get())) return false;
   }
-  return StartCoordinator();
+  if (started_coordinator()) return StartCoordinator();
+  // Someone else's coordinator: ready, and aware of these participants (one that refuses
+  // transactions naming participants it has not heard from would otherwise fail the first).
+  const bool up = testing::WaitFor(
+      [&] {
+        httplib::Client c(api_host_, api_port_);
+        auto ready = c.Get("/readyz");
+        if (!ready || ready->status != 200) return false;
+        auto res = c.Get("/v1/participants");
+        if (!res) return false;
+        if (res->status != 200) return true;  // liveness not tracked there
+        const std::string last = "\"name\":\"" + ParticipantName(participants - 1) + "\"";
+        return participants == 0 || res->body.find(last) != std::string::npos;
+      },
+      std::chrono::seconds(30));
+  if (!up) {
+    std::cerr << "txc-bench: the coordinator at " << api_host_ << ":" << api_port_
+              << " is not ready, or does not see this benchmark's participants on " << nats_url()
+              << "\n";
+  }
+  return up;
 }
 
 bool BenchTopology::StartCoordinator() {
   coordinator_.reset();
-  std::vector<std::string> args = {coordinator_bin_, "--nats-url", nats_.url(), "--http-addr",
+  std::vector<std::string> args = {coordinator_bin_, "--nats-url", nats_url(), "--http-addr",
                                    "127.0.0.1:" + std::to_string(api_port_), "--db-path",
                                    dir_ + "/txc.db", "--synchronous", synchronous_,
                                    "--http-threads", std::to_string(http_threads_),
@@ -123,7 +176,7 @@ bool BenchTopology::StartCoordinator() {
   if (!coordinator_) return false;
   const bool up = testing::WaitFor(
       [&] {
-        httplib::Client c("127.0.0.1", api_port_);
+        httplib::Client c(api_host_, api_port_);
         auto res = c.Get("/readyz");
         return (res && res->status == 200) || !coordinator_->Running();
       },
@@ -137,7 +190,7 @@ std::string BenchTopology::TransactionBody(const std::string& protocol, int part
   nlohmann::json branches = nlohmann::json::array();
   for (int i = 0; i < participants; ++i) {
     branches.push_back(
-        {{"participant", "p" + std::to_string(i)}, {"payload", nlohmann::json::object()}});
+        {{"participant", ParticipantName(i)}, {"payload", nlohmann::json::object()}});
   }
   return nlohmann::json{{"protocol", protocol}, {"timeout_ms", 30000}, {"branches", branches}}
       .dump();
@@ -146,11 +199,11 @@ std::string BenchTopology::TransactionBody(const std::string& protocol, int part
 std::vector<std::string> BenchTopology::EchoResponders(int n) {
   std::vector<std::string> names;
   for (int i = 0; i < n; ++i) {
-    const std::string name = "echo" + std::to_string(i);
+    const std::string name = name_prefix_ + "echo" + std::to_string(i);
     names.push_back(name);
     if (static_cast<int>(echoes_.size()) > i) continue;
     echoes_.push_back(
-        testing::Process::Start({self_path_, "--echo", "--nats-url", nats_.url(), "--name", name},
+        testing::Process::Start({self_path_, "--echo", "--nats-url", nats_url(), "--name", name},
                                 {}, dir_ + "/" + name + ".log"));
     if (echoes_.back()) WaitReady(echoes_.back().get());
   }
@@ -171,8 +224,9 @@ BenchTopology::CpuSeconds BenchTopology::Cpu() const {
     cpu.coordinator = CpuSecondsOf(coordinator_->pid());
     cpu.coordinator_switches = SwitchesOf(coordinator_->pid());
   }
-  cpu.system = cpu.coordinator + (nats_.Running() ? CpuSecondsOf(nats_.pid()) : 0);
-  cpu.system_switches = cpu.coordinator_switches + (nats_.Running() ? SwitchesOf(nats_.pid()) : 0);
+  const bool nats = nats_ && nats_->Running();
+  cpu.system = cpu.coordinator + (nats ? CpuSecondsOf(nats_->pid()) : 0);
+  cpu.system_switches = cpu.coordinator_switches + (nats ? SwitchesOf(nats_->pid()) : 0);
   for (const auto& p : participants_) {
     cpu.system += CpuSecondsOf(p->pid());
     cpu.system_switches += SwitchesOf(p->pid());
@@ -181,7 +235,7 @@ BenchTopology::CpuSeconds BenchTopology::Cpu() const {
 }
 
 bool BenchTopology::NoneUnfinished() {
-  httplib::Client c("127.0.0.1", api_port_);
+  httplib::Client c(api_host_, api_port_);
   for (const char* state :
        {"preparing", "precommitting", "committing", "aborting", "running", "compensating"}) {
     auto res = c.Get(std::string("/v1/transactions?limit=1&state=") + state);
@@ -192,10 +246,15 @@ bool BenchTopology::NoneUnfinished() {
 }
 
 double BenchTopology::MeasureRecovery(int n) {
+  if (!started_coordinator()) {
+    std::cerr << "txc-bench: --recovery restarts the coordinator: not one it connected to\n";
+    return -1;
+  }
   // Frozen participants receive the prepares but cannot vote: every transaction stays
   // undecided until the coordinator dies.
   for (auto& p : participants_) p->Signal(SIGSTOP);
   LoadOptions load;
+  load.host = api_host_;
   load.port = api_port_;
   load.in_flight = 64;
   load.wait = false;
@@ -221,6 +280,7 @@ double BenchTopology::MeasureRecovery(int n) {
 BenchTopology::RunResult BenchTopology::RunUntil(int64_t n, int in_flight) {
   RunResult r;
   LoadOptions load;
+  load.host = api_host_;
   load.port = api_port_;
   load.in_flight = in_flight;
   load.max_transactions = static_cast<uint64_t>(n);

@@ -1,7 +1,11 @@
 // BenchTopology: the processes a benchmark runs against, all on this machine: a nats-server, a
 // txc-coordinator with its log in a temp directory, participant processes with no business work
 // (txc-test-participant --null-handlers 1) and, for the baseline, echo responders (this binary
-// in --echo mode). Everything is killed and removed when it goes out of scope.
+// in --echo mode). Everything it started is killed and removed when it goes out of scope.
+//
+// Or it connects to a nats-server and a coordinator that run already (Connect): it then starts
+// only the participants and echo responders, on that NATS, under names of their own, and cannot
+// measure what it did not start (the coordinator's CPU and memory, its recovery).
 #pragma once
 
 #include <memory>
@@ -22,18 +26,24 @@ class BenchTopology {
 
   // The coordinator's --retention (empty: its default). Set before Start.
   void set_retention(std::string retention) { retention_ = std::move(retention); }
+  // Use a running nats-server, and possibly a coordinator connected to it (http://host:port),
+  // instead of starting them. Empty: start it. False if a URL cannot be read, or for a
+  // coordinator without its nats-server. Call before Start.
+  bool Connect(const std::string& nats_url, const std::string& coordinator_url);
+  bool started_coordinator() const { return external_api_host_.empty(); }
 
   // Starts nats-server, the coordinator (serving `http_threads` connections) and
   // `participants` participants. False, with the reason on stderr, if anything fails.
   bool Start(int participants, int http_threads);
 
+  const std::string& api_host() const { return api_host_; }
   int api_port() const { return api_port_; }
-  std::string nats_url() const { return nats_.url(); }
+  std::string nats_url() const { return nats_ ? nats_->url() : external_nats_url_; }
   // A transaction over the first `participants` participants, empty payloads.
   std::string TransactionBody(const std::string& protocol, int participants) const;
   // The names of `n` echo responders, started on first use.
   std::vector<std::string> EchoResponders(int n);
-  // The coordinator's peak resident set (VmHWM), in KiB.
+  // The coordinator's peak resident set (VmHWM), in KiB; 0 if this did not start it.
   int64_t CoordinatorPeakRssKb() const;
   int64_t CoordinatorRssKb() const;
   // CPU time (user + system) used so far by the coordinator, and by it together with the
@@ -51,7 +61,7 @@ class BenchTopology {
 
   // Leaves `n` transactions unfinished in the log (participants frozen, coordinator killed),
   // restarts the coordinator and returns the seconds from its start until every one is
-  // terminal; -1 on failure.
+  // terminal; -1 on failure, or if this did not start the coordinator.
   double MeasureRecovery(int n);
 
   struct RunResult {
@@ -69,13 +79,20 @@ class BenchTopology {
   bool StartCoordinator();
   bool WaitReady(testing::Process* p);
   bool NoneUnfinished();
+  std::string ParticipantName(int i) const;
 
   const std::string self_path_;
   const std::string synchronous_;
   const std::string coordinator_bin_;
   const std::string participant_bin_;
-  testing::NatsServer nats_;
+  std::unique_ptr<testing::NatsServer> nats_;  // null when connected to another
+  std::string external_nats_url_;
+  std::string external_api_host_;  // empty: this starts the coordinator
+  // Prefix of the participants' and echo responders' names: empty when this owns the NATS,
+  // unique to this process when the NATS is shared.
+  std::string name_prefix_;
   std::string dir_;
+  std::string api_host_ = "127.0.0.1";
   int api_port_ = 0;
   int http_threads_ = 64;
   std::string retention_;

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -26,16 +27,26 @@ struct Conn {
   std::string in;  // bytes read of the current response
 };
 
-int Connect(int port) {
+// The coordinator's IPv4 address, resolved once (a name, or a dotted address).
+bool Resolve(const std::string& host, int port, sockaddr_in* addr) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) return false;
+  *addr = *reinterpret_cast<const sockaddr_in*>(found->ai_addr);
+  addr->sin_port = htons(static_cast<uint16_t>(port));
+  freeaddrinfo(found);
+  return true;
+}
+
+int Connect(const sockaddr_in& addr) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (fd < 0) return -1;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && errno != EINPROGRESS) {
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 &&
+      errno != EINPROGRESS) {
     close(fd);
     return -1;
   }
@@ -67,10 +78,15 @@ bool ParseResponse(const std::string& in, int* status, std::string_view* body, s
 LoadResult RunHttpLoad(const LoadOptions& options,
                        const std::function<bool(const std::string& body)>& terminal_ok) {
   LoadResult result;
+  sockaddr_in addr{};
+  if (!Resolve(options.host, options.port, &addr)) {
+    result.errors.push_back("cannot resolve " + options.host);
+    return result;
+  }
   const int ep = epoll_create1(0);
   std::vector<Conn> conns(static_cast<size_t>(options.in_flight));
   for (size_t i = 0; i < conns.size(); ++i) {
-    conns[i].fd = Connect(options.port);
+    conns[i].fd = Connect(addr);
     if (conns[i].fd < 0) {
       result.errors.push_back("cannot connect");
       close(ep);
@@ -191,7 +207,7 @@ LoadResult RunHttpLoad(const LoadOptions& options,
         epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
         close(c.fd);
         c = Conn{};
-        c.fd = Connect(options.port);
+        c.fd = Connect(addr);
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
         ev.data.u64 = i;

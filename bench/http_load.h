@@ -16,6 +16,7 @@
 namespace txc::bench {
 
 struct LoadOptions {
+  std::string host = "127.0.0.1";  // the coordinator's IPv4 address or name
   int port = 8080;
   int in_flight = 256;
   int rate = 0;  // transactions per second; 0: closed loop

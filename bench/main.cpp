@@ -16,6 +16,13 @@
 //   txc-bench --smoke                    a few seconds of everything; fails only if something does
 // --retention D is passed to the coordinator. --coordinator-bin and --participant-bin run other
 // builds (e.g. one with frame pointers for perf).
+//
+// --nats-url URL and --coordinator-url http://HOST:PORT connect to a nats-server and a
+// coordinator that run already (the coordinator connected to that nats-server, taking requests
+// without a token or rate limit) instead of starting them; the participants and echo responders
+// are still started here, on that NATS, under names unique to this run. The coordinator's CPU,
+// switches and memory are then not measured ("-"), `all us` counts only what this run started,
+// and --recovery is refused. The smoke runs once more connected to what it started.
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,7 +46,7 @@ struct Flags {
       {"protocol", "all"},   {"participants", "2"},   {"in-flight", "256"},    {"rate", "0"},
       {"duration-s", "10"},  {"warmup-s", "2"},       {"synchronous", "FULL"}, {"recovery", "0"},
       {"transactions", "0"}, {"coordinator-bin", ""}, {"participant-bin", ""}, {"retention", ""},
-      {"wait", "end"}};
+      {"wait", "end"},       {"nats-url", ""},        {"coordinator-url", ""}, {"name", ""}};
   std::map<std::string, bool> switches = {
       {"no-baseline", false}, {"scaling", false}, {"smoke", false}, {"echo", false}};
   int Int(const std::string& k) const { return std::atoi(values.at(k).c_str()); }
@@ -67,6 +74,7 @@ struct Row {
   double baseline_tps = 0;
   int64_t rss_kb = 0;
   uint64_t failed = 0;
+  bool coordinator_measured = true;        // false: connected to a coordinator this did not start
   double coordinator_us_per_tx = 0;        // CPU time per transaction of the measured period
   double system_us_per_tx = 0;             // the same for coordinator, participants and nats-server
   double coordinator_switches_per_tx = 0;  // context switches of all its threads
@@ -79,15 +87,24 @@ void PrintHeader() {
               "rss MB", "coord us", "all us", "coord csw", "all csw");
 }
 
+std::string Fixed(double v, int decimals, bool measured = true) {
+  if (!measured) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+  return buf;
+}
+
 void PrintRow(const Row& r) {
-  std::printf("%-5s %3d %6d %10.0f %8s %8s %8s %8s %12.0f %7s %9.1f %10.0f %10.0f %10.1f %8.1f%s\n",
+  const bool c = r.coordinator_measured;
+  std::printf("%-5s %3d %6d %10.0f %8s %8s %8s %8s %12.0f %7s %9s %10s %10.0f %10s %8.1f%s\n",
               r.protocol.c_str(), r.participants, r.in_flight, r.tps, Ms(r.p50).c_str(),
               Ms(r.p90).c_str(), Ms(r.p99).c_str(), Ms(r.max).c_str(), r.baseline_tps,
               r.baseline_tps > 0
                   ? (std::to_string(static_cast<int>(100 * r.tps / r.baseline_tps)) + "%").c_str()
                   : "-",
-              static_cast<double>(r.rss_kb) / 1024.0, r.coordinator_us_per_tx, r.system_us_per_tx,
-              r.coordinator_switches_per_tx, r.system_switches_per_tx,
+              Fixed(static_cast<double>(r.rss_kb) / 1024.0, 1, c).c_str(),
+              Fixed(r.coordinator_us_per_tx, 0, c).c_str(), r.system_us_per_tx,
+              Fixed(r.coordinator_switches_per_tx, 1, c).c_str(), r.system_switches_per_tx,
               r.failed ? (" (" + std::to_string(r.failed) + " failed)").c_str() : "");
   std::fflush(stdout);
 }
@@ -97,7 +114,9 @@ Row Measure(BenchTopology& topo, const std::string& protocol, int participants, 
             int rate, std::chrono::milliseconds duration, std::chrono::milliseconds warmup,
             bool baseline, bool until_decision, bool* ok) {
   Row row{until_decision ? protocol + "-d" : protocol, participants, in_flight};
+  row.coordinator_measured = topo.started_coordinator();
   LoadOptions load;
+  load.host = topo.api_host();
   load.port = topo.api_port();
   load.in_flight = in_flight;
   load.rate = rate;
@@ -165,8 +184,6 @@ int main(int argc, char** argv) {
       flags.switches[key] = true;
     } else if (flags.values.count(key) && i + 1 < argc) {
       flags.values[key] = argv[++i];
-    } else if (key == "nats-url" || key == "name") {
-      flags.values[key] = i + 1 < argc ? argv[++i] : "";
     } else {
       std::cerr << "txc-bench: bad argument " << arg << " (see the header of bench/main.cpp)\n";
       return 2;
@@ -179,16 +196,27 @@ int main(int argc, char** argv) {
   BenchTopology topo(argv[0], flags.values["synchronous"], flags.values["coordinator-bin"],
                      flags.values["participant-bin"]);
   topo.set_retention(flags.values["retention"]);
+  if (!topo.Connect(flags.values["nats-url"], flags.values["coordinator-url"])) return 2;
   const int max_participants =
       flags.switches["scaling"] ? 8 : std::max(2, flags.Int("participants"));
   if (!topo.Start(max_participants,
                   flags.switches["scaling"] ? 1024 + 64 : flags.Int("in-flight") + 64)) {
     return 1;
   }
-  std::printf(
-      "txc-bench on %ld cores: nats-server, txc-coordinator (synchronous=%s), %d participants "
-      "and this driver on one machine\n",
-      sysconf(_SC_NPROCESSORS_ONLN), flags.values["synchronous"].c_str(), max_participants);
+  if (flags.values["nats-url"].empty() && flags.values["coordinator-url"].empty()) {
+    std::printf(
+        "txc-bench on %ld cores: nats-server, txc-coordinator (synchronous=%s), %d participants "
+        "and this driver on one machine\n",
+        sysconf(_SC_NPROCESSORS_ONLN), flags.values["synchronous"].c_str(), max_participants);
+  } else {
+    std::printf(
+        "txc-bench on %ld cores, connected to nats %s and coordinator %s; %d participants "
+        "and this driver here\n",
+        sysconf(_SC_NPROCESSORS_ONLN), topo.nats_url().c_str(),
+        flags.values["coordinator-url"].empty() ? "(started here)"
+                                                : flags.values["coordinator-url"].c_str(),
+        max_participants);
+  }
   bool ok = true;
 
   if (const int n = flags.Int("recovery"); n > 0) {
@@ -200,13 +228,15 @@ int main(int argc, char** argv) {
   }
   if (const int n = flags.Int("transactions"); n > 0) {
     const auto r = topo.RunUntil(n, flags.Int("in-flight"));
-    std::printf(
-        "%d transactions (2pc, %d participants, %d in flight) in %.1f s; coordinator peak "
-        "RSS %.1f MB, RSS at the end %.1f MB; log file and WAL %.1f MB; slowest %.1f ms\n",
-        n, flags.Int("participants"), flags.Int("in-flight"), r.seconds,
-        static_cast<double>(r.peak_rss_kb) / 1024, static_cast<double>(r.end_rss_kb) / 1024,
-        static_cast<double>(r.log_bytes) / (1024 * 1024),
-        static_cast<double>(r.max_latency_us) / 1000);
+    std::printf("%d transactions (2pc, %d participants, %d in flight) in %.1f s; ", n,
+                flags.Int("participants"), flags.Int("in-flight"), r.seconds);
+    if (topo.started_coordinator()) {
+      std::printf(
+          "coordinator peak RSS %.1f MB, RSS at the end %.1f MB; log file and WAL %.1f MB; ",
+          static_cast<double>(r.peak_rss_kb) / 1024, static_cast<double>(r.end_rss_kb) / 1024,
+          static_cast<double>(r.log_bytes) / (1024 * 1024));
+    }
+    std::printf("slowest %.1f ms\n", static_cast<double>(r.max_latency_us) / 1000);
     return r.ok ? 0 : 1;
   }
 
@@ -237,10 +267,23 @@ int main(int argc, char** argv) {
       PrintRow(Measure(topo, p, flags.Int("participants"), smoke ? 16 : flags.Int("in-flight"),
                        flags.Int("rate"), duration, warmup, baseline, until_decision, &ok));
     }
-    // The smoke also takes the answer-at-the-decision path once.
+    // The smoke also takes the answer-at-the-decision path once, and drives the same
+    // nats-server and coordinator once more as a benchmark that connects to them.
     if (smoke && !until_decision) {
       PrintRow(Measure(topo, "2pc", flags.Int("participants"), 16, 0, duration, warmup,
                        /*baseline=*/false, /*until_decision=*/true, &ok));
+    }
+    if (smoke && flags.values["coordinator-url"].empty()) {
+      BenchTopology connected(argv[0], flags.values["synchronous"], "",
+                              flags.values["participant-bin"]);
+      std::printf("connected to them (--nats-url %s --coordinator-url http://%s:%d):\n",
+                  topo.nats_url().c_str(), topo.api_host().c_str(), topo.api_port());
+      if (!connected.Connect(topo.nats_url(),
+                             "http://" + topo.api_host() + ":" + std::to_string(topo.api_port())) ||
+          !connected.Start(2, 0)) {
+        return 1;
+      }
+      PrintRow(Measure(connected, "2pc", 2, 16, 0, duration, warmup, baseline, false, &ok));
     }
   }
   if (!ok) std::printf("txc-bench: some transactions failed (see above)\n");
