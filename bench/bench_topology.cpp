@@ -6,12 +6,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
+#include <thread>
 
 #include "http_load.h"
 #include "wait_for.h"
@@ -92,35 +96,91 @@ bool BenchTopology::WaitReady(testing::Process* p) {
 }
 
 bool BenchTopology::Connect(const std::string& nats_url, const std::string& coordinator_url) {
-  if (!nats_url.empty()) {
-    external_nats_url_ = nats_url;
-    // Another benchmark, or the services themselves, may use the same NATS.
-    name_prefix_ = "bench" + std::to_string(getpid()) + "-";
-  }
-  if (coordinator_url.empty()) return true;
-  if (nats_url.empty()) {
-    // Its participants would be on a nats-server of this run's own, which it does not use.
-    std::cerr << "txc-bench: --coordinator-url needs the --nats-url that coordinator uses\n";
+  if (nats_url.empty() && coordinator_url.empty()) return true;
+  if (nats_url.empty() || coordinator_url.empty()) {
+    // A coordinator of this run's own on a shared NATS would answer the other coordinator's
+    // participants' status queries (abort, by presumed abort: it never heard of their
+    // transactions); one elsewhere would not see this run's participants.
+    std::cerr << "txc-bench: --nats-url and --coordinator-url go together (the coordinator's "
+                 "own nats-server)\n";
     return false;
   }
   std::string rest = coordinator_url;
   if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
   if (!rest.empty() && rest.back() == '/') rest.pop_back();
   const size_t colon = rest.rfind(':');
-  const int port = colon == std::string::npos ? 0 : std::atoi(rest.c_str() + colon + 1);
-  if (colon == 0 || port <= 0 || port > 65535 || rest.find('/') != std::string::npos) {
-    std::cerr << "txc-bench: --coordinator-url is http://HOST:PORT, not " << coordinator_url
-              << "\n";
+  int port = 0;
+  const bool port_ok =
+      colon != std::string::npos &&
+      std::from_chars(rest.data() + colon + 1, rest.data() + rest.size(), port).ptr ==
+          rest.data() + rest.size() &&
+      port > 0 && port <= 65535;
+  const std::string host = port_ok ? rest.substr(0, colon) : "";
+  if (!port_ok || host.empty() || host.find_first_of("/:[]@") != std::string::npos) {
+    std::cerr << "txc-bench: --coordinator-url is http://HOST:PORT (IPv4 or a name; no TLS), not "
+              << coordinator_url << "\n";
     return false;
   }
-  external_api_host_ = rest.substr(0, colon);
-  api_host_ = external_api_host_;
+  external_nats_url_ = nats_url;
+  external_api_host_ = host;
+  api_host_ = host;
   api_port_ = port;
+  // Names of this run's own: other benchmarks, or the services themselves, may use this NATS,
+  // and two participants of one name must share one database.
+  std::random_device random;
+  char suffix[16];
+  std::snprintf(suffix, sizeof(suffix), "%08x", static_cast<unsigned>(random()));
+  name_prefix_ = std::string("bench-") + suffix + "-";
   return true;
 }
 
 std::string BenchTopology::ParticipantName(int i) const {
   return name_prefix_ + "p" + std::to_string(i);
+}
+
+BenchTopology::Probe BenchTopology::ProbeCoordinator(int participants) const {
+  httplib::Client c(api_host_, api_port_);
+  c.set_connection_timeout(2);
+  c.set_read_timeout(5);
+  auto ready = c.Get("/readyz");
+  if (!ready || ready->status != 200) return Probe::kWait;
+  if (participants == 0) return Probe::kReady;
+  auto res = c.Get("/v1/participants");
+  if (!res) return Probe::kWait;
+  if (res->status == 401 || res->status == 403) return Probe::kNeedsToken;
+  if (res->status == 404 || res->status == 503) return Probe::kReady;  // liveness not tracked
+  if (res->status != 200) return Probe::kWait;                         // 429, say
+  const auto doc = nlohmann::json::parse(res->body, nullptr, false);
+  if (!doc.is_object() || !doc.contains("participants")) return Probe::kWait;
+  for (int i = 0; i < participants; ++i) {
+    const auto& list = doc["participants"];
+    const bool live = std::any_of(list.begin(), list.end(), [&](const nlohmann::json& p) {
+      return p.value("name", "") == ParticipantName(i) && p.value("live", false);
+    });
+    if (!live) return Probe::kWait;
+  }
+  return Probe::kReady;
+}
+
+bool BenchTopology::AwaitCoordinator(int participants) const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (true) {
+    const Probe p = ProbeCoordinator(participants);
+    if (p == Probe::kReady) return true;
+    if (p == Probe::kNeedsToken) {
+      std::cerr << "txc-bench: the coordinator at " << api_host_ << ":" << api_port_
+                << " wants a token; txc-bench sends none\n";
+      return false;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      std::cerr << "txc-bench: the coordinator at " << api_host_ << ":" << api_port_
+                << " is not ready, or does not see this benchmark's participants live on "
+                << nats_url() << "\n";
+      return false;
+    }
+    // Someone else's coordinator, maybe rate limited: a few probes a second.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 bool BenchTopology::Start(int participants, int http_threads) {
@@ -130,6 +190,8 @@ bool BenchTopology::Start(int participants, int http_threads) {
     std::cerr << "txc-bench: cannot start nats-server or create a temp directory\n";
     return false;
   }
+  // Someone else's coordinator: reachable at all, before anything is started for it.
+  if (!started_coordinator() && !AwaitCoordinator(0)) return false;
   for (int i = 0; i < participants; ++i) {
     const std::string name = ParticipantName(i);
     participants_.push_back(testing::Process::Start(
@@ -139,26 +201,8 @@ bool BenchTopology::Start(int participants, int http_threads) {
     if (!participants_.back() || !WaitReady(participants_.back().get())) return false;
   }
   if (started_coordinator()) return StartCoordinator();
-  // Someone else's coordinator: ready, and aware of these participants (one that refuses
-  // transactions naming participants it has not heard from would otherwise fail the first).
-  const bool up = testing::WaitFor(
-      [&] {
-        httplib::Client c(api_host_, api_port_);
-        auto ready = c.Get("/readyz");
-        if (!ready || ready->status != 200) return false;
-        auto res = c.Get("/v1/participants");
-        if (!res) return false;
-        if (res->status != 200) return true;  // liveness not tracked there
-        const std::string last = "\"name\":\"" + ParticipantName(participants - 1) + "\"";
-        return participants == 0 || res->body.find(last) != std::string::npos;
-      },
-      std::chrono::seconds(30));
-  if (!up) {
-    std::cerr << "txc-bench: the coordinator at " << api_host_ << ":" << api_port_
-              << " is not ready, or does not see this benchmark's participants on " << nats_url()
-              << "\n";
-  }
-  return up;
+  // It may refuse transactions naming participants it has not heard from yet.
+  return AwaitCoordinator(participants);
 }
 
 bool BenchTopology::StartCoordinator() {
@@ -246,10 +290,7 @@ bool BenchTopology::NoneUnfinished() {
 }
 
 double BenchTopology::MeasureRecovery(int n) {
-  if (!started_coordinator()) {
-    std::cerr << "txc-bench: --recovery restarts the coordinator: not one it connected to\n";
-    return -1;
-  }
+  if (!started_coordinator()) return -1;
   // Frozen participants receive the prepares but cannot vote: every transaction stays
   // undecided until the coordinator dies.
   for (auto& p : participants_) p->Signal(SIGSTOP);
@@ -283,6 +324,7 @@ BenchTopology::RunResult BenchTopology::RunUntil(int64_t n, int in_flight) {
   load.host = api_host_;
   load.port = api_port_;
   load.in_flight = in_flight;
+  if (!started_coordinator()) load.drain = std::chrono::seconds(30);
   load.max_transactions = static_cast<uint64_t>(n);
   load.warmup = std::chrono::milliseconds(0);
   load.duration = std::chrono::hours(10);

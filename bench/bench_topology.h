@@ -26,9 +26,9 @@ class BenchTopology {
 
   // The coordinator's --retention (empty: its default). Set before Start.
   void set_retention(std::string retention) { retention_ = std::move(retention); }
-  // Use a running nats-server, and possibly a coordinator connected to it (http://host:port),
-  // instead of starting them. Empty: start it. False if a URL cannot be read, or for a
-  // coordinator without its nats-server. Call before Start.
+  // Use a running nats-server and a coordinator connected to it (http://host:port) instead of
+  // starting them; both empty: start them. False, with the reason on stderr, if a URL cannot be
+  // read or only one is given. Call before Start.
   bool Connect(const std::string& nats_url, const std::string& coordinator_url);
   bool started_coordinator() const { return external_api_host_.empty(); }
 
@@ -80,6 +80,10 @@ class BenchTopology {
   bool WaitReady(testing::Process* p);
   bool NoneUnfinished();
   std::string ParticipantName(int i) const;
+  // Someone else's coordinator: ready, and seeing the first `participants` of this run live.
+  enum class Probe { kReady, kWait, kNeedsToken };
+  Probe ProbeCoordinator(int participants) const;
+  bool AwaitCoordinator(int participants) const;
 
   const std::string self_path_;
   const std::string synchronous_;
@@ -89,7 +93,7 @@ class BenchTopology {
   std::string external_nats_url_;
   std::string external_api_host_;  // empty: this starts the coordinator
   // Prefix of the participants' and echo responders' names: empty when this owns the NATS,
-  // unique to this process when the NATS is shared.
+  // random when it is shared.
   std::string name_prefix_;
   std::string dir_;
   std::string api_host_ = "127.0.0.1";

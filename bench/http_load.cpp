@@ -9,8 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
+#include <optional>
 #include <string_view>
 
 namespace txc::bench {
@@ -112,14 +114,16 @@ LoadResult RunHttpLoad(const LoadOptions& options,
       c.written += static_cast<size_t>(n);
     }
   };
+  const std::string host_header = options.host + ":" + std::to_string(options.port);
   auto start_one = [&](size_t i) {
     Conn& c = conns[i];
     const std::string body = options.body(next++);
     c.out = std::string(!options.wait               ? "POST /v1/transactions"
                         : options.wait_for_decision ? "POST /v1/transactions?wait=decision"
                                                     : "POST /v1/transactions?wait=true") +
-            " HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: " +
-            std::to_string(body.size()) + "\r\n\r\n" + body;
+            " HTTP/1.1\r\nHost: " + host_header +
+            "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\n\r\n" + body;
     c.written = 0;
     c.in.clear();
     c.busy = true;
@@ -130,16 +134,26 @@ LoadResult RunHttpLoad(const LoadOptions& options,
   std::vector<epoll_event> events(conns.size());
   uint64_t answered = 0;
   bool measuring = false;
+  std::optional<Clock::time_point> drain_until;  // set once the run is over
   while (true) {
     const auto now = Clock::now();
-    if (now >= end) break;
+    if (!drain_until &&
+        (now >= end || (options.max_transactions > 0 && answered >= options.max_transactions))) {
+      drain_until = now + options.drain;
+    }
+    if (drain_until) {
+      const bool busy =
+          std::any_of(conns.begin(), conns.end(), [](const Conn& c) { return c.busy; });
+      if (!busy || now >= *drain_until) break;
+    }
     if (!measuring && now >= measure_from) {
       measuring = true;
       if (options.on_measure_start) options.on_measure_start();
     }
-    if (options.max_transactions > 0 && answered >= options.max_transactions) break;
     // Start what is due: everything idle (closed loop), or the rate's share (open loop).
-    if (options.rate <= 0) {
+    if (drain_until) {
+      // Over: only the answers still outstanding are read.
+    } else if (options.rate <= 0) {
       while (!idle.empty() && (options.max_transactions == 0 || next < options.max_transactions)) {
         start_one(idle.front());
         idle.pop_front();
@@ -180,7 +194,7 @@ LoadResult RunHttpLoad(const LoadOptions& options,
       if (complete) {
         const auto done = Clock::now();
         const bool ok = (status == 200 || status == 201) && terminal_ok(std::string(body));
-        if (c.started >= measure_from) {
+        if (c.started >= measure_from && !drain_until) {
           if (ok) {
             result.completed++;
             result.latency_us.push_back(

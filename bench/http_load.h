@@ -25,6 +25,10 @@ struct LoadOptions {
   bool wait = true;                // POST ?wait=true: a transaction ends when it is terminal
   bool wait_for_decision = false;  // with `wait`: ?wait=decision, it ends once decided
   uint64_t max_transactions = 0;   // stop once this many are answered; 0: run for `duration`
+  // Once over, wait up to this long for the answers still outstanding (not counted): a
+  // coordinator this benchmark did not start must not be left retrying its transactions towards
+  // participants that are gone.
+  std::chrono::milliseconds drain{0};
   // The body of transaction n.
   std::function<std::string(uint64_t n)> body;
   // Called once, when the measured period (after the warmup) begins.

@@ -17,12 +17,14 @@
 // --retention D is passed to the coordinator. --coordinator-bin and --participant-bin run other
 // builds (e.g. one with frame pointers for perf).
 //
-// --nats-url URL and --coordinator-url http://HOST:PORT connect to a nats-server and a
-// coordinator that run already (the coordinator connected to that nats-server, taking requests
-// without a token or rate limit) instead of starting them; the participants and echo responders
-// are still started here, on that NATS, under names unique to this run. The coordinator's CPU,
-// switches and memory are then not measured ("-"), `all us` counts only what this run started,
-// and --recovery is refused. The smoke runs once more connected to what it started.
+// --nats-url URL --coordinator-url http://HOST:PORT (together) connect to a nats-server and a
+// coordinator connected to it that run already (taking requests without a token) instead of
+// starting them; the participants and echo responders are still started here, on that NATS,
+// under names of this run's own (bench-<random>-p0 ...). The coordinator's CPU, switches and
+// memory are then not measured ("-"), `all us` counts only what this run started, --recovery is
+// refused, and --synchronous, --retention and --coordinator-bin do not apply. Each run waits
+// for its outstanding answers before it stops its participants; its transactions stay in that
+// coordinator's log. The smoke runs once more connected to what it started.
 #include <unistd.h>
 
 #include <algorithm>
@@ -118,6 +120,7 @@ Row Measure(BenchTopology& topo, const std::string& protocol, int participants, 
   LoadOptions load;
   load.host = topo.api_host();
   load.port = topo.api_port();
+  if (!topo.started_coordinator()) load.drain = std::chrono::seconds(30);
   load.in_flight = in_flight;
   load.rate = rate;
   load.duration = duration;
@@ -197,6 +200,10 @@ int main(int argc, char** argv) {
                      flags.values["participant-bin"]);
   topo.set_retention(flags.values["retention"]);
   if (!topo.Connect(flags.values["nats-url"], flags.values["coordinator-url"])) return 2;
+  if (!topo.started_coordinator() && flags.Int("recovery") > 0) {
+    std::cerr << "txc-bench: --recovery kills and restarts the coordinator: only one it started\n";
+    return 2;
+  }
   const int max_participants =
       flags.switches["scaling"] ? 8 : std::max(2, flags.Int("participants"));
   if (!topo.Start(max_participants,
@@ -213,9 +220,7 @@ int main(int argc, char** argv) {
         "txc-bench on %ld cores, connected to nats %s and coordinator %s; %d participants "
         "and this driver here\n",
         sysconf(_SC_NPROCESSORS_ONLN), topo.nats_url().c_str(),
-        flags.values["coordinator-url"].empty() ? "(started here)"
-                                                : flags.values["coordinator-url"].c_str(),
-        max_participants);
+        flags.values["coordinator-url"].c_str(), max_participants);
   }
   bool ok = true;
 
