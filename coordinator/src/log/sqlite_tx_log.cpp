@@ -109,6 +109,7 @@ void SqliteTxLog::WriterLoop() {
         if (stopping_) return;  // everything queued has been completed
       } else {
         // Only lazy records so far: give an urgent append a moment to come and share the commit.
+        if (urgent_queued_ == 0) lazy_waits_.fetch_add(1);  // counted under mu_: see Stats
         cv_.wait_until(lock, queue_.front().queued_at + options_.lazy_delay,
                        [this] { return stopping_ || urgent_queued_ > 0; });
         // Take whole batches while they fit in max_batch; the first is taken even when larger.
@@ -247,6 +248,7 @@ SqliteTxLog::Stats SqliteTxLog::stats() const {
   s.records = records_.load();
   s.commits = commits_.load();
   s.purged = purged_.load();
+  s.lazy_waits = lazy_waits_.load();
   return s;
 }
 

@@ -62,6 +62,8 @@ class SqliteTxLog final : public TxLog {
     uint64_t records = 0;  // records committed
     uint64_t commits = 0;  // successful COMMITs (group commit: usually far fewer than appends)
     uint64_t purged = 0;   // finished transactions deleted by retention
+    // Times the writer held lazy records only and waited for an urgent one (or their delay).
+    uint64_t lazy_waits = 0;
   };
 
   // Opens or creates the log, migrates its schema and starts the writer thread.
@@ -125,6 +127,7 @@ class SqliteTxLog final : public TxLog {
   std::atomic<uint64_t> records_{0};
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> purged_{0};
+  std::atomic<uint64_t> lazy_waits_{0};
 };
 
 }  // namespace txc::log

@@ -71,6 +71,9 @@ class Coordinator {
     engine_->RunUntilIdle();
   }
 
+  void ReplyAll(const std::vector<wire::BranchRequest>& to, AttemptResult result) {
+    for (const auto& r : to) Reply(r, result);
+  }
   std::vector<wire::BranchRequest> Take(Op op) {
     std::vector<wire::BranchRequest> out;
     for (auto& r : transport_.TakeSent()) {
@@ -130,8 +133,7 @@ TEST(Engine, CommitsLeaveOnlyAfterTheDecisionIsDurableAndStatusReflectsOnlyDurab
   EXPECT_EQ(c.transport().AskStatus(id)->decision, wire::Decision::kPending);
 
   log.set_auto_complete(false);
-  c.Reply(prepares[0], AttemptResult::kOk);
-  c.Reply(prepares[1], AttemptResult::kOk);
+  c.ReplyAll(prepares, AttemptResult::kOk);
   EXPECT_TRUE(c.Take(Op::kCommit).empty()) << "commit sent before the decision was durable";
   EXPECT_EQ(c.transport().AskStatus(id)->decision, wire::Decision::kPending)
       << "a decision still in the log queue must not be reported";
@@ -142,8 +144,7 @@ TEST(Engine, CommitsLeaveOnlyAfterTheDecisionIsDurableAndStatusReflectsOnlyDurab
   ASSERT_EQ(commits.size(), 2u);
   log.set_auto_complete(true);
   log.CompleteAll();
-  c.Reply(commits[0], AttemptResult::kOk);
-  c.Reply(commits[1], AttemptResult::kOk);
+  c.ReplyAll(commits, AttemptResult::kOk);
   EXPECT_EQ(StateInLog(log, id), TxState::kCommitted);
   EXPECT_EQ(c.engine().live_count(), 0u);
   // Finished transactions are answered from the log; unknown ones are presumed aborted.
@@ -166,8 +167,7 @@ TEST(Engine, ADecisionWatcherIsAnsweredOnceTheDecisionIsDurable) {
   ASSERT_EQ(prepares.size(), 2u);
 
   log.set_auto_complete(false);
-  c.Reply(prepares[0], AttemptResult::kOk);
-  c.Reply(prepares[1], AttemptResult::kOk);
+  c.ReplyAll(prepares, AttemptResult::kOk);
   EXPECT_FALSE(decided.has_value()) << "answered before the decision was durable";
   log.CompleteAll();
   c.engine().RunUntilIdle();
@@ -199,8 +199,7 @@ TEST(Engine, ADecisionWatcherIsNotAnsweredWhenTheDecisionCannotBeLogged) {
   ASSERT_TRUE(begun.ok());
   auto prepares = c.Take(Op::kPrepare);
   log.set_auto_complete(false);
-  c.Reply(prepares[0], AttemptResult::kOk);
-  c.Reply(prepares[1], AttemptResult::kOk);
+  c.ReplyAll(prepares, AttemptResult::kOk);
   log.Poison(Status::DataLoss("disk I/O error"));
   log.CompleteAll();  // the pending decision fails
   c.engine().RunUntilIdle();
@@ -237,12 +236,10 @@ TEST(Engine, TimersOfFinishedTransactionsDoNotWakeTheEngine) {
   ASSERT_TRUE(begun.ok());
   ASSERT_TRUE(c.engine().NextTimerDue().has_value()) << "a live transaction has its timers";
   auto prepares = c.Take(Op::kPrepare);
-  c.Reply(prepares[0], AttemptResult::kOk);
-  c.Reply(prepares[1], AttemptResult::kOk);
+  c.ReplyAll(prepares, AttemptResult::kOk);
   auto commits = c.Take(Op::kCommit);
   ASSERT_EQ(commits.size(), 2u);
-  c.Reply(commits[0], AttemptResult::kOk);
-  c.Reply(commits[1], AttemptResult::kOk);
+  c.ReplyAll(commits, AttemptResult::kOk);
   ASSERT_EQ(c.engine().live_count(), 0u);
   EXPECT_FALSE(c.engine().NextTimerDue().has_value());
 
@@ -389,8 +386,7 @@ TEST(Engine, ALogFailureStopsAllDecisions) {
   auto begun = c.Begin(Draft(2));
   auto prepares = c.Take(Op::kPrepare);
   log.Poison(Status::DataLoss("disk I/O error"));
-  c.Reply(prepares[0], AttemptResult::kOk);
-  c.Reply(prepares[1], AttemptResult::kOk);
+  c.ReplyAll(prepares, AttemptResult::kOk);
   EXPECT_TRUE(c.Take(Op::kCommit).empty());
   EXPECT_FALSE(c.engine().Health().ok());
   auto refused = c.Begin(Draft(1));

@@ -1,7 +1,7 @@
 // SqliteTxLog's writer thread: group commit, batch boundaries, poisoning and shutdown.
 // The writer is held deterministically by a `done` callback that blocks (callbacks run on the
 // writer thread), so appends queue up behind it; no outcome here depends on timing (the lazy
-// delay tests wait for it, and one pauses so that the wake-up it tests is needed).
+// delay tests wait for the delay itself).
 #include <chrono>
 #include <future>
 #include <memory>
@@ -13,6 +13,7 @@
 
 #include "log/sqlite_tx_log.h"
 #include "log_test_util.h"
+#include "wait_for.h"
 
 namespace txc::log::test {
 namespace {
@@ -131,10 +132,9 @@ TEST_F(GroupCommitTest, LazyRecordsShareTheNextUrgentCommitWhichWaitsForNothing)
   log->Append({Created(MakeTx("tx-0", 1))}, done.Track(0), TxLog::Urgency::kLazy);
   log->Append({Created(MakeTx("tx-1", 1))}, done.Track(1), TxLog::Urgency::kLazy);
   EXPECT_EQ(log->commits(), 0u);
-  // Not a synchronisation (the outcome is the same either way): without this pause the urgent
-  // append usually arrives before the writer has even started waiting, and the wake-up it must
-  // send goes untested.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // The writer is waiting for an urgent record (it counts the wait under the lock it releases
+  // to wait), so the urgent append must wake it.
+  ASSERT_TRUE(txc::testing::WaitFor([&] { return log->stats().lazy_waits >= 1; }));
   log->Append({Created(MakeTx("tx-2", 1))}, done.Track(2), TxLog::Urgency::kUrgent);
   ASSERT_TRUE(done.WaitAll());
   EXPECT_EQ(log->commits(), 1u);
