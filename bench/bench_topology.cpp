@@ -216,6 +216,7 @@ bool BenchTopology::StartCoordinator() {
                                    // be refused for it.
                                    "--require-live-participants", "false"};
   if (!retention_.empty()) args.insert(args.end(), {"--retention", retention_});
+  if (nats_api_) args.insert(args.end(), {"--nats-api", "true"});
   coordinator_ = testing::Process::Start(args, {}, dir_ + "/coordinator.log");
   if (!coordinator_) return false;
   const bool up = testing::WaitFor(

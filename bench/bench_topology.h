@@ -26,6 +26,8 @@ class BenchTopology {
 
   // The coordinator's --retention (empty: its default). Set before Start.
   void set_retention(std::string retention) { retention_ = std::move(retention); }
+  // Starts the coordinator with --nats-api true (for --api nats). Set before Start.
+  void set_nats_api(bool on) { nats_api_ = on; }
   // Use a running nats-server and a coordinator connected to it (http://host:port) instead of
   // starting them; both empty: start them. False, with the reason on stderr, if a URL cannot be
   // read or only one is given. Call before Start.
@@ -100,6 +102,7 @@ class BenchTopology {
   int api_port_ = 0;
   int http_threads_ = 64;
   std::string retention_;
+  bool nats_api_ = false;
   std::unique_ptr<testing::Process> coordinator_;
   std::vector<std::unique_ptr<testing::Process>> participants_;
   std::vector<std::unique_ptr<testing::Process>> echoes_;

@@ -8,12 +8,14 @@
 //
 //   txc-bench [--protocol 2pc|3pc|saga|all] [--participants N] [--in-flight C] [--rate R]
 //             [--duration-s S] [--warmup-s S] [--no-baseline] [--synchronous FULL|NORMAL]
-//             [--wait end|decision]
+//             [--wait end|decision] [--api http|nats]
 //   txc-bench --scaling                  2PC: participants 2,4,8 x in flight 1,16,256,1024
 //   txc-bench --recovery N               time to finish N unfinished transactions after a restart
 //   txc-bench --transactions N           run until N transactions, report the coordinator's RSS
 //                                        and the log's size (try with --retention 30s)
 //   txc-bench --smoke                    a few seconds of everything; fails only if something does
+// --api nats starts transactions with NATS requests on txc.coordinator.begin (the coordinator's
+// --nats-api) instead of POST /v1/transactions: rows marked -n.
 // --retention D is passed to the coordinator. --coordinator-bin and --participant-bin run other
 // builds (e.g. one with frame pointers for perf).
 //
@@ -38,6 +40,7 @@
 #include "bench_topology.h"
 #include "http_load.h"
 #include "nats_baseline.h"
+#include "nats_load.h"
 
 namespace {
 
@@ -48,7 +51,8 @@ struct Flags {
       {"protocol", "all"},   {"participants", "2"},   {"in-flight", "256"},    {"rate", "0"},
       {"duration-s", "10"},  {"warmup-s", "2"},       {"synchronous", "FULL"}, {"recovery", "0"},
       {"transactions", "0"}, {"coordinator-bin", ""}, {"participant-bin", ""}, {"retention", ""},
-      {"wait", "end"},       {"nats-url", ""},        {"coordinator-url", ""}, {"name", ""}};
+      {"wait", "end"},       {"nats-url", ""},        {"coordinator-url", ""}, {"name", ""},
+      {"api", "http"}};
   std::map<std::string, bool> switches = {
       {"no-baseline", false}, {"scaling", false}, {"smoke", false}, {"echo", false}};
   int Int(const std::string& k) const { return std::atoi(values.at(k).c_str()); }
@@ -84,7 +88,7 @@ struct Row {
 };
 
 void PrintHeader() {
-  std::printf("%-5s %3s %6s %10s %8s %8s %8s %8s %12s %7s %9s %10s %10s %10s %8s\n", "proto", "n",
+  std::printf("%-7s %3s %6s %10s %8s %8s %8s %8s %12s %7s %9s %10s %10s %10s %8s\n", "proto", "n",
               "flight", "tx/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "baseline/s", "ratio",
               "rss MB", "coord us", "all us", "coord csw", "all csw");
 }
@@ -98,7 +102,7 @@ std::string Fixed(double v, int decimals, bool measured = true) {
 
 void PrintRow(const Row& r) {
   const bool c = r.coordinator_measured;
-  std::printf("%-5s %3d %6d %10.0f %8s %8s %8s %8s %12.0f %7s %9s %10s %10.0f %10s %8.1f%s\n",
+  std::printf("%-7s %3d %6d %10.0f %8s %8s %8s %8s %12.0f %7s %9s %10s %10.0f %10s %8.1f%s\n",
               r.protocol.c_str(), r.participants, r.in_flight, r.tps, Ms(r.p50).c_str(),
               Ms(r.p90).c_str(), Ms(r.p99).c_str(), Ms(r.max).c_str(), r.baseline_tps,
               r.baseline_tps > 0
@@ -114,8 +118,9 @@ void PrintRow(const Row& r) {
 // One measurement: txc, then (unless disabled) its baseline.
 Row Measure(BenchTopology& topo, const std::string& protocol, int participants, int in_flight,
             int rate, std::chrono::milliseconds duration, std::chrono::milliseconds warmup,
-            bool baseline, bool until_decision, bool* ok) {
-  Row row{until_decision ? protocol + "-d" : protocol, participants, in_flight};
+            bool baseline, bool until_decision, bool over_nats, bool* ok) {
+  Row row{protocol + (over_nats ? "-n" : "") + (until_decision ? "-d" : ""), participants,
+          in_flight};
   row.coordinator_measured = topo.started_coordinator();
   LoadOptions load;
   load.host = topo.api_host();
@@ -133,11 +138,13 @@ Row Measure(BenchTopology& topo, const std::string& protocol, int participants, 
   if (until_decision && protocol != "saga") done.push_back("committing");
   BenchTopology::CpuSeconds cpu_start;
   load.on_measure_start = [&] { cpu_start = topo.Cpu(); };
-  LoadResult r = RunHttpLoad(load, [&done](const std::string& b) {
+  auto terminal_ok = [&done](const std::string& b) {
     return std::any_of(done.begin(), done.end(), [&b](const std::string& state) {
       return b.find("\"state\":\"" + state + "\"") != std::string::npos;
     });
-  });
+  };
+  LoadResult r =
+      over_nats ? RunNatsLoad(load, topo.nats_url(), terminal_ok) : RunHttpLoad(load, terminal_ok);
   const BenchTopology::CpuSeconds cpu_end = topo.Cpu();
   if (r.completed > 0) {
     const double n = static_cast<double>(r.completed);
@@ -196,9 +203,15 @@ int main(int argc, char** argv) {
     return RunEchoResponder(flags.values["nats-url"], flags.values["name"]);
 
   const bool smoke = flags.switches["smoke"];
+  if (flags.values["api"] != "http" && flags.values["api"] != "nats") {
+    std::cerr << "txc-bench: --api is http or nats\n";
+    return 2;
+  }
+  const bool over_nats = flags.values["api"] == "nats";
   BenchTopology topo(argv[0], flags.values["synchronous"], flags.values["coordinator-bin"],
                      flags.values["participant-bin"]);
   topo.set_retention(flags.values["retention"]);
+  topo.set_nats_api(over_nats || smoke);
   if (!topo.Connect(flags.values["nats-url"], flags.values["coordinator-url"])) return 2;
   if (!topo.started_coordinator() && flags.Int("recovery") > 0) {
     std::cerr << "txc-bench: --recovery kills and restarts the coordinator: only one it started\n";
@@ -264,19 +277,25 @@ int main(int argc, char** argv) {
   if (flags.switches["scaling"]) {
     for (int n : {2, 4, 8}) {
       for (int c : {1, 16, 256, 1024}) {
-        PrintRow(Measure(topo, "2pc", n, c, 0, duration, warmup, baseline, until_decision, &ok));
+        PrintRow(Measure(topo, "2pc", n, c, 0, duration, warmup, baseline, until_decision,
+                         over_nats, &ok));
       }
     }
   } else {
     for (const auto& p : protocols) {
       PrintRow(Measure(topo, p, flags.Int("participants"), smoke ? 16 : flags.Int("in-flight"),
-                       flags.Int("rate"), duration, warmup, baseline, until_decision, &ok));
+                       flags.Int("rate"), duration, warmup, baseline, until_decision, over_nats,
+                       &ok));
     }
-    // The smoke also takes the answer-at-the-decision path once, and drives the same
-    // nats-server and coordinator once more as a benchmark that connects to them.
+    // The smoke also takes the answer-at-the-decision path once, the other API once, and
+    // drives the same nats-server and coordinator once more as a benchmark that connects to them.
     if (smoke && !until_decision) {
       PrintRow(Measure(topo, "2pc", flags.Int("participants"), 16, 0, duration, warmup,
-                       /*baseline=*/false, /*until_decision=*/true, &ok));
+                       /*baseline=*/false, /*until_decision=*/true, over_nats, &ok));
+    }
+    if (smoke) {
+      PrintRow(Measure(topo, "2pc", flags.Int("participants"), 16, 0, duration, warmup,
+                       /*baseline=*/false, until_decision, !over_nats, &ok));
     }
     if (smoke && flags.values["coordinator-url"].empty()) {
       BenchTopology connected(argv[0], flags.values["synchronous"], "",
@@ -288,7 +307,8 @@ int main(int argc, char** argv) {
           !connected.Start(2, 0)) {
         return 1;
       }
-      PrintRow(Measure(connected, "2pc", 2, 16, 0, duration, warmup, baseline, false, &ok));
+      PrintRow(
+          Measure(connected, "2pc", 2, 16, 0, duration, warmup, baseline, false, over_nats, &ok));
     }
   }
   if (!ok) std::printf("txc-bench: some transactions failed (see above)\n");

@@ -252,6 +252,14 @@ const std::vector<Setting>& Settings() {
                               ParseBoolSetting(v, "--require-live-participants"));
          return Status::Ok();
        }},
+      {"--nats-api", "TXC_NATS_API",
+       "true or false (default): also take POST /v1/transactions as NATS requests on "
+       "txc.coordinator.begin (docs/protocol.md); the same --api-token applies. Anyone who may "
+       "publish there may start transactions: restrict it with NATS permissions",
+       [](Config& c, const std::string& v) {
+         TXC_ASSIGN_OR_RETURN(c.nats_api, ParseBoolSetting(v, "--nats-api"));
+         return Status::Ok();
+       }},
   };
   return kSettings;
 }

@@ -35,6 +35,7 @@ struct Config {
   // anything is logged. On by default: every participant that follows docs/protocol.md
   // heartbeats, and the check waits out a grace period after (re)connecting to NATS.
   bool require_live_participants = true;
+  bool nats_api = false;  // serve POST /v1/transactions over NATS too (api/nats_api.h)
   bool help = false;
 };
 

@@ -9,9 +9,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/http_api.h"
+#include "api/nats_api.h"
 #include "applog/applog.h"
 #include "config.h"
 #include "engine/clock.h"
@@ -147,6 +149,34 @@ int Run(const txc::Config& config) {
     };
   }
   txc::api::HttpApi api(service, api_options);
+  // Answers through the transport; the service flushes after each answer it gives.
+  txc::api::NatsApi nats_api(
+      service,
+      {.max_body_bytes = api_options.max_body_bytes,
+       .limits = {api_options.max_branches, api_options.max_json_depth, api_options.max_timeout},
+       .max_wait = api_options.max_wait,
+       .api_token = config.api_token,
+       .admit = api_options.admit,
+       .respond =
+           [nats](const std::string& reply, const txc::api::NatsApi::Headers& headers,
+                  std::string_view body) {
+             if (auto s = nats->Respond(reply, headers, body); !s.ok()) {
+               Write(Level::kWarn, "nats_api.answer_failed", {{"error", s.ToString()}});
+             }
+           },
+       .flush = [nats] { (void)nats->Flush(); }});
+  if (config.nats_api) {
+    auto served = nats->ServeApi(
+        std::string(txc::wire::kBeginSubject),
+        [&nats_api](std::string reply, std::string body, txc::api::NatsApi::Headers headers) {
+          nats_api.Handle(reply, body, headers);
+        });
+    if (!served.ok()) {
+      Write(Level::kError, "startup.failed",
+            {{"step", "serve the API over NATS"}, {"error", served.ToString()}});
+      return 1;
+    }
+  }
   metrics.AddGauge({"txc_http_rate_limited_total", "Requests refused with 429 (--rate-limit).",
                     "counter", [&api] { return static_cast<double>(api.rate_limited()); }});
   if (auto s = api.Start(); !s.ok()) {
@@ -163,6 +193,7 @@ int Run(const txc::Config& config) {
          {"log", config.db_path},
          {"recovered", engine->live_count()},
          {"auth", config.api_token.empty() ? "none" : "bearer token"},
+         {"nats_api", config.nats_api ? std::string(txc::wire::kBeginSubject) : "off"},
          {"require_live_participants", config.require_live_participants}});
 
   int signal_number = 0;
@@ -173,8 +204,11 @@ int Run(const txc::Config& config) {
   // "stopping" line: no request arriving after it starts one.
   service.Shutdown();
   Write(Level::kInfo, "coordinator.stopping", {{"signal", signal_number}});
+  nats->StopServingApi();
   api.Stop();
   engine->Stop();
+  // What NATS clients still wait for is answered from the log, before it closes.
+  service.Stop();
   // The log first: its callbacks post to the engine, which must outlive the last of them.
   (*log)->Close();
   transport->reset();

@@ -1,9 +1,10 @@
 """A minimal NATS core client (stdlib only): enough for the txc wire protocol.
 
-Publish, subscribe (with queue groups), request/reply through one wildcard inbox, PING/PONG and
-header messages (HMSG), which is how the server reports "no responders" (status 503). One reader
-thread parses the socket; subscription callbacks run on a separate dispatcher thread so that a
-callback may itself make requests without blocking the reader that would deliver their replies.
+Publish (with headers: HPUB), subscribe (with queue groups), request/reply through one wildcard
+inbox, PING/PONG and header messages (HMSG), which is how the server reports "no responders"
+(status 503). One reader thread parses the socket; subscription callbacks run on a separate
+dispatcher thread so that a callback may itself make requests without blocking the reader that
+would deliver their replies.
 No reconnect: a lost connection closes the client and callers see ConnectionError.
 """
 
@@ -87,11 +88,18 @@ class Client:
 
     # -- public API --------------------------------------------------------------------------
 
-    def publish(self, subject, data=b"", reply=None):
+    def publish(self, subject, data=b"", reply=None, headers=None):
+        """headers: {name: value}, sent with HPUB (NATS/1.0 header block) when given."""
         if isinstance(data, str):
             data = data.encode("utf-8")
-        head = "PUB %s %s%d\r\n" % (subject, reply + " " if reply else "", len(data))
-        self._send(head.encode() + data + b"\r\n")
+        to = reply + " " if reply else ""
+        if not headers:
+            self._send(("PUB %s %s%d\r\n" % (subject, to, len(data))).encode() + data + b"\r\n")
+            return
+        block = ("NATS/1.0\r\n" + "".join("%s: %s\r\n" % kv for kv in headers.items())
+                 + "\r\n").encode("utf-8")
+        head = "HPUB %s %s%d %d\r\n" % (subject, to, len(block), len(block) + len(data))
+        self._send(head.encode() + block + data + b"\r\n")
 
     def subscribe(self, subject, callback, queue_group=None):
         """callback(Msg) runs on the dispatcher thread, one message at a time."""
@@ -102,14 +110,15 @@ class Client:
             self._subs.pop(sid, None)
         self._send(b"UNSUB %d\r\n" % sid)
 
-    def request(self, subject, data, timeout=2.0):
+    def request(self, subject, data, timeout=2.0, headers=None):
         """Returns the reply Msg; raises NoResponders, TimeoutError or ConnectionError."""
         token = secrets.token_hex(8)
         slot = [threading.Event(), None]
         with self._lock:
             self._pending[token] = slot
         try:
-            self.publish(subject, data, reply="%s.%s" % (self._inbox_prefix, token))
+            self.publish(subject, data, reply="%s.%s" % (self._inbox_prefix, token),
+                         headers=headers)
             if not slot[0].wait(timeout):
                 if self.closed.is_set():
                     raise ConnectionError("connection closed")

@@ -38,7 +38,7 @@ COORDINATOR = None  # set from --coordinator
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 # Fast enough for a test, and the prepare/action deadlines used below (500 ms) stay shorter than
 # one reply timeout, so a dropped request is never re-sent before the deadline passes.
-COORDINATOR_FLAGS = ["--reply-timeout-ms", "1000", "--backoff-cap-ms", "1000"]
+COORDINATOR_FLAGS = ["--reply-timeout-ms", "1000", "--backoff-cap-ms", "1000", "--nats-api", "true"]
 PARTICIPANT_FLAGS = ["--in-doubt-after-ms", "1000", "--status-interval-ms", "200"]
 
 
@@ -185,6 +185,12 @@ class Cluster:
     def wait_terminal(self, gid, timeout=10.0):
         return wait_for(lambda: (lambda tx: tx if tx["terminal"] else None)(self.get(gid)),
                         "transaction %s to end" % gid, timeout)
+
+    def begin_over_nats(self, body, headers):
+        """A start request on txc.coordinator.begin (docs/protocol.md): (Txc-Status, body)."""
+        msg = self.nc.request("txc.coordinator.begin", json.dumps(body), timeout=15,
+                              headers=headers)
+        return int(msg.headers["Txc-Status"]), msg.json()
 
     # -- participants' databases -------------------------------------------------------------
 
@@ -610,6 +616,32 @@ class ParticipantE2e(unittest.TestCase):
         self.assertEqual(late["outcome"], "refused", late)
         self.assertBranch("beta", tx["id"], 1, "compensated", [])
         self.assertEqual((self.c.balance("alpha", a), self.c.balance("beta", b)), (0, 0))
+
+    # -- a client on NATS instead of HTTP ----------------------------------------------------
+
+    def test_a_transaction_started_over_nats_is_the_same_transaction(self):
+        a, b = self.acct(), self.acct()
+        body = {"protocol": "2pc",
+                "branches": [{"participant": "alpha", "payload": {"account": a, "amount": 5}},
+                             {"participant": "beta", "payload": {"account": b, "amount": -5}}]}
+        key = "py-" + uuid.uuid4().hex
+        status, tx = self.c.begin_over_nats(body, {"Idempotency-Key": key, "Txc-Wait": "true"})
+        self.assertEqual(status, 201, tx)
+        self.assertEqual(tx["state"], "committed")
+        self.assertTx(self.c.get(tx["id"]), "committed", ["committed", "committed"])
+        self.assertBranch("alpha", tx["id"], 0, "committed", ["hold", "apply"])
+        self.assertBranch("beta", tx["id"], 1, "committed", ["hold", "apply"])
+        # The retried request is the same transaction; a different body under the key is not.
+        status, again = self.c.begin_over_nats(body, {"Idempotency-Key": key, "Txc-Wait": "true"})
+        self.assertEqual((status, again["id"], again["state"]), (200, tx["id"], "committed"))
+        body["branches"][0]["payload"]["amount"] = 6
+        status, other = self.c.begin_over_nats(body, {"Idempotency-Key": key})
+        self.assertEqual((status, other["error"]["code"]), (422, "already_exists"), other)
+        # Errors are the REST API's, with its status.
+        status, bad = self.c.begin_over_nats({"protocol": "4pc", "branches": []}, {})
+        self.assertEqual((status, bad["error"]["code"]), (400, "invalid_argument"), bad)
+        self.assertEqual((self.c.balance("alpha", a), self.c.balance("beta", b)), (5, -5))
+        self.assertSettled(tx["id"])
 
 
 def main():

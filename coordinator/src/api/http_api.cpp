@@ -4,13 +4,14 @@
 
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <thread>
 
+#include "api/begin_request.h"
 #include "api/error_mapping.h"
 #include "api/openapi_spec.h"
 #include "api/participants_json.h"
@@ -40,18 +41,6 @@ void ReplyError(httplib::Response& res, const Status& status) {
 void ReplyError(httplib::Response& res, int http_status, StatusCode code, std::string message) {
   res.status = http_status;
   res.set_content(ErrorBody(Status(code, std::move(message))), kJson);
-}
-
-// Compares in time independent of where the strings differ, so the token cannot be guessed one
-// character at a time from response times.
-bool BearerTokenMatches(const std::string& header, const std::string& token) {
-  const std::string expected = "Bearer " + token;
-  if (header.size() != expected.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < header.size(); ++i) {
-    diff |= static_cast<unsigned char>(header[i] ^ expected[i]);
-  }
-  return diff == 0;
 }
 
 // Replies 400 and returns false when `id` cannot be a transaction id.
@@ -247,30 +236,14 @@ void HttpApi::Routes() {
   Serve("POST", "/v1/transactions",
         [this, limits](const httplib::Request& req, httplib::Response& res) {
           if (!CheckJsonContentType(req, res)) return;
-          auto cmd = ParseBeginRequest(req.body, limits);
+          std::optional<std::string> key;
+          if (req.has_header("Idempotency-Key")) key = req.get_header_value("Idempotency-Key");
+          const BeginRequest request{.body = req.body,
+                                     .idempotency_key = std::move(key),
+                                     .traceparent = req.get_header_value("traceparent"),
+                                     .wait = req.get_param_value("wait")};
+          auto cmd = ParseBeginCommand(request, limits, options_.max_wait);
           if (!cmd.ok()) return ReplyError(res, cmd.status());
-          if (req.has_header("Idempotency-Key")) {
-            cmd->idempotency_key = req.get_header_value("Idempotency-Key");
-            if (!IsValidIdempotencyKey(cmd->idempotency_key)) {
-              return ReplyError(res,
-                                Status::InvalidArgument(
-                                    "Idempotency-Key must be 1 to 128 printable ASCII characters"));
-            }
-            cmd->request_hash = RequestFingerprint(req.body);
-          }
-          // W3C Trace Context: a malformed traceparent is ignored (the trace restarts there).
-          if (std::string tp = req.get_header_value("traceparent"); IsValidTraceparent(tp)) {
-            cmd->traceparent = std::move(tp);
-          }
-          const std::string wait = req.get_param_value("wait");
-          if (wait == "true" || wait == "1" || wait == "decision") {
-            cmd->wait = std::min(options_.max_wait, cmd->timeout + core::Duration(30000));
-            cmd->wait_for_decision = wait == "decision";
-          } else if (!wait.empty() && wait != "false" && wait != "0") {
-            return ReplyError(
-                res, Status::InvalidArgument("wait must be true, 1, decision, false or 0; got '" +
-                                             wait.substr(0, 64) + "'"));
-          }
           if (options_.admit) {
             if (Status admitted = options_.admit(*cmd); !admitted.ok()) {
               return ReplyError(res, admitted);

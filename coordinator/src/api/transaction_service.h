@@ -2,6 +2,7 @@
 // request into one of these calls and renders the result; it holds no transaction logic.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,12 @@ class TransactionService {
   // terminal (or decided). A known Idempotency-Key returns the earlier transaction (created=false),
   // or kAlreadyExists if the body differs.
   virtual Result<BeginResult> Begin(const BeginCommand& command) = 0;
+  // Begin for callers that must not block (the NATS API): `done` runs exactly once with what
+  // Begin would have returned, on one of the service's threads (or, for an answer known at
+  // once, on the caller's). It must not block. What it publishes on the service's NATS
+  // connection is flushed by the service after it returns.
+  using BeginDone = std::function<void(Result<BeginResult>)>;
+  virtual void BeginAsync(const BeginCommand& command, BeginDone done) = 0;
   // Waits until the transaction is terminal or `max_wait` passes; returns its durable state then.
   virtual Result<core::Transaction> AwaitTerminal(const std::string& id,
                                                   core::Duration max_wait) = 0;

@@ -88,6 +88,10 @@ class Engine {
   void Operate(const std::string& id, core::Event action,
                std::function<void(Result<core::Transaction>)> done);
 
+  // Only from a callback the engine runs, on its thread: the transport is flushed when this round
+  // of work ends, for what the callback published on the transport's connection (an answer).
+  void FlushAfterRound() { flush_needed_ = true; }
+
   // `done` runs once everything appended to the log before this call is durable.
   void SyncLog(std::function<void(Status)> done);
 

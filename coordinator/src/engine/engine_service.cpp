@@ -15,9 +15,16 @@ Engine::Watcher EndOf(const std::shared_ptr<TxWait>& wait) {
 
 }  // namespace
 
-Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) {
-  // Between Shutdown() and the listener closing, nothing new is started.
-  if (stopping_.load()) return Status::Unavailable("the coordinator is shutting down");
+EngineService::EngineService(Engine& engine, log::TxLog& log, transport::Transport& transport,
+                             core::Duration begin_timeout)
+    : engine_(engine),
+      log_(log),
+      transport_(transport),
+      begin_timeout_(begin_timeout),
+      async_waits_([this](const std::string& id) { return Get(id); },
+                   [this] { (void)transport_.Flush(); }) {}
+
+core::Transaction EngineService::DraftOf(const api::BeginCommand& command) const {
   core::Transaction draft;
   draft.protocol = command.protocol;
   draft.timeout = command.timeout;
@@ -35,6 +42,13 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
     b.after = command.branches[i].after;
     draft.branches.push_back(std::move(b));
   }
+  return draft;
+}
+
+Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) {
+  // Between Shutdown() and the listener closing, nothing new is started.
+  if (stopping_.load()) return Status::Unavailable("the coordinator is shutting down");
+  core::Transaction draft = DraftOf(command);
   // Waiting for the end (or the decision) is registered with the start: one trip through the
   // engine, and no window in which a fast transaction could finish unwatched.
   const auto started = TxWait::Clock::now();
@@ -65,6 +79,33 @@ Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) 
   auto now = Get(result.tx.id);
   if (now.ok()) result.tx = std::move(*now);
   return result;
+}
+
+void EngineService::BeginAsync(const api::BeginCommand& command, BeginDone done) {
+  if (stopping_.load()) {
+    done(Status::Unavailable("the coordinator is shutting down"));
+    (void)transport_.Flush();
+    return;
+  }
+  const auto started = AsyncBeginWaits::Clock::now();
+  auto wait = async_waits_.Add(std::move(done), command.wait.has_value(), started + begin_timeout_,
+                               started + command.wait.value_or(core::Duration(0)));
+  // The engine's callbacks run on its thread: what they publish leaves with its round's flush.
+  Engine::Watcher on_end;
+  if (command.wait) {
+    on_end = [this, wait](std::optional<core::Transaction> tx) {
+      async_waits_.Ended(wait, std::move(tx));
+      engine_.FlushAfterRound();
+    };
+  }
+  engine_.Begin(
+      DraftOf(command),
+      [this, wait](Result<BeginOutcome> outcome) {
+        async_waits_.Begun(wait, std::move(outcome));
+        engine_.FlushAfterRound();
+      },
+      std::move(on_end),
+      command.wait_for_decision ? Engine::Until::kDecision : Engine::Until::kEnd);
 }
 
 Result<core::Transaction> EngineService::AwaitTerminal(const std::string& id,

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "api/transaction_service.h"
+#include "engine/async_begin_waits.h"
 #include "engine/engine.h"
 #include "engine/tx_wait.h"
 #include "log/tx_log.h"
@@ -16,10 +17,10 @@ namespace txc::engine {
 class EngineService final : public api::TransactionService {
  public:
   EngineService(Engine& engine, log::TxLog& log, transport::Transport& transport,
-                core::Duration begin_timeout = core::Duration(10000))
-      : engine_(engine), log_(log), transport_(transport), begin_timeout_(begin_timeout) {}
+                core::Duration begin_timeout = core::Duration(10000));
 
   Result<api::BeginResult> Begin(const api::BeginCommand& command) override;
+  void BeginAsync(const api::BeginCommand& command, BeginDone done) override;
   Result<core::Transaction> AwaitTerminal(const std::string& id, core::Duration max_wait) override;
   Result<core::Transaction> Get(const std::string& id) override;
   Result<log::TxPage> List(const log::TxFilter& filter) override;
@@ -33,10 +34,15 @@ class EngineService final : public api::TransactionService {
   void Shutdown() {
     stopping_.store(true);
     waits_.StopAll();
+    async_waits_.StopAll();
   }
+  // Answers every BeginAsync still open and stops the thread that answers from the log. Call
+  // once the engine has stopped and before the log closes. Idempotent.
+  void Stop() { async_waits_.Stop(); }
 
  private:
   Result<core::Transaction> Operate(const std::string& id, core::Event action);
+  core::Transaction DraftOf(const api::BeginCommand& command) const;
 
   Engine& engine_;
   log::TxLog& log_;
@@ -44,6 +50,7 @@ class EngineService final : public api::TransactionService {
   core::Duration begin_timeout_;
   std::atomic<bool> stopping_{false};
   WaitSet waits_;  // so that Shutdown() can answer every client waiting for an end at once
+  AsyncBeginWaits async_waits_;  // last: its thread reads the log through this service
 };
 
 }  // namespace txc::engine

@@ -1,5 +1,6 @@
 // What every nats.c callback of the transport needs: one "nats" line in the coordinator's log,
-// and a guard that stops exceptions at the C boundary. Internal to txc_transport.
+// a guard that stops exceptions at the C boundary, and nats.c's statuses as ours. Internal to
+// txc_transport.
 #pragma once
 
 #include <array>
@@ -7,7 +8,12 @@
 #include <cstdio>
 #include <exception>
 
+#include <nats/nats.h>
+
+#include <string>
+
 #include "applog/applog.h"
+#include "txc/status.h"
 
 namespace txc::transport {
 
@@ -34,5 +40,9 @@ void CatchAll(const char* what, F&& body) noexcept {
     Log(applog::Level::kError, "%s threw a non-standard exception", what);
   }
 }
+
+// nats.c's status as ours, saying `what` failed: bad input kInvalidArgument, no memory
+// kResourceExhausted, a timeout kDeadlineExceeded, anything else (closed, I/O) kUnavailable.
+Status FromNats(natsStatus s, const std::string& what);
 
 }  // namespace txc::transport

@@ -29,6 +29,20 @@ std::string LastError(natsConnection* nc) {
   return text;
 }
 
+core::AttemptResult ToAttemptResult(wire::Outcome outcome) {
+  switch (outcome) {
+    case wire::Outcome::kOk:
+      return core::AttemptResult::kOk;
+    case wire::Outcome::kRefused:
+      return core::AttemptResult::kRefused;
+    case wire::Outcome::kError:
+      break;
+  }
+  return core::AttemptResult::kError;
+}
+
+}  // namespace
+
 Status FromNats(natsStatus s, const std::string& what) {
   std::string message = what + ": " + natsStatus_GetText(s);
   switch (s) {
@@ -44,20 +58,6 @@ Status FromNats(natsStatus s, const std::string& what) {
       return Status::Unavailable(std::move(message));
   }
 }
-
-core::AttemptResult ToAttemptResult(wire::Outcome outcome) {
-  switch (outcome) {
-    case wire::Outcome::kOk:
-      return core::AttemptResult::kOk;
-    case wire::Outcome::kRefused:
-      return core::AttemptResult::kRefused;
-    case wire::Outcome::kError:
-      break;
-  }
-  return core::AttemptResult::kError;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<NatsTransport>> NatsTransport::Connect(const Options& options) {
   if (options.url.empty()) return Status::InvalidArgument("NATS url is empty");

@@ -16,6 +16,9 @@
 // are NATS business and so not part of Transport. Malformed ones are dropped (debug log). That
 // side of the class is in nats_heartbeats.cpp.
 //
+// API: when enabled, clients start transactions with a request on a fourth subscription
+// (ServeApi, Respond; nats_api_requests.cpp).
+//
 // Thread safety: Send, Flush, Connected and the counters may be called from any thread.
 // SetHandlers may be called at any time; callbacks that arrive while no handler is set are dropped.
 // Handlers run on nats.c delivery threads (one for replies, one for status queries).
@@ -31,6 +34,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "nats_handles.h"
 #include "transport/transport.h"
@@ -93,6 +99,19 @@ class NatsTransport final : public Transport {
   // Connected()), only later changes.
   void SetLivenessHandlers(LivenessHandlers handlers);
 
+  // The coordinator's own API over NATS (api/nats_api.h): each message on `subject` that has a
+  // reply subject goes to `handler`, on a delivery thread of its own, with its body and headers
+  // (every name once, with its first value). Once per transport; StopServingApi() or destruction
+  // ends it.
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  using ApiHandler = std::function<void(std::string reply, std::string body, Headers headers)>;
+  Status ServeApi(const std::string& subject, ApiHandler handler);
+  // Takes no more API requests; those received already still reach the handler.
+  void StopServingApi();
+  // Buffers an answer to an API request; it leaves with the next Flush(). Any thread.
+  // kInvalidArgument for a reply subject or header nats.c refuses; kUnavailable as for Send().
+  Status Respond(const std::string& reply, const Headers& headers, std::string_view body);
+
   // Successful reconnections since Connect (the first connection is not counted).
   int64_t reconnects() const { return reconnects_.load(); }
   // NATS_SLOW_CONSUMER reports (each means some inbound messages were dropped).
@@ -108,6 +127,7 @@ class NatsTransport final : public Transport {
   void HandleReply(natsMsg* msg);
   void HandleStatusQuery(natsMsg* msg);
   void HandleHeartbeat(natsMsg* msg);
+  void HandleApiRequest(natsMsg* msg);
   std::shared_ptr<const LivenessHandlers> CurrentLivenessHandlers() const;
   void ReportConnection(bool up) const;
   void Shutdown();
@@ -117,6 +137,7 @@ class NatsTransport final : public Transport {
   static void OnStatusMsg(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
   static void OnHeartbeatMsg(natsConnection* nc, natsSubscription* sub, natsMsg* msg,
                              void* closure);
+  static void OnApiMsg(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
   static void OnSubscriptionComplete(void* closure);
   static void OnError(natsConnection* nc, natsSubscription* sub, natsStatus err, void* closure);
   static void OnConnected(natsConnection* nc, void* closure);
@@ -130,6 +151,7 @@ class NatsTransport final : public Transport {
   mutable std::mutex mu_;
   std::shared_ptr<const Handlers> handlers_;          // guarded by mu_
   std::shared_ptr<const LivenessHandlers> liveness_;  // guarded by mu_
+  std::shared_ptr<const ApiHandler> api_handler_;     // guarded by mu_
   std::condition_variable done_cv_;
   bool closed_ = false;  // guarded by mu_; the closed callback has run
   std::atomic<bool> shutting_down_{false};
@@ -146,6 +168,7 @@ class NatsTransport final : public Transport {
   NatsSubscriptionPtr reply_sub_;
   NatsSubscriptionPtr status_sub_;
   NatsSubscriptionPtr heartbeat_sub_;
+  NatsSubscriptionPtr api_sub_;  // set by ServeApi; ServeApi and StopServingApi: one thread
 };
 
 }  // namespace txc::transport

@@ -22,6 +22,9 @@ inline constexpr int kVersion = 1;
 inline constexpr std::string_view kParticipantSubjectPrefix = "txc.participant.";
 // Participant -> coordinator: "what was decided for gid?" (answered from the coordinator's log).
 inline constexpr std::string_view kStatusSubject = "txc.coordinator.status";
+// Client -> coordinator (when it serves its API over NATS): start a transaction, as
+// POST /v1/transactions does (docs/protocol.md, "Starting a transaction over NATS").
+inline constexpr std::string_view kBeginSubject = "txc.coordinator.begin";
 inline constexpr size_t kMaxParticipantNameLength = 64;
 
 enum class Op {

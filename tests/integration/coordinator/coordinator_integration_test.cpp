@@ -1,6 +1,7 @@
 // The coordinator's pieces together against a real nats-server: SQLite log, NATS transport,
 // engine, and in-process SDK participants with their own SQLite databases.
 #include <gtest/gtest.h>
+#include <nats/nats.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "api/nats_api.h"
 #include "engine/engine.h"
 #include "engine/engine_service.h"
 #include "log/sqlite_tx_log.h"
@@ -55,6 +57,7 @@ struct Coordinator {
   }
   ~Coordinator() {
     engine->Stop();
+    service->Stop();
     transport.reset();
     service.reset();
     engine.reset();
@@ -219,6 +222,113 @@ TEST_F(CoordinatorIntegration, CoordinatorRestartFinishesEverythingAccepted) {
         << " expected " << expect;
   }
   EXPECT_EQ(coord_->engine->live_count(), 0u);
+}
+
+// A client on NATS starts transactions with a request on txc.coordinator.begin, the API wired as
+// main.cpp wires it (docs/protocol.md, "Starting a transaction over NATS").
+class NatsApiIntegration : public CoordinatorIntegration {
+ protected:
+  void SetUp() override {
+    CoordinatorIntegration::SetUp();
+    transport::NatsTransport* t = coord_->transport.get();
+    api::NatsApi::Options options;
+    options.respond = [t](const std::string& reply, const api::NatsApi::Headers& h,
+                          std::string_view body) { EXPECT_TRUE(t->Respond(reply, h, body).ok()); };
+    options.flush = [t] { (void)t->Flush(); };
+    api_ = std::make_unique<api::NatsApi>(*coord_->service, options);
+    ASSERT_TRUE(t->ServeApi(std::string(wire::kBeginSubject),
+                            [this](std::string reply, std::string body,
+                                   transport::NatsTransport::Headers headers) {
+                              api_->Handle(reply, body, headers);
+                            })
+                    .ok());
+    ASSERT_EQ(natsConnection_ConnectTo(&client_, nats_.url().c_str()), NATS_OK);
+  }
+  void TearDown() override {
+    coord_->transport->StopServingApi();
+    coord_.reset();  // answers what is still open before api_ goes
+    natsConnection_Destroy(client_);
+  }
+
+  struct Answer {
+    int status = 0;
+    nlohmann::json body;
+  };
+  Answer Ask(const std::string& body,
+             const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    natsMsg* request = nullptr;
+    EXPECT_EQ(natsMsg_Create(&request, std::string(wire::kBeginSubject).c_str(), nullptr,
+                             body.data(), static_cast<int>(body.size())),
+              NATS_OK);
+    for (const auto& [k, v] : headers) natsMsgHeader_Set(request, k.c_str(), v.c_str());
+    natsMsg* reply = nullptr;
+    const natsStatus s = natsConnection_RequestMsg(&reply, client_, request, 15000);
+    natsMsg_Destroy(request);
+    EXPECT_EQ(s, NATS_OK) << natsStatus_GetText(s);
+    Answer a;
+    if (s != NATS_OK) return a;
+    const char* status = nullptr;
+    if (natsMsgHeader_Get(reply, api::NatsApi::kStatusHeader, &status) == NATS_OK) {
+      a.status = std::atoi(status);
+    }
+    a.body = nlohmann::json::parse(
+        std::string(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply))));
+    natsMsg_Destroy(reply);
+    return a;
+  }
+
+  std::unique_ptr<api::NatsApi> api_;
+  natsConnection* client_ = nullptr;
+};
+
+constexpr const char* kAlphaBeta =
+    R"({"protocol":"2pc","branches":[{"participant":"alpha"},{"participant":"beta"}]})";
+
+TEST_F(NatsApiIntegration, WaitsForTheOutcomeLikeThePostWithWaitTrue) {
+  Answer a = Ask(kAlphaBeta, {{"Txc-Wait", "true"}});
+  ASSERT_EQ(a.status, 201) << a.body;
+  EXPECT_EQ(a.body["state"], "committed");
+  const std::string id = a.body["id"];
+  EXPECT_EQ(ParticipantState(*a_, id, 0), "committed");
+  EXPECT_EQ(ParticipantState(*b_, id, 1), "committed");
+
+  Answer refused = Ask(
+      R"({"protocol":"2pc","branches":[{"participant":"alpha"},{"participant":"beta","payload":{"refuse":"beta"}}]})",
+      {{"Txc-Wait", "true"}});
+  ASSERT_EQ(refused.status, 201) << refused.body;
+  EXPECT_EQ(refused.body["state"], "aborted");
+  EXPECT_EQ(ParticipantState(*a_, refused.body["id"], 0), "aborted");
+}
+
+TEST_F(NatsApiIntegration, WithoutAWaitAnswersOnceTheStartIsLogged) {
+  Answer a = Ask(kAlphaBeta);
+  ASSERT_EQ(a.status, 201) << a.body;
+  const std::string id = a.body["id"];
+  EXPECT_NE(a.body["state"], "committed");  // answered before the participants were asked
+  auto done = coord_->service->AwaitTerminal(id, core::Duration(10000));
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state, TxState::kCommitted);
+}
+
+TEST_F(NatsApiIntegration, ARetriedRequestGetsTheSameTransactionFromTheLog) {
+  Answer first = Ask(kAlphaBeta, {{"Idempotency-Key", "order-42"}, {"Txc-Wait", "true"}});
+  ASSERT_EQ(first.status, 201) << first.body;
+  ASSERT_EQ(first.body["state"], "committed");
+  // Finished: the engine no longer has it, so the answer comes from the log.
+  Answer again = Ask(kAlphaBeta, {{"idempotency-key", "order-42"}, {"txc-wait", "true"}});
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.body["id"], first.body["id"]);
+  EXPECT_EQ(again.body["state"], "committed");
+  Answer other = Ask(R"({"protocol":"2pc","branches":[{"participant":"alpha"}]})",
+                     {{"Idempotency-Key", "order-42"}});
+  EXPECT_EQ(other.status, 422) << other.body;
+}
+
+TEST_F(NatsApiIntegration, BadRequestsGetTheRestApisErrors) {
+  Answer a = Ask(R"({"protocol":"2pc","branches":[{"participant":"no.dots"}]})");
+  EXPECT_EQ(a.status, 400);
+  EXPECT_EQ(a.body["error"]["code"], "invalid_argument");
+  EXPECT_EQ(Ask("[]").status, 400);
 }
 
 }  // namespace

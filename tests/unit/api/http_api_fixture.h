@@ -42,6 +42,11 @@ class FakeService : public TransactionService {
     }
     return BeginResult{tx, created};
   }
+  // Answers on the caller's thread, as the real service may for an answer known at once.
+  void BeginAsync(const BeginCommand& command, BeginDone done) override {
+    begin_async_calls++;
+    done(Begin(command));
+  }
   Result<core::Transaction> AwaitTerminal(const std::string& id, core::Duration max_wait) override {
     awaited = id;
     waited_for = max_wait;
@@ -98,6 +103,7 @@ class FakeService : public TransactionService {
   Status begin_error;
   bool throw_on_begin = false;
   int keys_seen = 0;
+  int begin_async_calls = 0;
   std::string awaited;
   core::Duration waited_for{0};
   log::TxFilter last_filter;

@@ -23,6 +23,7 @@ class CountingService : public TransactionService {
     tx.id = "tx1";
     return BeginResult{tx, true};
   }
+  void BeginAsync(const BeginCommand& command, BeginDone done) override { done(Begin(command)); }
   Result<core::Transaction> AwaitTerminal(const std::string&, core::Duration) override {
     return Status::NotFound("none");
   }

@@ -123,6 +123,13 @@ TEST(Config, HelpListsEveryVariable) {
   }
 }
 
+TEST(Config, TheApiOverNatsIsOffUnlessTurnedOn) {
+  g_env.clear();
+  auto c = ParseConfig({}, FakeEnv);
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->nats_api);
+}
+
 TEST(Config, RequireLiveParticipantsIsOnUnlessTurnedOff) {
   g_env.clear();
   auto c = ParseConfig({}, FakeEnv);
@@ -152,6 +159,7 @@ TEST(Config, OnOffSettingsAcceptTrueFalseYesNoOneZero) {
       {"--nats-tls", "TXC_NATS_TLS", [](const Config& c) { return c.nats_security.tls; }},
       {"--require-live-participants", "TXC_REQUIRE_LIVE_PARTICIPANTS",
        [](const Config& c) { return c.require_live_participants; }},
+      {"--nats-api", "TXC_NATS_API", [](const Config& c) { return c.nats_api; }},
   };
   for (const OnOff& s : settings) {
     for (auto [text, want] : std::vector<std::pair<std::string, bool>>{{"true", true},

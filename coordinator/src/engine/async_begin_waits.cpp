@@ -1,0 +1,201 @@
+#include "engine/async_begin_waits.h"
+
+#include <utility>
+#include <vector>
+
+namespace txc::engine {
+
+class AsyncBeginWaits::Wait {
+ public:
+  Wait(Done d, bool want, Clock::time_point begun_deadline, Clock::time_point ended_deadline)
+      : done(std::move(d)), want_end(want), begun_by(begun_deadline), ended_by(ended_deadline) {}
+
+  Done done;
+  const bool want_end;
+  const Clock::time_point begun_by;
+  const Clock::time_point ended_by;
+  // Guarded by the set's mu_. `begun` is written once, before a lookup is queued, and only read
+  // after that.
+  std::optional<Result<BeginOutcome>> begun;
+  bool ended = false;
+  std::optional<core::Transaction> end;
+  bool answered = false;
+  bool looking_up = false;
+  std::optional<Deadlines::iterator> deadline;
+};
+
+AsyncBeginWaits::AsyncBeginWaits(Lookup lookup, std::function<void()> after_answers)
+    : lookup_(std::move(lookup)), after_answers_(std::move(after_answers)) {
+  thread_ = std::thread(&AsyncBeginWaits::Run, this);
+}
+
+AsyncBeginWaits::~AsyncBeginWaits() { Stop(); }
+
+std::shared_ptr<AsyncBeginWaits::Wait> AsyncBeginWaits::Add(Done done, bool want_end,
+                                                            Clock::time_point begun_by,
+                                                            Clock::time_point ended_by) {
+  auto w = std::make_shared<Wait>(std::move(done), want_end, begun_by, ended_by);
+  std::optional<Answer> answer;
+  {
+    std::lock_guard lock(mu_);
+    open_.emplace(w.get(), w);
+    answer = Settle(w, Clock::now());
+  }
+  Give(std::move(answer));
+  return w;
+}
+
+void AsyncBeginWaits::Begun(const std::shared_ptr<Wait>& w, Result<BeginOutcome> outcome) {
+  std::optional<Answer> answer;
+  {
+    std::lock_guard lock(mu_);
+    if (w->answered || w->begun) return;
+    w->begun = std::move(outcome);
+    answer = Settle(w, Clock::now());
+  }
+  Give(std::move(answer));
+}
+
+void AsyncBeginWaits::Ended(const std::shared_ptr<Wait>& w, std::optional<core::Transaction> tx) {
+  std::optional<Answer> answer;
+  {
+    std::lock_guard lock(mu_);
+    if (w->answered || w->ended) return;
+    w->ended = true;
+    w->end = std::move(tx);
+    answer = Settle(w, Clock::now());
+  }
+  Give(std::move(answer));
+}
+
+void AsyncBeginWaits::StopAll() {
+  std::lock_guard lock(mu_);
+  stopping_all_ = true;
+  cv_.notify_one();
+}
+
+void AsyncBeginWaits::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_all_ = true;
+    stopped_ = true;
+    cv_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t AsyncBeginWaits::open() const {
+  std::lock_guard lock(mu_);
+  return open_.size();
+}
+
+std::optional<AsyncBeginWaits::Answer> AsyncBeginWaits::Settle(const std::shared_ptr<Wait>& w,
+                                                               Clock::time_point now) {
+  if (w->answered || w->looking_up) return std::nullopt;
+  auto arm = [&](Clock::time_point at) -> std::optional<Answer> {
+    if (w->deadline && (*w->deadline)->first == at) return std::nullopt;
+    Disarm(*w);
+    w->deadline = deadlines_.emplace(at, w);
+    // Only a thread asleep past `at` needs waking; an awake one looks before it sleeps again.
+    // (Deadlines mostly come later than those armed before: one wake-up, not one per request.)
+    if (at < sleeping_until_) cv_.notify_one();
+    return std::nullopt;
+  };
+  if (!w->begun) {
+    if (stopped_) {
+      return Finish(w, Status::Unavailable("the coordinator stopped before the transaction was "
+                                           "logged; retry with the same Idempotency-Key"));
+    }
+    if (now >= w->begun_by) {
+      return Finish(w, Status::Unavailable("the coordinator did not log the transaction in time"));
+    }
+    return arm(w->begun_by);
+  }
+  const Result<BeginOutcome>& begun = *w->begun;
+  if (!begun.ok()) return Finish(w, begun.status());
+  if (!w->want_end) return Finish(w, api::BeginResult{begun->tx, begun->created});
+  if (w->ended && w->end) return Finish(w, api::BeginResult{*w->end, begun->created});
+  if (w->ended || stopping_all_ || now >= w->ended_by) {
+    // Not driven by the engine (any more), or no longer waited for: the log has it.
+    Disarm(*w);
+    w->looking_up = true;
+    lookups_.push_back(w);
+    cv_.notify_one();
+    return std::nullopt;
+  }
+  return arm(w->ended_by);
+}
+
+void AsyncBeginWaits::Disarm(Wait& w) {
+  if (!w.deadline) return;
+  deadlines_.erase(*w.deadline);
+  w.deadline.reset();
+}
+
+std::optional<AsyncBeginWaits::Answer> AsyncBeginWaits::Finish(const std::shared_ptr<Wait>& w,
+                                                               Result<api::BeginResult> result) {
+  w->answered = true;
+  Disarm(*w);
+  open_.erase(w.get());
+  return Answer{w, std::move(result)};
+}
+
+void AsyncBeginWaits::Give(std::optional<Answer> answer) {
+  if (!answer) return;
+  Done done = std::move(answer->wait->done);
+  done(std::move(answer->result));
+}
+
+void AsyncBeginWaits::Run() {
+  std::unique_lock lock(mu_);
+  bool swept = false;  // every open wait was settled once since stopping_all_ was set
+  while (true) {
+    const Clock::time_point now = Clock::now();
+    std::vector<Answer> answers;
+    auto settle = [&](const std::shared_ptr<Wait>& w) {
+      if (auto a = Settle(w, now)) answers.push_back(std::move(*a));
+    };
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      std::shared_ptr<Wait> w = deadlines_.begin()->second;
+      Disarm(*w);
+      settle(w);
+    }
+    if (stopping_all_ && (!swept || stopped_)) {
+      swept = true;
+      std::vector<std::shared_ptr<Wait>> all;
+      for (const auto& [key, w] : open_) all.push_back(w);
+      for (const auto& w : all) settle(w);
+    }
+    std::deque<std::shared_ptr<Wait>> lookups = std::exchange(lookups_, {});
+    if (answers.empty() && lookups.empty()) {
+      if (stopped_ && open_.empty()) return;
+      if (deadlines_.empty()) {
+        sleeping_until_ = Clock::time_point::max();
+        cv_.wait(lock);
+      } else {
+        sleeping_until_ = deadlines_.begin()->first;
+        cv_.wait_until(lock, sleeping_until_);
+      }
+      sleeping_until_ = Clock::time_point::min();
+      continue;
+    }
+    lock.unlock();
+    for (auto& a : answers) Give(std::move(a));
+    for (const auto& w : lookups) {
+      const BeginOutcome& begun = **w->begun;
+      api::BeginResult result{begun.tx, begun.created};
+      // Still running when the wait ran out, or finished before (a replay): the log has it.
+      if (auto now_tx = lookup_(begun.tx.id); now_tx.ok()) result.tx = std::move(*now_tx);
+      std::optional<Answer> answer;
+      {
+        std::lock_guard relock(mu_);
+        answer = Finish(w, std::move(result));
+      }
+      Give(std::move(answer));
+    }
+    if (after_answers_) after_answers_();
+    lock.lock();
+  }
+}
+
+}  // namespace txc::engine

@@ -1,0 +1,88 @@
+// AsyncBeginWaits: the TransactionService::BeginAsync calls in progress. Whoever learns something
+// answers where it runs when it can: the engine's callbacks answer the start (when no end is
+// wanted), a failed start, and the end or decision once it comes, on the engine thread. What needs
+// the log, which may block, is answered on a thread of this class's own: a wait for the end that
+// ran out (with the transaction as the log has it then, like ?wait=true over HTTP), a start not
+// logged in time, an earlier transaction returned for a known Idempotency-Key that the engine no
+// longer drives, and every wait for an end at shutdown. No thread waits per request.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "api/transaction_service.h"
+#include "engine/engine.h"
+
+namespace txc::engine {
+
+class AsyncBeginWaits {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Done = api::TransactionService::BeginDone;
+  // The transaction's durable state (EngineService::Get); may block. Runs on this class's thread.
+  using Lookup = std::function<Result<core::Transaction>(const std::string& id)>;
+
+  // `after_answers` runs on this class's thread after each round of answers it gave (to flush
+  // what they published).
+  AsyncBeginWaits(Lookup lookup, std::function<void()> after_answers);
+  ~AsyncBeginWaits();  // Stop()
+  AsyncBeginWaits(const AsyncBeginWaits&) = delete;
+  AsyncBeginWaits& operator=(const AsyncBeginWaits&) = delete;
+
+  class Wait;
+  // Starts waiting for a start (by `begun_by`) and, with `want_end`, for its end (by `ended_by`;
+  // a start that arrives later is answered at once). `done` gets exactly one answer.
+  std::shared_ptr<Wait> Add(Done done, bool want_end, Clock::time_point begun_by,
+                            Clock::time_point ended_by);
+  // The engine's callbacks for `w` (any thread; the end may come first: a replay of a decided
+  // transaction). They answer on the calling thread when they can.
+  void Begun(const std::shared_ptr<Wait>& w, Result<BeginOutcome> outcome);
+  void Ended(const std::shared_ptr<Wait>& w, std::optional<core::Transaction> tx);
+
+  // Shutdown: every wait for an end, now and later, is answered from the log without waiting
+  // further. Does not block.
+  void StopAll();
+  // StopAll, answers what is still open (a start never logged: kUnavailable), and ends the thread.
+  // Call once nothing calls Begun or Ended any more (the engine has stopped). Idempotent.
+  void Stop();
+
+  size_t open() const;  // waits not yet answered
+
+ private:
+  using Deadlines = std::multimap<Clock::time_point, std::shared_ptr<Wait>>;
+  struct Answer {
+    std::shared_ptr<Wait> wait;
+    Result<api::BeginResult> result;
+  };
+
+  // With mu_ held: what `w` needs now. Returns an answer to give at once, or queues a lookup, or
+  // (re)arms its deadline.
+  std::optional<Answer> Settle(const std::shared_ptr<Wait>& w, Clock::time_point now);
+  void Disarm(Wait& w);
+  std::optional<Answer> Finish(const std::shared_ptr<Wait>& w, Result<api::BeginResult> result);
+  static void Give(std::optional<Answer> answer);
+  void Run();
+
+  const Lookup lookup_;
+  const std::function<void()> after_answers_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Deadlines deadlines_;                          // guarded by mu_
+  std::deque<std::shared_ptr<Wait>> lookups_;    // guarded by mu_; due for a log read
+  std::map<Wait*, std::shared_ptr<Wait>> open_;  // guarded by mu_
+  bool stopping_all_ = false;                    // guarded by mu_
+  bool stopped_ = false;                         // guarded by mu_
+  // guarded by mu_: until when the thread sleeps (min: it is awake; max: until notified)
+  Clock::time_point sleeping_until_ = Clock::time_point::min();
+  std::thread thread_;
+};
+
+}  // namespace txc::engine

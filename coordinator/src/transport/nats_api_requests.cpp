@@ -1,0 +1,97 @@
+// The API side of NatsTransport: requests of the coordinator's API over NATS (api/nats_api.h)
+// in, answers out. What a request means is the API's business; this file only moves bytes.
+#include <climits>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "nats_event_loop.h"
+#include "transport/nats_log.h"
+#include "transport/nats_transport.h"
+
+namespace txc::transport {
+namespace {
+
+NatsTransport::Headers HeadersOf(natsMsg* msg) {
+  NatsTransport::Headers headers;
+  const char** keys = nullptr;
+  int count = 0;
+  if (natsMsgHeader_Keys(msg, &keys, &count) != NATS_OK) return headers;
+  for (int i = 0; i < count; ++i) {
+    const char* value = nullptr;
+    if (natsMsgHeader_Get(msg, keys[i], &value) == NATS_OK) {
+      headers.emplace_back(keys[i], value != nullptr ? value : "");
+    }
+  }
+  std::free(static_cast<void*>(keys));
+  return headers;
+}
+
+}  // namespace
+
+Status NatsTransport::ServeApi(const std::string& subject, ApiHandler handler) {
+  {
+    std::lock_guard lock(mu_);
+    if (api_handler_) return Status::FailedPrecondition("the API is served already");
+    api_handler_ = std::make_shared<const ApiHandler>(std::move(handler));
+  }
+  TXC_RETURN_IF_ERROR(Subscribe(subject, &OnApiMsg, &api_sub_));
+  // Registered with the server before anyone is told the coordinator is ready.
+  const natsStatus s = natsConnection_FlushTimeout(conn_.get(), 5000);
+  if (s != NATS_OK && Connected()) return FromNats(s, "subscribing to " + subject);
+  return Status::Ok();
+}
+
+void NatsTransport::StopServingApi() {
+  if (api_sub_) (void)natsSubscription_Unsubscribe(api_sub_.get());
+}
+
+Status NatsTransport::Respond(const std::string& reply, const Headers& headers,
+                              std::string_view body) {
+  if (body.size() > INT_MAX) return Status::InvalidArgument("answer too large");
+  if (natsConnection_Buffered(conn_.get()) > options_.reconnect_buffer_bytes) {
+    return Status::Unavailable("NATS send buffer full: the server is not reading");
+  }
+  natsMsg* raw = nullptr;
+  natsStatus s =
+      natsMsg_Create(&raw, reply.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
+  NatsMsgPtr msg(raw);
+  for (const auto& [name, value] : headers) {
+    if (s == NATS_OK) s = natsMsgHeader_Set(raw, name.c_str(), value.c_str());
+  }
+  if (s == NATS_OK) {
+    NatsEventLoop::DeferredFlush defer(*loop_);
+    s = natsConnection_PublishMsg(conn_.get(), raw);
+  }
+  if (s != NATS_OK) return FromNats(s, "answering on " + reply);
+  return Status::Ok();
+}
+
+void NatsTransport::HandleApiRequest(natsMsg* msg) {
+  NatsMsgPtr owned(msg);
+  const char* reply = natsMsg_GetReply(msg);
+  if (reply == nullptr || *reply == '\0') {
+    Log(applog::Level::kDebug, "ignoring an API request without a reply subject");
+    return;
+  }
+  std::shared_ptr<const ApiHandler> handler;
+  {
+    std::lock_guard lock(mu_);
+    handler = api_handler_;
+  }
+  if (!handler) return;
+  const char* data = natsMsg_GetData(msg);
+  std::string body(data != nullptr ? data : "", static_cast<size_t>(natsMsg_GetDataLength(msg)));
+  Headers headers = HeadersOf(msg);
+  std::string reply_subject = reply;
+  owned.reset();  // release nats.c memory before calling out
+  (*handler)(std::move(reply_subject), std::move(body), std::move(headers));
+}
+
+void NatsTransport::OnApiMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  CatchAll("API request handler",
+           [&] { static_cast<NatsTransport*>(closure)->HandleApiRequest(msg); });
+}
+
+}  // namespace txc::transport

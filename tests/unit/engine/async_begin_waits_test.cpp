@@ -1,0 +1,227 @@
+// AsyncBeginWaits: each BeginAsync is answered exactly once, by whoever can: the engine's
+// callbacks when they have the answer, the class's own thread (through the log) when they do
+// not, in time, or at shutdown.
+#include "engine/async_begin_waits.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "wait_for.h"
+
+namespace txc::engine {
+namespace {
+
+using Clock = AsyncBeginWaits::Clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::WaitFor;
+
+BeginOutcome Started(const std::string& id, bool created = true) {
+  BeginOutcome o;
+  o.tx.id = id;
+  o.tx.state = core::TxState::kPreparing;
+  o.created = created;
+  return o;
+}
+
+core::Transaction InState(const std::string& id, core::TxState state) {
+  core::Transaction tx;
+  tx.id = id;
+  tx.state = state;
+  return tx;
+}
+
+// What one wait was answered, and on which thread.
+struct Answers {
+  std::mutex mu;
+  std::vector<Result<api::BeginResult>> got;
+  std::vector<std::thread::id> threads;
+
+  AsyncBeginWaits::Done Done() {
+    return [this](Result<api::BeginResult> r) {
+      std::lock_guard lock(mu);
+      got.push_back(std::move(r));
+      threads.push_back(std::this_thread::get_id());
+    };
+  }
+  size_t count() {
+    std::lock_guard lock(mu);
+    return got.size();
+  }
+  Result<api::BeginResult> only() {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(got.size(), 1u);
+    return got.empty() ? Result<api::BeginResult>(Status::Internal("none")) : got.front();
+  }
+};
+
+class AsyncBeginWaitsTest : public ::testing::Test {
+ protected:
+  std::atomic<int> lookups_{0};
+  std::atomic<int> flushes_{0};
+  const Clock::time_point later_ = Clock::now() + seconds(60);
+  // The log says every transaction is committed; counts its reads and the flushes after.
+  AsyncBeginWaits waits_{[this](const std::string& id) -> Result<core::Transaction> {
+                           lookups_++;
+                           return InState(id, core::TxState::kCommitted);
+                         },
+                         [this] { flushes_++; }};
+};
+
+TEST_F(AsyncBeginWaitsTest, TheStartAloneIsAnsweredWhereItArrives) {
+  Answers a;
+  auto w = waits_.Add(a.Done(), /*want_end=*/false, later_, later_);
+  EXPECT_EQ(a.count(), 0u);
+  waits_.Begun(w, Started("t1", /*created=*/false));
+  auto r = a.only();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->tx.id, "t1");
+  EXPECT_FALSE(r->created);
+  EXPECT_EQ(a.threads[0], std::this_thread::get_id());
+  EXPECT_EQ(waits_.open(), 0u);
+  EXPECT_EQ(lookups_, 0);
+}
+
+TEST_F(AsyncBeginWaitsTest, AWaitForTheEndIsAnsweredWithTheEnd) {
+  Answers a;
+  auto w = waits_.Add(a.Done(), /*want_end=*/true, later_, later_);
+  waits_.Begun(w, Started("t1"));
+  EXPECT_EQ(a.count(), 0u);
+  waits_.Ended(w, InState("t1", core::TxState::kAborted));
+  auto r = a.only();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->tx.state, core::TxState::kAborted);
+  EXPECT_TRUE(r->created);
+  EXPECT_EQ(lookups_, 0);
+}
+
+TEST_F(AsyncBeginWaitsTest, AnEndBeforeTheStartWaitsForTheStart) {
+  // A replay of a decided transaction: the engine answers the watcher before the start.
+  Answers a;
+  auto w = waits_.Add(a.Done(), /*want_end=*/true, later_, later_);
+  waits_.Ended(w, InState("t1", core::TxState::kCommitting));
+  EXPECT_EQ(a.count(), 0u);
+  waits_.Begun(w, Started("t1", /*created=*/false));
+  auto r = a.only();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->tx.state, core::TxState::kCommitting);
+  EXPECT_FALSE(r->created);
+}
+
+TEST_F(AsyncBeginWaitsTest, AFailedStartIsTheAnswerAndNothingWaitsForAnEnd) {
+  Answers a;
+  auto w = waits_.Add(a.Done(), /*want_end=*/true, later_, later_);
+  waits_.Begun(w, Status::AlreadyExists("Idempotency-Key 'k' was used for a different request"));
+  auto r = a.only();
+  EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists);
+  waits_.Ended(w, InState("t1", core::TxState::kCommitted));  // ignored
+  EXPECT_EQ(a.count(), 1u);
+}
+
+TEST_F(AsyncBeginWaitsTest, AnEndTheEngineDoesNotHaveIsReadFromTheLogOnItsThread) {
+  // Replay of a transaction that finished before: the engine's watcher gets nullopt.
+  Answers a;
+  auto w = waits_.Add(a.Done(), /*want_end=*/true, later_, later_);
+  waits_.Begun(w, Started("t1", /*created=*/false));
+  waits_.Ended(w, std::nullopt);
+  ASSERT_TRUE(WaitFor([&] { return a.count() == 1; }));
+  auto r = a.only();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->tx.state, core::TxState::kCommitted);  // what the log says
+  EXPECT_NE(a.threads[0], std::this_thread::get_id());
+  EXPECT_EQ(lookups_, 1);
+  EXPECT_TRUE(WaitFor([&] { return flushes_ >= 1; }));
+}
+
+TEST_F(AsyncBeginWaitsTest, AWaitThatRunsOutIsAnsweredWithTheStateThenAndOnlyOnce) {
+  Answers a;
+  auto w = waits_.Add(a.Done(), /*want_end=*/true, later_, Clock::now() + milliseconds(20));
+  waits_.Begun(w, Started("t1"));
+  ASSERT_TRUE(WaitFor([&] { return a.count() == 1; }));
+  EXPECT_EQ(lookups_, 1);
+  waits_.Ended(w, InState("t1", core::TxState::kAborted));  // too late: already answered
+  EXPECT_EQ(a.count(), 1u);
+  EXPECT_EQ(waits_.open(), 0u);
+}
+
+TEST_F(AsyncBeginWaitsTest, AStartThatArrivesAfterTheEndsDeadlineIsAnsweredAtOnce) {
+  Answers a;
+  auto w = waits_.Add(a.Done(), /*want_end=*/true, later_, Clock::now());
+  waits_.Begun(w, Started("t1"));
+  ASSERT_TRUE(WaitFor([&] { return a.count() == 1; }));
+  EXPECT_EQ(lookups_, 1);
+}
+
+TEST_F(AsyncBeginWaitsTest, AStartNotLoggedInTimeIsUnavailable) {
+  Answers a;
+  auto w = waits_.Add(a.Done(), /*want_end=*/false, Clock::now() + milliseconds(20), later_);
+  ASSERT_TRUE(WaitFor([&] { return a.count() == 1; }));
+  EXPECT_EQ(a.only().status().code(), StatusCode::kUnavailable);
+  waits_.Begun(w, Started("t1"));  // late: ignored
+  EXPECT_EQ(a.count(), 1u);
+  EXPECT_EQ(lookups_, 0);
+}
+
+TEST_F(AsyncBeginWaitsTest, StopAllAnswersEveryWaitForAnEndFromTheLogAndLaterOnesAtOnce) {
+  Answers waiting, only_start, later;
+  auto w1 = waits_.Add(waiting.Done(), /*want_end=*/true, later_, later_);
+  waits_.Begun(w1, Started("t1"));
+  auto w2 = waits_.Add(only_start.Done(), /*want_end=*/false, later_, later_);
+  auto w3 = waits_.Add(later.Done(), /*want_end=*/true, later_, later_);
+  waits_.StopAll();
+  ASSERT_TRUE(WaitFor([&] { return waiting.count() == 1; }));
+  EXPECT_EQ(waiting.only()->tx.state, core::TxState::kCommitted);
+  // A start still being logged is answered when it is, as without a shutdown.
+  EXPECT_EQ(only_start.count(), 0u);
+  waits_.Begun(w2, Started("t2"));
+  EXPECT_EQ(only_start.count(), 1u);
+  // A wait for an end whose start comes after the shutdown does not wait for the end.
+  waits_.Begun(w3, Started("t3"));
+  ASSERT_TRUE(WaitFor([&] { return later.count() == 1; }));
+  EXPECT_EQ(later.only()->tx.id, "t3");
+}
+
+TEST_F(AsyncBeginWaitsTest, StopAnswersWhatIsLeftExactlyOnce) {
+  Answers never_logged, running;
+  waits_.Add(never_logged.Done(), /*want_end=*/false, later_, later_);
+  auto w = waits_.Add(running.Done(), /*want_end=*/true, later_, later_);
+  waits_.Begun(w, Started("t1"));
+  waits_.Stop();
+  EXPECT_EQ(never_logged.only().status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(running.only()->tx.state, core::TxState::kCommitted);
+  EXPECT_EQ(waits_.open(), 0u);
+  waits_.Stop();  // idempotent
+}
+
+TEST_F(AsyncBeginWaitsTest, ManyWaitsFromManyThreadsAreEachAnsweredOnce) {
+  constexpr int kThreads = 4;
+  constexpr int kEach = 500;
+  std::vector<Answers> answers(kThreads * kEach);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const int n = t * kEach + i;
+        const std::string id = "t" + std::to_string(n);
+        // Every third one runs out at once and is read from the log; the rest end normally.
+        const auto ended_by = n % 3 == 0 ? Clock::now() : later_;
+        auto w = waits_.Add(answers[n].Done(), /*want_end=*/true, later_, ended_by);
+        waits_.Begun(w, Started(id));
+        waits_.Ended(w, InState(id, core::TxState::kAborted));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(WaitFor([&] { return waits_.open() == 0; }));
+  for (auto& a : answers) EXPECT_EQ(a.count(), 1u);
+}
+
+}  // namespace
+}  // namespace txc::engine
