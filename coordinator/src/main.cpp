@@ -149,7 +149,8 @@ int Run(const txc::Config& config) {
     };
   }
   txc::api::HttpApi api(service, api_options);
-  // Answers through the transport; the service flushes after each answer it gives.
+  // Answers through the transport: NatsApi flushes the errors it answers itself, the service
+  // what it answers.
   txc::api::NatsApi nats_api(
       service,
       {.max_body_bytes = api_options.max_body_bytes,
@@ -157,14 +158,32 @@ int Run(const txc::Config& config) {
        .max_wait = api_options.max_wait,
        .api_token = config.api_token,
        .admit = api_options.admit,
-       .respond =
-           [nats](const std::string& reply, const txc::api::NatsApi::Headers& headers,
-                  std::string_view body) {
-             if (auto s = nats->Respond(reply, headers, body); !s.ok()) {
-               Write(Level::kWarn, "nats_api.answer_failed", {{"error", s.ToString()}});
-             }
-           },
+       .respond = [nats](const std::string& reply, const txc::api::NatsApi::Headers& headers,
+                         std::string_view body) { return nats->Respond(reply, headers, body); },
        .flush = [nats] { (void)nats->Flush(); }});
+  metrics.AddGauge({"txc_nats_api_waiting", "NATS clients waiting for a start's answer.", "gauge",
+                    [&service] { return static_cast<double>(service.waiting_async()); }});
+  metrics.AddGauge({"txc_http_rate_limited_total", "Requests refused with 429 (--rate-limit).",
+                    "counter", [&api] { return static_cast<double>(api.rate_limited()); }});
+  if (auto s = api.Start(); !s.ok()) {
+    Write(Level::kError, "startup.failed",
+          {{"step", "serve HTTP"},
+           {"addr", config.http_host + ":" + std::to_string(config.http_port)},
+           {"error", s.ToString()}});
+    return 1;
+  }
+  // Stops taking requests, then deciding. NATS clients do not hold a thread the way HTTP clients
+  // do: the starts they asked for are let finish (logged or refused) before the engine stops, and
+  // what they still wait for is answered from the log before it closes.
+  auto stop_serving = [&] {
+    service.Shutdown();
+    nats->StopServingApi();
+    api.Stop();
+    service.FinishStarts();
+    engine->Stop();
+    service.Stop();
+  };
+  // Last: from here on, requests reach nats_api and the service's threads.
   if (config.nats_api) {
     auto served = nats->ServeApi(
         std::string(txc::wire::kBeginSubject),
@@ -174,17 +193,9 @@ int Run(const txc::Config& config) {
     if (!served.ok()) {
       Write(Level::kError, "startup.failed",
             {{"step", "serve the API over NATS"}, {"error", served.ToString()}});
+      stop_serving();
       return 1;
     }
-  }
-  metrics.AddGauge({"txc_http_rate_limited_total", "Requests refused with 429 (--rate-limit).",
-                    "counter", [&api] { return static_cast<double>(api.rate_limited()); }});
-  if (auto s = api.Start(); !s.ok()) {
-    Write(Level::kError, "startup.failed",
-          {{"step", "serve HTTP"},
-           {"addr", config.http_host + ":" + std::to_string(config.http_port)},
-           {"error", s.ToString()}});
-    return 1;
   }
   Write(Level::kInfo, "coordinator.ready",
         {{"http", "http://" + config.http_host + ":" + std::to_string(api.port())},
@@ -204,11 +215,7 @@ int Run(const txc::Config& config) {
   // "stopping" line: no request arriving after it starts one.
   service.Shutdown();
   Write(Level::kInfo, "coordinator.stopping", {{"signal", signal_number}});
-  nats->StopServingApi();
-  api.Stop();
-  engine->Stop();
-  // What NATS clients still wait for is answered from the log, before it closes.
-  service.Stop();
+  stop_serving();
   // The log first: its callbacks post to the engine, which must outlive the last of them.
   (*log)->Close();
   transport->reset();

@@ -25,8 +25,4 @@ struct BeginRequest {
 Result<BeginCommand> ParseBeginCommand(const BeginRequest& request, const ParseLimits& limits,
                                        core::Duration max_wait);
 
-// "Bearer <token>", compared in time independent of where the strings differ, so the token
-// cannot be guessed one character at a time from response times.
-bool BearerTokenMatches(std::string_view header, std::string_view token);
-
 }  // namespace txc::api

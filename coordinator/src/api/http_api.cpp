@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "api/bearer_token.h"
 #include "api/begin_request.h"
 #include "api/error_mapping.h"
 #include "api/openapi_spec.h"

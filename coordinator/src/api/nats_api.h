@@ -30,7 +30,8 @@ class NatsApi {
     // As HttpApi::Options::admit.
     std::function<Status(const BeginCommand&)> admit;
     // Buffers the answer to a request: its reply subject, headers and body (any thread).
-    std::function<void(const std::string& reply, const Headers& headers, std::string_view body)>
+    // kInvalidArgument when NATS refuses it (an answer over the server's max_payload).
+    std::function<Status(const std::string& reply, const Headers& headers, std::string_view body)>
         respond;
     // Sends what `respond` buffered on the calling thread.
     std::function<void()> flush;
@@ -39,14 +40,18 @@ class NatsApi {
   NatsApi(TransactionService& service, Options options);
 
   // One request, from the subscription's delivery thread: answers it now (a bad request) or
-  // once the service has (a start). Never throws, never blocks on the transaction.
+  // once the service has (a start). Never throws, never blocks on the transaction. A reply
+  // subject under "txc." is not answered: a client must not make the coordinator publish on the
+  // protocol's subjects with its permissions.
   void Handle(const std::string& reply, std::string_view body, const Headers& headers);
 
   // The header that carries the HTTP status of an answer.
   static constexpr const char* kStatusHeader = "Txc-Status";
 
  private:
-  void Answer(const std::string& reply, int status, std::string_view body) const;
+  // Buffers an answer; one too large for NATS is replaced by an error naming the transaction.
+  void Answer(const std::string& reply, int status, std::string_view body,
+              const std::string& tx_id = "") const;
   void AnswerError(const std::string& reply, const Status& status) const;
 
   TransactionService& service_;

@@ -1,5 +1,6 @@
 #include "engine/async_begin_waits.h"
 
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -24,8 +25,9 @@ class AsyncBeginWaits::Wait {
   std::optional<Deadlines::iterator> deadline;
 };
 
-AsyncBeginWaits::AsyncBeginWaits(Lookup lookup, std::function<void()> after_answers)
-    : lookup_(std::move(lookup)), after_answers_(std::move(after_answers)) {
+AsyncBeginWaits::AsyncBeginWaits(Lookup lookup, std::function<void()> after_answers,
+                                 size_t max_open)
+    : lookup_(std::move(lookup)), after_answers_(std::move(after_answers)), max_open_(max_open) {
   thread_ = std::thread(&AsyncBeginWaits::Run, this);
 }
 
@@ -38,10 +40,20 @@ std::shared_ptr<AsyncBeginWaits::Wait> AsyncBeginWaits::Add(Done done, bool want
   std::optional<Answer> answer;
   {
     std::lock_guard lock(mu_);
-    open_.emplace(w.get(), w);
-    answer = Settle(w, Clock::now());
+    if (open_.size() >= max_open_) {
+      w->answered = true;
+      answer = Answer{w, Status::Unavailable("too many clients are waiting (" +
+                                             std::to_string(max_open_) + "); retry later")};
+    } else {
+      open_.emplace(w.get(), w);
+      ++unstarted_;
+      answer = Settle(w, Clock::now());
+    }
   }
-  Give(std::move(answer));
+  if (answer) {
+    Give(std::move(answer));
+    return nullptr;
+  }
   return w;
 }
 
@@ -51,6 +63,7 @@ void AsyncBeginWaits::Begun(const std::shared_ptr<Wait>& w, Result<BeginOutcome>
     std::lock_guard lock(mu_);
     if (w->answered || w->begun) return;
     w->begun = std::move(outcome);
+    if (--unstarted_ == 0) started_cv_.notify_all();
     answer = Settle(w, Clock::now());
   }
   Give(std::move(answer));
@@ -72,6 +85,11 @@ void AsyncBeginWaits::StopAll() {
   std::lock_guard lock(mu_);
   stopping_all_ = true;
   cv_.notify_one();
+}
+
+void AsyncBeginWaits::AwaitStarts(Clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  started_cv_.wait_until(lock, deadline, [this] { return unstarted_ == 0; });
 }
 
 void AsyncBeginWaits::Stop() {
@@ -103,8 +121,9 @@ std::optional<AsyncBeginWaits::Answer> AsyncBeginWaits::Settle(const std::shared
   };
   if (!w->begun) {
     if (stopped_) {
-      return Finish(w, Status::Unavailable("the coordinator stopped before the transaction was "
-                                           "logged; retry with the same Idempotency-Key"));
+      return Finish(w, Status::Unavailable("the coordinator stopped while logging the "
+                                           "transaction, which may or may not have started: "
+                                           "retry with the same Idempotency-Key"));
     }
     if (now >= w->begun_by) {
       return Finish(w, Status::Unavailable("the coordinator did not log the transaction in time"));
@@ -137,6 +156,7 @@ std::optional<AsyncBeginWaits::Answer> AsyncBeginWaits::Finish(const std::shared
   w->answered = true;
   Disarm(*w);
   open_.erase(w.get());
+  if (!w->begun && --unstarted_ == 0) started_cv_.notify_all();
   return Answer{w, std::move(result)};
 }
 
@@ -180,7 +200,10 @@ void AsyncBeginWaits::Run() {
       continue;
     }
     lock.unlock();
+    // Each round of answers is flushed before anything that may block (a lookup): an answer
+    // buffered meanwhile would wait, and so would everything published after it.
     for (auto& a : answers) Give(std::move(a));
+    if (!answers.empty() && after_answers_) after_answers_();
     for (const auto& w : lookups) {
       const BeginOutcome& begun = **w->begun;
       api::BeginResult result{begun.tx, begun.created};
@@ -192,8 +215,8 @@ void AsyncBeginWaits::Run() {
         answer = Finish(w, std::move(result));
       }
       Give(std::move(answer));
+      if (after_answers_) after_answers_();
     }
-    if (after_answers_) after_answers_();
     lock.lock();
   }
 }

@@ -30,16 +30,19 @@ class AsyncBeginWaits {
   // The transaction's durable state (EngineService::Get); may block. Runs on this class's thread.
   using Lookup = std::function<Result<core::Transaction>(const std::string& id)>;
 
-  // `after_answers` runs on this class's thread after each round of answers it gave (to flush
-  // what they published).
-  AsyncBeginWaits(Lookup lookup, std::function<void()> after_answers);
+  // `after_answers` runs on this class's thread after the answers it gave (to flush what they
+  // published). At most `max_open` waits at once: the next is answered kUnavailable (a client
+  // waiting holds memory here and in the engine, and nothing else bounds how many wait).
+  AsyncBeginWaits(Lookup lookup, std::function<void()> after_answers, size_t max_open = 65536);
   ~AsyncBeginWaits();  // Stop()
   AsyncBeginWaits(const AsyncBeginWaits&) = delete;
   AsyncBeginWaits& operator=(const AsyncBeginWaits&) = delete;
 
   class Wait;
   // Starts waiting for a start (by `begun_by`) and, with `want_end`, for its end (by `ended_by`;
-  // a start that arrives later is answered at once). `done` gets exactly one answer.
+  // a start that arrives later is answered at once). `done` gets exactly one answer. Returns
+  // null when it answered `done` at once, on the calling thread (stopped, or too many waiting):
+  // then there is nothing to start.
   std::shared_ptr<Wait> Add(Done done, bool want_end, Clock::time_point begun_by,
                             Clock::time_point ended_by);
   // The engine's callbacks for `w` (any thread; the end may come first: a replay of a decided
@@ -50,6 +53,9 @@ class AsyncBeginWaits {
   // Shutdown: every wait for an end, now and later, is answered from the log without waiting
   // further. Does not block.
   void StopAll();
+  // Waits until every open wait has its start (logged or refused), or `deadline`: before the
+  // engine stops, so that a client is not told "unavailable" about a transaction that is logged.
+  void AwaitStarts(Clock::time_point deadline);
   // StopAll, answers what is still open (a start never logged: kUnavailable), and ends the thread.
   // Call once nothing calls Begun or Ended any more (the engine has stopped). Idempotent.
   void Stop();
@@ -73,8 +79,11 @@ class AsyncBeginWaits {
 
   const Lookup lookup_;
   const std::function<void()> after_answers_;
+  const size_t max_open_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable started_cv_;           // unstarted_ fell
+  size_t unstarted_ = 0;                         // guarded by mu_; open waits without a start
   Deadlines deadlines_;                          // guarded by mu_
   std::deque<std::shared_ptr<Wait>> lookups_;    // guarded by mu_; due for a log read
   std::map<Wait*, std::shared_ptr<Wait>> open_;  // guarded by mu_

@@ -1,5 +1,6 @@
 #include "engine/engine_service.h"
 
+#include <exception>
 #include <future>
 #include <memory>
 #include <optional>
@@ -90,22 +91,35 @@ void EngineService::BeginAsync(const api::BeginCommand& command, BeginDone done)
   const auto started = AsyncBeginWaits::Clock::now();
   auto wait = async_waits_.Add(std::move(done), command.wait.has_value(), started + begin_timeout_,
                                started + command.wait.value_or(core::Duration(0)));
-  // The engine's callbacks run on its thread: what they publish leaves with its round's flush.
-  Engine::Watcher on_end;
-  if (command.wait) {
-    on_end = [this, wait](std::optional<core::Transaction> tx) {
-      async_waits_.Ended(wait, std::move(tx));
-      engine_.FlushAfterRound();
-    };
+  if (!wait) {  // answered already (too many waiting, or stopped)
+    (void)transport_.Flush();
+    return;
   }
-  engine_.Begin(
-      DraftOf(command),
-      [this, wait](Result<BeginOutcome> outcome) {
-        async_waits_.Begun(wait, std::move(outcome));
+  try {
+    // The engine's callbacks run on its thread: what they publish leaves with its round's flush.
+    Engine::Watcher on_end;
+    if (command.wait) {
+      on_end = [this, wait](std::optional<core::Transaction> tx) {
+        async_waits_.Ended(wait, std::move(tx));
         engine_.FlushAfterRound();
-      },
-      std::move(on_end),
-      command.wait_for_decision ? Engine::Until::kDecision : Engine::Until::kEnd);
+      };
+    }
+    engine_.Begin(
+        DraftOf(command),
+        [this, wait](Result<BeginOutcome> outcome) {
+          async_waits_.Begun(wait, std::move(outcome));
+          engine_.FlushAfterRound();
+        },
+        std::move(on_end),
+        command.wait_for_decision ? Engine::Until::kDecision : Engine::Until::kEnd);
+  } catch (const std::exception& e) {  // e.g. bad_alloc: the wait owns the answer
+    async_waits_.Begun(wait, Status::Internal(std::string("starting: ") + e.what()));
+    (void)transport_.Flush();
+  }
+}
+
+void EngineService::FinishStarts() {
+  async_waits_.AwaitStarts(AsyncBeginWaits::Clock::now() + begin_timeout_);
 }
 
 Result<core::Transaction> EngineService::AwaitTerminal(const std::string& id,

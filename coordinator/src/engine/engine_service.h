@@ -36,9 +36,14 @@ class EngineService final : public api::TransactionService {
     waits_.StopAll();
     async_waits_.StopAll();
   }
+  // Waits (at most the begin timeout) until every BeginAsync handed to the engine is logged or
+  // refused, so that stopping the engine next does not leave a client told "unavailable" about
+  // a transaction that exists. Call after the last BeginAsync, before the engine stops.
+  void FinishStarts();
   // Answers every BeginAsync still open and stops the thread that answers from the log. Call
   // once the engine has stopped and before the log closes. Idempotent.
   void Stop() { async_waits_.Stop(); }
+  size_t waiting_async() const { return async_waits_.open(); }
 
  private:
   Result<core::Transaction> Operate(const std::string& id, core::Event action);

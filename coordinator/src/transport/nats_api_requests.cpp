@@ -36,23 +36,31 @@ Status NatsTransport::ServeApi(const std::string& subject, ApiHandler handler) {
     if (api_handler_) return Status::FailedPrecondition("the API is served already");
     api_handler_ = std::make_shared<const ApiHandler>(std::move(handler));
   }
-  TXC_RETURN_IF_ERROR(Subscribe(subject, &OnApiMsg, &api_sub_));
-  // Registered with the server before anyone is told the coordinator is ready.
-  const natsStatus s = natsConnection_FlushTimeout(conn_.get(), 5000);
-  if (s != NATS_OK && Connected()) return FromNats(s, "subscribing to " + subject);
-  return Status::Ok();
+  Status subscribed = Subscribe(subject, &OnApiMsg, &api_sub_);
+  if (subscribed.ok()) {
+    // Registered with the server before anyone is told the coordinator is ready.
+    const natsStatus s = natsConnection_FlushTimeout(conn_.get(), 5000);
+    if (s != NATS_OK && Connected()) subscribed = FromNats(s, "subscribing to " + subject);
+  }
+  if (!subscribed.ok()) StopServingApi();
+  return subscribed;
 }
 
 void NatsTransport::StopServingApi() {
-  if (api_sub_) (void)natsSubscription_Unsubscribe(api_sub_.get());
+  if (!api_sub_) return;
+  // A drain, not an unsubscribe: requests the server has sent already still reach the handler
+  // (and are refused there, as the service is stopping) instead of being dropped unanswered.
+  const int64_t ms = options_.drain_timeout.count();
+  if (natsSubscription_DrainTimeout(api_sub_.get(), ms) != NATS_OK ||
+      natsSubscription_WaitForDrainCompletion(api_sub_.get(), ms + 1000) != NATS_OK) {
+    (void)natsSubscription_Unsubscribe(api_sub_.get());
+  }
 }
 
 Status NatsTransport::Respond(const std::string& reply, const Headers& headers,
                               std::string_view body) {
   if (body.size() > INT_MAX) return Status::InvalidArgument("answer too large");
-  if (natsConnection_Buffered(conn_.get()) > options_.reconnect_buffer_bytes) {
-    return Status::Unavailable("NATS send buffer full: the server is not reading");
-  }
+  TXC_RETURN_IF_ERROR(CheckSendBuffer());
   natsMsg* raw = nullptr;
   natsStatus s =
       natsMsg_Create(&raw, reply.c_str(), nullptr, body.data(), static_cast<int>(body.size()));

@@ -203,18 +203,22 @@ Status NatsTransport::Send(const wire::BranchRequest& request) {
   const std::string reply = ReplySubject(inbox_, request, SteadyMicros());
   const std::string body = wire::Encode(request);
   if (body.size() > INT_MAX) return Status::InvalidArgument("request too large");
-  // Buffered until Flush (or into the reconnect buffer while disconnected). A server that stops
-  // reading would let the buffer grow without end: beyond the reconnect buffer's size a send is
-  // refused, like a lost message (the reply timeout sends it again).
-  if (natsConnection_Buffered(conn_.get()) > options_.reconnect_buffer_bytes) {
-    return Status::Unavailable("NATS send buffer full: the server is not reading");
-  }
+  // Buffered until Flush (or into the reconnect buffer while disconnected). A send refused for a
+  // full buffer is like a lost message: the reply timeout sends it again.
+  TXC_RETURN_IF_ERROR(CheckSendBuffer());
   NatsEventLoop::DeferredFlush defer(*loop_);
   const natsStatus s = natsConnection_PublishRequest(conn_.get(), subject.c_str(), reply.c_str(),
                                                      body.data(), static_cast<int>(body.size()));
   if (s != NATS_OK) {
     return FromNats(s, std::string("sending ") + wire::OpName(request.op) + " for " + request.gid +
                            " branch " + std::to_string(request.branch) + " to " + subject);
+  }
+  return Status::Ok();
+}
+
+Status NatsTransport::CheckSendBuffer() const {
+  if (natsConnection_Buffered(conn_.get()) > options_.reconnect_buffer_bytes) {
+    return Status::Unavailable("NATS send buffer full: the server is not reading");
   }
   return Status::Ok();
 }

@@ -106,7 +106,8 @@ class NatsTransport final : public Transport {
   using Headers = std::vector<std::pair<std::string, std::string>>;
   using ApiHandler = std::function<void(std::string reply, std::string body, Headers headers)>;
   Status ServeApi(const std::string& subject, ApiHandler handler);
-  // Takes no more API requests; those received already still reach the handler.
+  // Takes no more API requests; those the server sent already still reach the handler, and
+  // have returned from it when this returns (at most drain_timeout). Idempotent.
   void StopServingApi();
   // Buffers an answer to an API request; it leaves with the next Flush(). Any thread.
   // kInvalidArgument for a reply subject or header nats.c refuses; kUnavailable as for Send().
@@ -123,6 +124,9 @@ class NatsTransport final : public Transport {
   explicit NatsTransport(Options options);
 
   Status Subscribe(const std::string& subject, natsMsgHandler handler, NatsSubscriptionPtr* out);
+  // A server that stops reading would let the buffer grow without end: beyond the reconnect
+  // buffer's size a publish is refused (kUnavailable), like a lost message.
+  Status CheckSendBuffer() const;
   std::shared_ptr<const Handlers> CurrentHandlers() const;
   void HandleReply(natsMsg* msg);
   void HandleStatusQuery(natsMsg* msg);

@@ -35,8 +35,12 @@ class NatsApiTest : public ::testing::Test {
     NatsApi::Options o;
     o.max_body_bytes = 4096;
     o.respond = [this](const std::string& reply, const NatsApi::Headers& headers,
-                       std::string_view body) {
+                       std::string_view body) -> Status {
+      if (too_large_for_nats_ && body.find("\"error\"") == std::string_view::npos) {
+        return Status::InvalidArgument("answering: maximum payload exceeded");
+      }
       answers_.push_back({reply, headers, std::string(body)});
+      return Status::Ok();
     };
     o.flush = [this] { ++flushes_; };
     return o;
@@ -54,6 +58,7 @@ class NatsApiTest : public ::testing::Test {
   FakeService service_;
   std::vector<Answered> answers_;
   int flushes_ = 0;
+  bool too_large_for_nats_ = false;  // the fake NATS server refuses every transaction body
 };
 
 TEST_F(NatsApiTest, StartsATransactionAndAnswersWithItsStatusAndBody) {
@@ -147,6 +152,31 @@ TEST_F(NatsApiTest, AdmissionAndServiceErrorsKeepTheirStatus) {
   Answered down = Ask(api, kGood);
   EXPECT_EQ(down.status(), 503);
   EXPECT_EQ(down.Body()["error"]["message"], "the coordinator is shutting down");
+}
+
+TEST_F(NatsApiTest, AHeaderSentTwiceIsRefusedNotGuessed) {
+  NatsApi api(service_, Options());
+  Answered a = Ask(api, kGood, {{"Idempotency-Key", "a"}, {"idempotency-key", "b"}});
+  EXPECT_EQ(a.status(), 400);
+  EXPECT_NE(a.body.find("Idempotency-Key is sent twice"), std::string::npos) << a.body;
+  EXPECT_EQ(service_.begin_async_calls, 0);
+}
+
+TEST_F(NatsApiTest, NeverAnswersOnTheProtocolsOwnSubjects) {
+  NatsApi api(service_, Options());
+  api.Handle("txc.participant.inventory.commit", kGood, {});
+  EXPECT_TRUE(answers_.empty());
+  EXPECT_EQ(service_.begin_async_calls, 0);
+}
+
+TEST_F(NatsApiTest, AnAnswerTooLargeForNatsStillNamesTheTransaction) {
+  NatsApi api(service_, Options());
+  too_large_for_nats_ = true;
+  Answered a = Ask(api, kGood);
+  EXPECT_EQ(a.status(), 413);
+  EXPECT_EQ(a.Body()["error"]["code"], "resource_exhausted");
+  EXPECT_NE(a.body.find("GET /v1/transactions/tx1"), std::string::npos) << a.body;
+  EXPECT_EQ(service_.begin_async_calls, 1);  // it was started
 }
 
 TEST_F(NatsApiTest, AServiceThatThrowsIsAnswered500AndTheApiGoesOn) {
