@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "http_load.h"
+#include "nats_load.h"
 #include "wait_for.h"
 
 namespace txc::bench {
@@ -319,7 +320,7 @@ double BenchTopology::MeasureRecovery(int n) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-BenchTopology::RunResult BenchTopology::RunUntil(int64_t n, int in_flight) {
+BenchTopology::RunResult BenchTopology::RunUntil(int64_t n, int in_flight, bool over_nats) {
   RunResult r;
   LoadOptions load;
   load.host = api_host_;
@@ -331,9 +332,11 @@ BenchTopology::RunResult BenchTopology::RunUntil(int64_t n, int in_flight) {
   load.duration = std::chrono::hours(10);
   const std::string body = TransactionBody("2pc", 2);
   load.body = [&body](uint64_t) { return body; };
-  const LoadResult res = RunHttpLoad(load, [](const std::string& b) {
+  auto committed = [](const std::string& b) {
     return b.find("\"state\":\"committed\"") != std::string::npos;
-  });
+  };
+  const LoadResult res =
+      over_nats ? RunNatsLoad(load, nats_url(), committed) : RunHttpLoad(load, committed);
   r.ok = res.completed == static_cast<uint64_t>(n) && res.failed == 0;
   for (const auto& e : res.errors) std::cerr << "  " << e << "\n";
   if (!res.latency_us.empty()) {

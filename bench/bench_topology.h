@@ -74,8 +74,9 @@ class BenchTopology {
     int64_t log_bytes = 0;  // the log's file and WAL at the end
     int64_t max_latency_us = 0;
   };
-  // 2PC over two participants until `n` transactions have committed.
-  RunResult RunUntil(int64_t n, int in_flight);
+  // 2PC over two participants until `n` transactions have committed (started over NATS with
+  // `over_nats`, which needs set_nats_api).
+  RunResult RunUntil(int64_t n, int in_flight, bool over_nats = false);
 
  private:
   bool StartCoordinator();

@@ -245,9 +245,10 @@ int main(int argc, char** argv) {
     return seconds >= 0 ? 0 : 1;
   }
   if (const int n = flags.Int("transactions"); n > 0) {
-    const auto r = topo.RunUntil(n, flags.Int("in-flight"));
-    std::printf("%d transactions (2pc, %d participants, %d in flight) in %.1f s; ", n,
-                flags.Int("participants"), flags.Int("in-flight"), r.seconds);
+    const auto r = topo.RunUntil(n, flags.Int("in-flight"), over_nats);
+    std::printf("%d transactions (2pc, %d participants, %d in flight, over %s) in %.1f s; ", n,
+                flags.Int("participants"), flags.Int("in-flight"), over_nats ? "NATS" : "REST",
+                r.seconds);
     if (topo.started_coordinator()) {
       std::printf(
           "coordinator peak RSS %.1f MB, RSS at the end %.1f MB; log file and WAL %.1f MB; ",

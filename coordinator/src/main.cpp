@@ -161,8 +161,9 @@ int Run(const txc::Config& config) {
        .respond = [nats](const std::string& reply, const txc::api::NatsApi::Headers& headers,
                          std::string_view body) { return nats->Respond(reply, headers, body); },
        .flush = [nats] { (void)nats->Flush(); }});
-  metrics.AddGauge({"txc_nats_api_waiting", "NATS clients waiting for a start's answer.", "gauge",
-                    [&service] { return static_cast<double>(service.waiting_async()); }});
+  metrics.AddGauge({"txc_api_waiting_clients",
+                    "Clients (HTTP or NATS) waiting for the answer to a transaction's start.",
+                    "gauge", [&service] { return static_cast<double>(service.waiting()); }});
   metrics.AddGauge({"txc_http_rate_limited_total", "Requests refused with 429 (--rate-limit).",
                     "counter", [&api] { return static_cast<double>(api.rate_limited()); }});
   if (auto s = api.Start(); !s.ok()) {

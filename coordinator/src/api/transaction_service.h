@@ -57,9 +57,6 @@ class TransactionService {
   // connection is flushed by the service after it returns.
   using BeginDone = std::function<void(Result<BeginResult>)>;
   virtual void BeginAsync(const BeginCommand& command, BeginDone done) = 0;
-  // Waits until the transaction is terminal or `max_wait` passes; returns its durable state then.
-  virtual Result<core::Transaction> AwaitTerminal(const std::string& id,
-                                                  core::Duration max_wait) = 0;
   // One transaction with every branch's history; kNotFound if unknown.
   virtual Result<core::Transaction> Get(const std::string& id) = 0;
   virtual Result<log::TxPage> List(const log::TxFilter& filter) = 0;

@@ -1,10 +1,11 @@
-// AsyncBeginWaits: the TransactionService::BeginAsync calls in progress. Whoever learns something
-// answers where it runs when it can: the engine's callbacks answer the start (when no end is
-// wanted), a failed start, and the end or decision once it comes, on the engine thread. What needs
-// the log, which may block, is answered on a thread of this class's own: a wait for the end that
-// ran out (with the transaction as the log has it then, like ?wait=true over HTTP), a start not
-// logged in time, an earlier transaction returned for a known Idempotency-Key that the engine no
-// longer drives, and every wait for an end at shutdown. No thread waits per request.
+// AsyncBeginWaits: the starts in progress (TransactionService::BeginAsync, and Begin, which is
+// BeginAsync with the HTTP thread waiting for the answer). Whoever learns something answers where
+// it runs when it can: the engine's callbacks answer the start (when no end is wanted), a failed
+// start, and the end or decision once it comes, on the engine thread. What needs the log, which
+// may block, is answered on a thread of this class's own: a wait for the end that ran out (with
+// the transaction as the log has it then), a start not logged in time, an earlier transaction
+// returned for a known Idempotency-Key that the engine no longer drives, and every wait for an
+// end at shutdown. No thread of its own per request.
 #pragma once
 
 #include <chrono>

@@ -6,15 +6,6 @@
 #include <optional>
 
 namespace txc::engine {
-namespace {
-
-// The engine's watcher for `wait`: it keeps the wait alive, as the engine may call it after the
-// API thread has given up.
-Engine::Watcher EndOf(const std::shared_ptr<TxWait>& wait) {
-  return [wait](std::optional<core::Transaction> tx) { wait->Ended(std::move(tx)); };
-}
-
-}  // namespace
 
 EngineService::EngineService(Engine& engine, log::TxLog& log, transport::Transport& transport,
                              core::Duration begin_timeout)
@@ -47,39 +38,12 @@ core::Transaction EngineService::DraftOf(const api::BeginCommand& command) const
 }
 
 Result<api::BeginResult> EngineService::Begin(const api::BeginCommand& command) {
-  // Between Shutdown() and the listener closing, nothing new is started.
-  if (stopping_.load()) return Status::Unavailable("the coordinator is shutting down");
-  core::Transaction draft = DraftOf(command);
-  // Waiting for the end (or the decision) is registered with the start: one trip through the
-  // engine, and no window in which a fast transaction could finish unwatched.
-  const auto started = TxWait::Clock::now();
-  auto wait = std::make_shared<TxWait>(/*want_end=*/command.wait.has_value());
-  std::optional<WaitSet::Entry> entry;  // a shutdown cuts only waits for an end short
-  Engine::Watcher on_terminal;
-  if (command.wait) {
-    entry.emplace(waits_, *wait);
-    on_terminal = EndOf(wait);
-  }
-  engine_.Begin(
-      std::move(draft), [wait](Result<BeginOutcome> outcome) { wait->Begun(std::move(outcome)); },
-      std::move(on_terminal),
-      command.wait_for_decision ? Engine::Until::kDecision : Engine::Until::kEnd);
-  TxWait::Arrived arrived =
-      wait->Wait(started + begin_timeout_, started + command.wait.value_or(core::Duration(0)));
-  if (!arrived.begun) {
-    return Status::Unavailable("the coordinator did not log the transaction in time");
-  }
-  if (!arrived.begun->ok()) return arrived.begun->status();
-  api::BeginResult result{std::move((*arrived.begun)->tx), (*arrived.begun)->created};
-  if (!command.wait) return result;
-  if (arrived.end) {
-    result.tx = std::move(*arrived.end);
-    return result;
-  }
-  // Still running when the wait ran out, or finished before (a replay): the log has it.
-  auto now = Get(result.tx.id);
-  if (now.ok()) result.tx = std::move(*now);
-  return result;
+  // BeginAsync's start, with the calling (HTTP) thread waiting for its one answer.
+  auto answer = std::make_shared<std::promise<Result<api::BeginResult>>>();
+  auto answered = answer->get_future();
+  BeginAsync(command,
+             [answer](Result<api::BeginResult> result) { answer->set_value(std::move(result)); });
+  return answered.get();
 }
 
 void EngineService::BeginAsync(const api::BeginCommand& command, BeginDone done) {
@@ -120,18 +84,6 @@ void EngineService::BeginAsync(const api::BeginCommand& command, BeginDone done)
 
 void EngineService::FinishStarts() {
   async_waits_.AwaitStarts(AsyncBeginWaits::Clock::now() + begin_timeout_);
-}
-
-Result<core::Transaction> EngineService::AwaitTerminal(const std::string& id,
-                                                       core::Duration max_wait) {
-  const auto started = TxWait::Clock::now();
-  auto wait = std::make_shared<TxWait>(/*want_end=*/true);
-  WaitSet::Entry entry(waits_, *wait);
-  wait->Begun(BeginOutcome{});  // nothing to start: only the end is waited for
-  engine_.Watch(id, EndOf(wait));
-  TxWait::Arrived arrived = wait->Wait(started, started + max_wait);
-  if (arrived.end) return std::move(*arrived.end);
-  return Get(id);  // as it is now: still running, or not driven by the engine (finished, unknown)
 }
 
 Result<core::Transaction> EngineService::Get(const std::string& id) {

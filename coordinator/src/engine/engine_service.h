@@ -8,7 +8,6 @@
 #include "api/transaction_service.h"
 #include "engine/async_begin_waits.h"
 #include "engine/engine.h"
-#include "engine/tx_wait.h"
 #include "log/tx_log.h"
 #include "transport/transport.h"
 
@@ -21,7 +20,6 @@ class EngineService final : public api::TransactionService {
 
   Result<api::BeginResult> Begin(const api::BeginCommand& command) override;
   void BeginAsync(const api::BeginCommand& command, BeginDone done) override;
-  Result<core::Transaction> AwaitTerminal(const std::string& id, core::Duration max_wait) override;
   Result<core::Transaction> Get(const std::string& id) override;
   Result<log::TxPage> List(const log::TxFilter& filter) override;
   Result<core::Transaction> Abort(const std::string& id, const std::string& reason) override;
@@ -33,17 +31,17 @@ class EngineService final : public api::TransactionService {
   // Begin refuses (kUnavailable).
   void Shutdown() {
     stopping_.store(true);
-    waits_.StopAll();
     async_waits_.StopAll();
   }
-  // Waits (at most the begin timeout) until every BeginAsync handed to the engine is logged or
+  // Waits (at most the begin timeout) until every start handed to the engine is logged or
   // refused, so that stopping the engine next does not leave a client told "unavailable" about
   // a transaction that exists. Call after the last BeginAsync, before the engine stops.
   void FinishStarts();
-  // Answers every BeginAsync still open and stops the thread that answers from the log. Call
+  // Answers every start still waited for and stops the thread that answers from the log. Call
   // once the engine has stopped and before the log closes. Idempotent.
   void Stop() { async_waits_.Stop(); }
-  size_t waiting_async() const { return async_waits_.open(); }
+  // Clients (HTTP or NATS) waiting for a start's answer.
+  size_t waiting() const { return async_waits_.open(); }
 
  private:
   Result<core::Transaction> Operate(const std::string& id, core::Event action);
@@ -54,7 +52,6 @@ class EngineService final : public api::TransactionService {
   transport::Transport& transport_;
   core::Duration begin_timeout_;
   std::atomic<bool> stopping_{false};
-  WaitSet waits_;  // so that Shutdown() can answer every client waiting for an end at once
   AsyncBeginWaits async_waits_;  // last: its thread reads the log through this service
 };
 

@@ -98,6 +98,19 @@ std::unique_ptr<Participant> StartParticipant(const std::string& name, const std
   return std::move(p).value();
 }
 
+// The transaction once it is terminal, read from the log (an error if it is not within 10 s).
+Result<core::Transaction> AwaitTerminal(Coordinator& c, const std::string& id) {
+  Result<core::Transaction> tx = Status::NotFound(id);
+  WaitFor([&] {
+    tx = c.service->Get(id);
+    return tx.ok() && core::IsTerminal(tx->state);
+  });
+  if (tx.ok() && !core::IsTerminal(tx->state)) {
+    return Status::DeadlineExceeded(id + " is still " + core::TxStateName(tx->state));
+  }
+  return tx;
+}
+
 std::optional<TxState> StateOf(Coordinator& c, const std::string& id) {
   auto tx = c.service->Get(id);
   if (!tx.ok()) return std::nullopt;
@@ -128,7 +141,7 @@ class CoordinatorIntegration : public ::testing::Test {
 TEST_F(CoordinatorIntegration, CommitsAcrossTwoParticipants) {
   auto begun = coord_->Begin({"alpha", "beta"}, {{"x", 1}});
   ASSERT_TRUE(begun.ok()) << begun.status().ToString();
-  auto done = coord_->service->AwaitTerminal(begun->tx.id, core::Duration(10000));
+  auto done = AwaitTerminal(*coord_, begun->tx.id);
   ASSERT_TRUE(done.ok());
   EXPECT_EQ(done->state, TxState::kCommitted) << done->reason;
   EXPECT_EQ(ParticipantState(*a_, begun->tx.id, 0), "committed");
@@ -141,7 +154,7 @@ TEST_F(CoordinatorIntegration, CommitsAcrossTwoParticipants) {
 TEST_F(CoordinatorIntegration, AbortsWhenOneParticipantRefuses) {
   auto begun = coord_->Begin({"alpha", "beta"}, {{"refuse", "beta"}});
   ASSERT_TRUE(begun.ok());
-  auto done = coord_->service->AwaitTerminal(begun->tx.id, core::Duration(10000));
+  auto done = AwaitTerminal(*coord_, begun->tx.id);
   ASSERT_TRUE(done.ok());
   EXPECT_EQ(done->state, TxState::kAborted);
   EXPECT_NE(done->reason.find("no beta"), std::string::npos) << done->reason;
@@ -152,7 +165,7 @@ TEST_F(CoordinatorIntegration, AbortsWhenOneParticipantRefuses) {
 TEST_F(CoordinatorIntegration, UnknownParticipantAbortsFastWithNoResponders) {
   auto begun = coord_->Begin({"alpha", "nobody"}, {});
   ASSERT_TRUE(begun.ok());
-  auto done = coord_->service->AwaitTerminal(begun->tx.id, core::Duration(10000));
+  auto done = AwaitTerminal(*coord_, begun->tx.id);
   ASSERT_TRUE(done.ok());
   EXPECT_EQ(done->state, TxState::kAborted);
   EXPECT_NE(done->reason.find("no responders"), std::string::npos) << done->reason;
@@ -305,7 +318,7 @@ TEST_F(NatsApiIntegration, WithoutAWaitAnswersOnceTheStartIsLogged) {
   ASSERT_EQ(a.status, 201) << a.body;
   const std::string id = a.body["id"];
   EXPECT_NE(a.body["state"], "committed");  // answered before the participants were asked
-  auto done = coord_->service->AwaitTerminal(id, core::Duration(10000));
+  auto done = AwaitTerminal(*coord_, id);
   ASSERT_TRUE(done.ok());
   EXPECT_EQ(done->state, TxState::kCommitted);
 }

@@ -47,14 +47,6 @@ class FakeService : public TransactionService {
     begin_async_calls++;
     done(Begin(command));
   }
-  Result<core::Transaction> AwaitTerminal(const std::string& id, core::Duration max_wait) override {
-    awaited = id;
-    waited_for = max_wait;
-    core::Transaction tx;
-    tx.id = id;
-    tx.state = core::TxState::kCommitted;
-    return tx;
-  }
   Result<core::Transaction> Get(const std::string& id) override {
     if (id != "tx1") return Status::NotFound("no transaction with id '" + id + "'");
     core::Transaction tx;

@@ -24,9 +24,6 @@ class CountingService : public TransactionService {
     return BeginResult{tx, true};
   }
   void BeginAsync(const BeginCommand& command, BeginDone done) override { done(Begin(command)); }
-  Result<core::Transaction> AwaitTerminal(const std::string&, core::Duration) override {
-    return Status::NotFound("none");
-  }
   Result<core::Transaction> Get(const std::string&) override { return Status::NotFound("none"); }
   Result<log::TxPage> List(const log::TxFilter&) override { return log::TxPage{}; }
   Result<core::Transaction> Abort(const std::string&, const std::string&) override {

@@ -256,6 +256,8 @@ TEST_F(AsyncBeginWaitsTest, AwaitStartsReturnsOnceEveryStartIsKnown) {
   EXPECT_EQ(a.count(), 0u);  // started, its end still awaited
   // And with nothing being started, it returns at once.
   waits_.AwaitStarts(Clock::now() + seconds(60));
+  waits_.Ended(w1, InState("t1", core::TxState::kCommitted));  // `a` must not outlive its answer
+  EXPECT_EQ(a.count(), 1u);
 }
 
 TEST_F(AsyncBeginWaitsTest, ManyWaitsFromManyThreadsAreEachAnsweredOnce) {
