@@ -166,24 +166,29 @@ int Run(const txc::Config& config) {
                     "gauge", [&service] { return static_cast<double>(service.waiting()); }});
   metrics.AddGauge({"txc_http_rate_limited_total", "Requests refused with 429 (--rate-limit).",
                     "counter", [&api] { return static_cast<double>(api.rate_limited()); }});
-  if (auto s = api.Start(); !s.ok()) {
-    Write(Level::kError, "startup.failed",
-          {{"step", "serve HTTP"},
-           {"addr", config.http_host + ":" + std::to_string(config.http_port)},
-           {"error", s.ToString()}});
-    return 1;
-  }
-  // Stops taking requests, then deciding. NATS clients do not hold a thread the way HTTP clients
-  // do: the starts they asked for are let finish (logged or refused) before the engine stops, and
-  // what they still wait for is answered from the log before it closes.
-  auto stop_serving = [&] {
+  // Every exit from here on: stop taking requests, let the starts already accepted be logged (or
+  // refused), stop deciding, answer what clients still wait for from the log, then close the log
+  // (its callbacks post to the engine, which must outlive the last of them) and NATS (no reply
+  // handler runs after that). Unfinished work resumes from the log at the next start.
+  auto stop_everything = [&] {
     service.Shutdown();
     nats->StopServingApi();
     api.Stop();
     service.FinishStarts();
     engine->Stop();
     service.Stop();
+    (*log)->Close();
+    transport->reset();
+    engine.reset();
   };
+  if (auto s = api.Start(); !s.ok()) {
+    Write(Level::kError, "startup.failed",
+          {{"step", "serve HTTP"},
+           {"addr", config.http_host + ":" + std::to_string(config.http_port)},
+           {"error", s.ToString()}});
+    stop_everything();
+    return 1;
+  }
   // Last: from here on, requests reach nats_api and the service's threads.
   if (config.nats_api) {
     auto served = nats->ServeApi(
@@ -194,7 +199,7 @@ int Run(const txc::Config& config) {
     if (!served.ok()) {
       Write(Level::kError, "startup.failed",
             {{"step", "serve the API over NATS"}, {"error", served.ToString()}});
-      stop_serving();
+      stop_everything();
       return 1;
     }
   }
@@ -210,17 +215,11 @@ int Run(const txc::Config& config) {
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  // Answer the clients waiting for an outcome, stop taking requests, stop deciding, then close
-  // NATS (no reply handler runs after that) and the log (queued appends are written first).
-  // Unfinished work resumes from the log next start. New transactions are refused before the
-  // "stopping" line: no request arriving after it starts one.
+  // New transactions are refused before the "stopping" line: no request arriving after it
+  // starts one.
   service.Shutdown();
   Write(Level::kInfo, "coordinator.stopping", {{"signal", signal_number}});
-  stop_serving();
-  // The log first: its callbacks post to the engine, which must outlive the last of them.
-  (*log)->Close();
-  transport->reset();
-  engine.reset();
+  stop_everything();
   Write(Level::kInfo, "coordinator.stopped");
   return signal_number == SIGUSR1 ? 1 : 0;  // NATS gave up on us: not a clean stop
 }

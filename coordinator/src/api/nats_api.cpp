@@ -41,11 +41,10 @@ void NatsApi::Answer(const std::string& reply, int status, std::string_view body
                      const std::string& tx_id) const {
   Status sent = options_.respond(reply, {{kStatusHeader, std::to_string(status)}}, body);
   if (sent.ok()) return;
-  if (sent.code() == StatusCode::kInvalidArgument) {
+  if (sent.code() == StatusCode::kResourceExhausted) {
     // Larger than the server's max_payload (the payloads come back with the transaction). The
     // client must still learn what it started.
-    std::string message = "the answer (" + std::to_string(body.size()) +
-                          " bytes) is too large for this NATS server (" + sent.message() + ")";
+    std::string message = sent.message();
     if (!tx_id.empty()) {
       message += "; the transaction " + tx_id + " was started: GET /v1/transactions/" + tx_id;
     }
@@ -66,10 +65,6 @@ void NatsApi::AnswerError(const std::string& reply, const Status& status) const 
 }
 
 void NatsApi::Handle(const std::string& reply, std::string_view body, const Headers& headers) {
-  if (reply.rfind("txc.", 0) == 0) {
-    applog::Write(applog::Level::kDebug, "nats_api.refused_reply_subject", {{"reply", reply}});
-    return;
-  }
   try {
     auto authorization = Header(headers, "Authorization");
     auto key = Header(headers, "Idempotency-Key");

@@ -30,7 +30,7 @@ class NatsApi {
     // As HttpApi::Options::admit.
     std::function<Status(const BeginCommand&)> admit;
     // Buffers the answer to a request: its reply subject, headers and body (any thread).
-    // kInvalidArgument when NATS refuses it (an answer over the server's max_payload).
+    // kResourceExhausted when it is over the NATS server's max_payload.
     std::function<Status(const std::string& reply, const Headers& headers, std::string_view body)>
         respond;
     // Sends what `respond` buffered on the calling thread.
@@ -40,9 +40,8 @@ class NatsApi {
   NatsApi(TransactionService& service, Options options);
 
   // One request, from the subscription's delivery thread: answers it now (a bad request) or
-  // once the service has (a start). Never throws, never blocks on the transaction. A reply
-  // subject under "txc." is not answered: a client must not make the coordinator publish on the
-  // protocol's subjects with its permissions.
+  // once the service has (a start). Never throws, never blocks on the transaction. (Which reply
+  // subjects may be answered at all is the transport's check.)
   void Handle(const std::string& reply, std::string_view body, const Headers& headers);
 
   // The header that carries the HTTP status of an answer.

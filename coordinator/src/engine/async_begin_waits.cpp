@@ -204,17 +204,23 @@ void AsyncBeginWaits::Run() {
     // buffered meanwhile would wait, and so would everything published after it.
     for (auto& a : answers) Give(std::move(a));
     if (!answers.empty() && after_answers_) after_answers_();
-    for (const auto& w : lookups) {
-      const BeginOutcome& begun = **w->begun;
-      api::BeginResult result{begun.tx, begun.created};
-      // Still running when the wait ran out, or finished before (a replay): the log has it.
-      if (auto now_tx = lookup_(begun.tx.id); now_tx.ok()) result.tx = std::move(*now_tx);
-      std::optional<Answer> answer;
+    if (!lookups.empty()) {
+      // Still running when the wait ran out, or finished before (a replay): the log has it. One
+      // read for the whole round, so that a slow log costs one wait, not one per client.
+      std::vector<std::string> ids;
+      for (const auto& w : lookups) ids.push_back((**w->begun).tx.id);
+      std::vector<Result<core::Transaction>> now = lookup_(ids);
+      std::vector<Answer> looked_up;
       {
         std::lock_guard relock(mu_);
-        answer = Finish(w, std::move(result));
+        for (size_t i = 0; i < lookups.size(); ++i) {
+          const BeginOutcome& begun = **lookups[i]->begun;
+          api::BeginResult result{begun.tx, begun.created};
+          if (i < now.size() && now[i].ok()) result.tx = std::move(*now[i]);
+          looked_up.push_back(*Finish(lookups[i], std::move(result)));
+        }
       }
-      Give(std::move(answer));
+      for (auto& a : looked_up) Give(std::move(a));
       if (after_answers_) after_answers_();
     }
     lock.lock();

@@ -17,7 +17,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "api/transaction_service.h"
 #include "engine/engine.h"
@@ -28,8 +30,10 @@ class AsyncBeginWaits {
  public:
   using Clock = std::chrono::steady_clock;
   using Done = api::TransactionService::BeginDone;
-  // The transaction's durable state (EngineService::Get); may block. Runs on this class's thread.
-  using Lookup = std::function<Result<core::Transaction>(const std::string& id)>;
+  // The durable state of each transaction asked for, in order (EngineService::ReadDurable); may
+  // block, once for all of them. Runs on this class's thread.
+  using Lookup =
+      std::function<std::vector<Result<core::Transaction>>(const std::vector<std::string>& ids)>;
 
   // `after_answers` runs on this class's thread after the answers it gave (to flush what they
   // published). At most `max_open` waits at once: the next is answered kUnavailable (a client

@@ -4,6 +4,8 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace txc::engine {
 
@@ -13,7 +15,7 @@ EngineService::EngineService(Engine& engine, log::TxLog& log, transport::Transpo
       log_(log),
       transport_(transport),
       begin_timeout_(begin_timeout),
-      async_waits_([this](const std::string& id) { return Get(id); },
+      async_waits_([this](const std::vector<std::string>& ids) { return ReadDurable(ids); },
                    [this] { (void)transport_.Flush(); }) {}
 
 core::Transaction EngineService::DraftOf(const api::BeginCommand& command) const {
@@ -87,19 +89,42 @@ void EngineService::FinishStarts() {
 }
 
 Result<core::Transaction> EngineService::Get(const std::string& id) {
-  auto found = log_.Find(id, /*with_history=*/true);
-  if (found.ok() && found->has_value() && !core::IsTerminal((*found)->state)) {
-    // Its last records may be queued behind the group commit (they are written lazily): a
-    // client that was just told "committed" must not read "committing" now.
+  return std::move(ReadDurable({id}).front());
+}
+
+std::vector<Result<core::Transaction>> EngineService::ReadDurable(
+    const std::vector<std::string>& ids) {
+  std::vector<Result<std::optional<core::Transaction>>> found;
+  bool running = false;
+  for (const std::string& id : ids) {
+    found.push_back(log_.Find(id, /*with_history=*/true));
+    running = running || (found.back().ok() && found.back()->has_value() &&
+                          !core::IsTerminal((*found.back())->state));
+  }
+  if (running) {
+    // Their last records may be queued behind the group commit (they are written lazily): a
+    // client that was just told "committed" must not read "committing" now. One sync for all.
     auto synced = std::make_shared<std::promise<void>>();
     auto sync_future = synced->get_future();
     engine_.SyncLog([synced](Status) { synced->set_value(); });
     (void)sync_future.wait_for(begin_timeout_);
-    found = log_.Find(id, /*with_history=*/true);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (found[i].ok() && found[i]->has_value() && !core::IsTerminal((*found[i])->state)) {
+        found[i] = log_.Find(ids[i], /*with_history=*/true);
+      }
+    }
   }
-  if (!found.ok()) return found.status();
-  if (!found->has_value()) return Status::NotFound("no transaction with id '" + id + "'");
-  return std::move(**found);
+  std::vector<Result<core::Transaction>> out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!found[i].ok()) {
+      out.push_back(found[i].status());
+    } else if (!found[i]->has_value()) {
+      out.push_back(Status::NotFound("no transaction with id '" + ids[i] + "'"));
+    } else {
+      out.push_back(std::move(**found[i]));
+    }
+  }
+  return out;
 }
 
 Result<log::TxPage> EngineService::List(const log::TxFilter& filter) { return log_.List(filter); }

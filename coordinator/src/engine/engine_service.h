@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <string>
+#include <vector>
 
 #include "api/transaction_service.h"
 #include "engine/async_begin_waits.h"
@@ -46,6 +48,9 @@ class EngineService final : public api::TransactionService {
  private:
   Result<core::Transaction> Operate(const std::string& id, core::Event action);
   core::Transaction DraftOf(const api::BeginCommand& command) const;
+  // Get for several: what the log has of each once it has synced (one sync, when any of them is
+  // still running), in the order asked.
+  std::vector<Result<core::Transaction>> ReadDurable(const std::vector<std::string>& ids);
 
   Engine& engine_;
   log::TxLog& log_;

@@ -9,6 +9,7 @@
 #include "nats_event_loop.h"
 #include "transport/nats_log.h"
 #include "transport/nats_transport.h"
+#include "transport/reply_subject.h"
 
 namespace txc::transport {
 namespace {
@@ -19,10 +20,13 @@ NatsTransport::Headers HeadersOf(natsMsg* msg) {
   int count = 0;
   if (natsMsgHeader_Keys(msg, &keys, &count) != NATS_OK) return headers;
   for (int i = 0; i < count; ++i) {
-    const char* value = nullptr;
-    if (natsMsgHeader_Get(msg, keys[i], &value) == NATS_OK) {
-      headers.emplace_back(keys[i], value != nullptr ? value : "");
-    }
+    // Every value: a header sent twice must reach the API twice (it refuses that).
+    const char** values = nullptr;
+    int n = 0;
+    if (natsMsgHeader_Values(msg, keys[i], &values, &n) != NATS_OK) continue;
+    for (int v = 0; v < n; ++v)
+      headers.emplace_back(keys[i], values[v] != nullptr ? values[v] : "");
+    std::free(static_cast<void*>(values));
   }
   std::free(static_cast<void*>(keys));
   return headers;
@@ -72,6 +76,12 @@ Status NatsTransport::Respond(const std::string& reply, const Headers& headers,
     NatsEventLoop::DeferredFlush defer(*loop_);
     s = natsConnection_PublishMsg(conn_.get(), raw);
   }
+  if (s == NATS_MAX_PAYLOAD) {
+    return Status::ResourceExhausted("the answer (" + std::to_string(body.size()) +
+                                     " bytes) exceeds the NATS server's max_payload (" +
+                                     std::to_string(natsConnection_GetMaxPayload(conn_.get())) +
+                                     " bytes)");
+  }
   if (s != NATS_OK) return FromNats(s, "answering on " + reply);
   return Status::Ok();
 }
@@ -79,8 +89,11 @@ Status NatsTransport::Respond(const std::string& reply, const Headers& headers,
 void NatsTransport::HandleApiRequest(natsMsg* msg) {
   NatsMsgPtr owned(msg);
   const char* reply = natsMsg_GetReply(msg);
-  if (reply == nullptr || *reply == '\0') {
-    Log(applog::Level::kDebug, "ignoring an API request without a reply subject");
+  if (reply == nullptr || !IsAnswerableReplySubject(reply, inbox_)) {
+    Log(applog::Level::kDebug,
+        "ignoring an API request whose reply subject '%.200s' is not a "
+        "client's inbox",
+        reply != nullptr ? reply : "");
     return;
   }
   std::shared_ptr<const ApiHandler> handler;

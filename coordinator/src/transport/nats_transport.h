@@ -99,10 +99,10 @@ class NatsTransport final : public Transport {
   // Connected()), only later changes.
   void SetLivenessHandlers(LivenessHandlers handlers);
 
-  // The coordinator's own API over NATS (api/nats_api.h): each message on `subject` that has a
-  // reply subject goes to `handler`, on a delivery thread of its own, with its body and headers
-  // (every name once, with its first value). Once per transport; StopServingApi() or destruction
-  // ends it.
+  // The coordinator's own API over NATS (api/nats_api.h): each message on `subject` whose reply
+  // subject may be answered (IsAnswerableReplySubject) goes to `handler`, on a delivery thread of
+  // its own, with its body and headers (every name once, with its first value). Once per transport;
+  // StopServingApi() or destruction ends it.
   using Headers = std::vector<std::pair<std::string, std::string>>;
   using ApiHandler = std::function<void(std::string reply, std::string body, Headers headers)>;
   Status ServeApi(const std::string& subject, ApiHandler handler);
@@ -110,7 +110,8 @@ class NatsTransport final : public Transport {
   // have returned from it when this returns (at most drain_timeout). Idempotent.
   void StopServingApi();
   // Buffers an answer to an API request; it leaves with the next Flush(). Any thread.
-  // kInvalidArgument for a reply subject or header nats.c refuses; kUnavailable as for Send().
+  // kResourceExhausted for one larger than the server's max_payload; kInvalidArgument for a
+  // reply subject or header nats.c refuses; kUnavailable as for Send().
   Status Respond(const std::string& reply, const Headers& headers, std::string_view body);
 
   // Successful reconnections since Connect (the first connection is not counted).

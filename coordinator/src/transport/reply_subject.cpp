@@ -64,4 +64,12 @@ bool ParseReplySubject(std::string_view subject, std::string_view inbox, Inbound
          ParseNumber(tokens[4], sent_us);
 }
 
+bool IsAnswerableReplySubject(std::string_view reply, std::string_view inbox) {
+  if (reply.empty() || reply.front() == '$' || reply.rfind("txc.", 0) == 0) return false;
+  if (reply.find_first_of("*> \t\r\n") != std::string_view::npos) return false;
+  return !(reply.size() > inbox.size() && reply.compare(0, inbox.size(), inbox) == 0 &&
+           reply[inbox.size()] == '.') &&
+         reply != inbox;
+}
+
 }  // namespace txc::transport

@@ -28,4 +28,10 @@ std::string ReplySubject(std::string_view inbox, const wire::BranchRequest& requ
 bool ParseReplySubject(std::string_view subject, std::string_view inbox, InboundReply* reply,
                        int64_t* sent_us);
 
+// Whether the reply subject of a request to the coordinator's API (api/nats_api.h) may be
+// answered: the coordinator would publish there with its own permissions, so not on the
+// protocol's subjects ("txc."), not under its own reply inbox (an answer there would be taken for
+// a participant's reply), not on system or JetStream subjects ("$..."), and not on a wildcard.
+bool IsAnswerableReplySubject(std::string_view reply, std::string_view inbox);
+
 }  // namespace txc::transport

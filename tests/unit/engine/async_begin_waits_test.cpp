@@ -68,9 +68,13 @@ class AsyncBeginWaitsTest : public ::testing::Test {
   std::atomic<int> flushes_{0};
   const Clock::time_point later_ = Clock::now() + seconds(60);
   // The log says every transaction is committed; counts its reads and the flushes after.
-  AsyncBeginWaits waits_{[this](const std::string& id) -> Result<core::Transaction> {
-                           lookups_++;
-                           return InState(id, core::TxState::kCommitted);
+  AsyncBeginWaits waits_{[this](const std::vector<std::string>& ids) {
+                           std::vector<Result<core::Transaction>> out;
+                           for (const auto& id : ids) {
+                             lookups_++;
+                             out.push_back(InState(id, core::TxState::kCommitted));
+                           }
+                           return out;
                          },
                          [this] { flushes_++; }};
 };
@@ -208,28 +212,31 @@ TEST_F(AsyncBeginWaitsTest, WhatItsThreadAnswersIsFlushedEvenWithoutALookup) {
 }
 
 TEST(AsyncBeginWaitsLimits, BeyondTheLimitAWaitIsAnsweredAtOnceAndNothingStarts) {
+  Answers first, second, third;  // before `waits`, which may still answer them as it goes
   AsyncBeginWaits waits(
-      [](const std::string&) -> Result<core::Transaction> { return Status::Internal("unused"); },
+      [](const std::vector<std::string>&) { return std::vector<Result<core::Transaction>>{}; },
       nullptr, /*max_open=*/1);
   const auto later = Clock::now() + seconds(60);
-  Answers first, second;
   auto w1 = waits.Add(first.Done(), /*want_end=*/false, later, later);
   ASSERT_NE(w1, nullptr);
   EXPECT_EQ(waits.Add(second.Done(), /*want_end=*/false, later, later), nullptr);
   EXPECT_EQ(second.only().status().code(), StatusCode::kUnavailable);
   waits.Begun(w1, Started("t1"));
   EXPECT_TRUE(first.only().ok());
-  Answers third;  // room again
-  EXPECT_NE(waits.Add(third.Done(), /*want_end=*/false, later, later), nullptr);
+  auto w3 = waits.Add(third.Done(), /*want_end=*/false, later, later);  // room again
+  ASSERT_NE(w3, nullptr);
+  waits.Begun(w3, Started("t3"));
+  EXPECT_TRUE(third.only().ok());
 }
 
 TEST(AsyncBeginWaitsLookups, AFailedLookupAnswersWithTheStartAsItWas) {
+  Answers a;
   AsyncBeginWaits waits(
-      [](const std::string&) -> Result<core::Transaction> {
-        return Status::Unavailable("log not readable");
+      [](const std::vector<std::string>& ids) {
+        return std::vector<Result<core::Transaction>>(ids.size(),
+                                                      Status::Unavailable("log not readable"));
       },
       nullptr);
-  Answers a;
   auto w = waits.Add(a.Done(), /*want_end=*/true, Clock::now() + seconds(60), Clock::now());
   waits.Begun(w, Started("t1"));
   ASSERT_TRUE(WaitFor([&] { return a.count() == 1; }));
@@ -279,7 +286,9 @@ TEST_F(AsyncBeginWaitsTest, ManyWaitsFromManyThreadsAreEachAnsweredOnce) {
     });
   }
   for (auto& t : threads) t.join();
-  ASSERT_TRUE(WaitFor([&] { return waits_.open() == 0; }));
+  // Each answer is given just after its wait leaves the open ones: wait for the answers.
+  for (auto& a : answers) ASSERT_TRUE(WaitFor([&] { return a.count() >= 1; }));
+  EXPECT_EQ(waits_.open(), 0u);
   for (int n = 0; n < kThreads * kEach; ++n) {
     auto r = answers[n].only();
     ASSERT_TRUE(r.ok());

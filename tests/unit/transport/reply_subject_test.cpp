@@ -52,6 +52,19 @@ TEST(ReplySubject, RefusesSubjectsItDidNotMake) {
   }
 }
 
+TEST(IsAnswerableReplySubject, OnlyAClientsOwnInbox) {
+  EXPECT_TRUE(IsAnswerableReplySubject("_INBOX.client7.42", kInbox));
+  EXPECT_TRUE(IsAnswerableReplySubject("_INBOX.abc1234.1", kInbox));  // another inbox's prefix
+  EXPECT_TRUE(IsAnswerableReplySubject("replies.order-service.9", kInbox));
+  for (const std::string& bad :
+       {std::string(""), std::string("txc.participant.inventory.commit"),
+        std::string("txc.coordinator.begin"), std::string(kInbox),
+        std::string(kInbox) + ".g.1.prepare.1.5", std::string("$JS.API.STREAM.DELETE.orders"),
+        std::string("$SYS.REQ.SERVER.PING"), std::string("_INBOX.*"), std::string("a.>")}) {
+    EXPECT_FALSE(IsAnswerableReplySubject(bad, kInbox)) << bad;
+  }
+}
+
 TEST(ValidateGid, AcceptsOneSubjectTokenOnly) {
   EXPECT_TRUE(ValidateGid("01a2080e64506cec963b5605c64b148b").ok());
   EXPECT_TRUE(ValidateGid("order-1_x").ok());
