@@ -12,6 +12,7 @@
 
 #include "nats_event_loop.h"
 #include "nats_handles.h"
+#include "nats_requester.h"
 #include "txc/wire.h"
 
 namespace txc::bench {
@@ -40,11 +41,7 @@ struct Slot {
 
 struct Driver {
   const BaselineOptions* options;
-  natsConnection* nc = nullptr;
-  // The same explicit flushing as txc's transport: sends are buffered, and written together by
-  // the thread that made them.
-  NatsEventLoop loop;
-  std::string inbox;
+  std::unique_ptr<NatsRequester> client;  // set before the first request
   std::vector<std::string> subjects;
   std::vector<std::string> bodies;
   std::vector<Slot> slots;
@@ -55,9 +52,9 @@ struct Driver {
 
   void Send(size_t slot, int participant) {
     const std::string reply =
-        inbox + "." + std::to_string(slot) + "." + std::to_string(slots[slot].generation);
-    NatsEventLoop::DeferredFlush defer(loop);
-    natsConnection_PublishRequest(nc, subjects[participant].c_str(), reply.c_str(),
+        client->inbox() + "." + std::to_string(slot) + "." + std::to_string(slots[slot].generation);
+    NatsEventLoop::DeferredFlush defer(client->loop());
+    natsConnection_PublishRequest(client->nc(), subjects[participant].c_str(), reply.c_str(),
                                   bodies[participant].data(),
                                   static_cast<int>(bodies[participant].size()));
   }
@@ -81,7 +78,7 @@ struct Driver {
   }
   void OnReply(const char* subject) {
     // "<inbox>.<slot>.<generation>"
-    const char* p = subject + inbox.size() + 1;
+    const char* p = subject + client->inbox().size() + 1;
     char* rest = nullptr;
     const size_t slot = std::strtoull(p, &rest, 10);
     const uint64_t generation = std::strtoull(rest + 1, nullptr, 10);
@@ -109,7 +106,7 @@ struct Driver {
     // At the end of each burst of replies, as the engine flushes after each batch of work.
     int pending = 0;
     if (natsSubscription_GetPending(sub, &pending, nullptr) != NATS_OK || pending == 0) {
-      d->loop.Flush(d->nc);
+      d->client->Flush();
     }
   }
 };
@@ -119,24 +116,11 @@ struct Driver {
 BaselineResult RunBaseline(const BaselineOptions& options) {
   Driver d;
   d.options = &options;
-  natsOptions* opts = nullptr;
-  natsOptions_Create(&opts);
-  natsOptions_SetURL(opts, options.nats_url.c_str());
-  natsStatus s = d.loop.Configure(opts);
-  if (s == NATS_OK) s = natsConnection_Connect(&d.nc, opts);
-  natsOptions_Destroy(opts);
-  if (s != NATS_OK) {
-    d.result.error = std::string("connect: ") + natsStatus_GetText(s);
+  d.client = std::make_unique<NatsRequester>(options.nats_url, &Driver::OnMsg, &d);
+  if (!d.client->error().empty()) {
+    d.result.error = d.client->error();
     return d.result;
   }
-  natsInbox* inbox = nullptr;
-  natsInbox_Create(&inbox);
-  d.inbox = inbox;
-  natsInbox_Destroy(inbox);
-  natsSubscription* sub = nullptr;
-  s = natsConnection_Subscribe(&sub, d.nc, (d.inbox + ".>").c_str(), &Driver::OnMsg, &d);
-  if (s == NATS_OK) natsSubscription_SetPendingLimits(sub, -1, -1);
-  if (s == NATS_OK) s = natsConnection_Flush(d.nc);
   for (const auto& p : options.participants) {
     d.subjects.push_back(wire::ParticipantSubject(p, wire::Op::kPrepare));
     d.bodies.push_back(SampleRequest(p));
@@ -149,15 +133,10 @@ BaselineResult RunBaseline(const BaselineOptions& options) {
     std::lock_guard lock(d.mu);
     for (size_t i = 0; i < d.slots.size(); ++i) d.StartTx(i);
   }
-  d.loop.Flush(d.nc);
+  d.client->Flush();
   std::this_thread::sleep_until(d.end);  // the run's length, not a synchronisation
   d.result.seconds = std::chrono::duration<double>(options.duration).count();
-  natsSubscription_Unsubscribe(sub);
-  natsSubscription_Destroy(sub);
-  natsConnection_Close(d.nc);
-  d.loop.Stop();
-  natsConnection_Destroy(d.nc);
-  std::lock_guard lock(d.mu);
+  d.client.reset();  // no reply handler runs after this
   return d.result;
 }
 

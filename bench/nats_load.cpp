@@ -6,12 +6,14 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "nats_event_loop.h"
 #include "nats_handles.h"
+#include "nats_requester.h"
 #include "txc/wire.h"
 
 namespace txc::bench {
@@ -28,9 +30,7 @@ struct Slot {
 struct Driver {
   const LoadOptions* options = nullptr;
   const std::function<bool(const std::string&)>* terminal_ok = nullptr;
-  natsConnection* nc = nullptr;
-  NatsEventLoop loop;
-  std::string inbox;
+  std::unique_ptr<NatsRequester> client;  // set before the first request
   std::vector<Slot> slots;
   std::mutex mu;
   std::condition_variable idle_cv;  // a slot became idle
@@ -49,15 +49,15 @@ struct Driver {
     s.started = Clock::now();
     const std::string body = options->body(next++);
     const std::string reply =
-        inbox + "." + std::to_string(slot) + "." + std::to_string(s.generation);
+        client->inbox() + "." + std::to_string(slot) + "." + std::to_string(s.generation);
     natsMsg* msg = nullptr;
     natsMsg_Create(&msg, std::string(wire::kBeginSubject).c_str(), reply.c_str(), body.data(),
                    static_cast<int>(body.size()));
     if (options->wait) {
       natsMsgHeader_Set(msg, "Txc-Wait", options->wait_for_decision ? "decision" : "true");
     }
-    NatsEventLoop::DeferredFlush defer(loop);
-    natsConnection_PublishMsg(nc, msg);
+    NatsEventLoop::DeferredFlush defer(client->loop());
+    natsConnection_PublishMsg(client->nc(), msg);
     natsMsg_Destroy(msg);
   }
   // With mu held: closed loop, everything idle starts again.
@@ -71,7 +71,7 @@ struct Driver {
   }
   void OnAnswer(natsMsg* msg) {
     // "<inbox>.<slot>.<generation>"
-    const char* p = natsMsg_GetSubject(msg) + inbox.size() + 1;
+    const char* p = natsMsg_GetSubject(msg) + client->inbox().size() + 1;
     char* rest = nullptr;
     const size_t slot = std::strtoull(p, &rest, 10);
     const uint64_t generation = std::strtoull(rest + 1, nullptr, 10);
@@ -115,7 +115,7 @@ struct Driver {
     // At the end of each burst of answers, as the coordinator's engine flushes after a batch.
     int pending = 0;
     if (natsSubscription_GetPending(sub, &pending, nullptr) != NATS_OK || pending == 0) {
-      d->loop.Flush(d->nc);
+      d->client->Flush();
     }
   }
 };
@@ -127,26 +127,9 @@ LoadResult RunNatsLoad(const LoadOptions& options, const std::string& nats_url,
   Driver d;
   d.options = &options;
   d.terminal_ok = &terminal_ok;
-  natsOptions* opts = nullptr;
-  natsOptions_Create(&opts);
-  natsOptions_SetURL(opts, nats_url.c_str());
-  natsStatus s = d.loop.Configure(opts);
-  if (s == NATS_OK) s = natsConnection_Connect(&d.nc, opts);
-  natsOptions_Destroy(opts);
-  if (s != NATS_OK) {
-    d.result.errors.push_back(std::string("connect to ") + nats_url + ": " + natsStatus_GetText(s));
-    return d.result;
-  }
-  natsInbox* inbox = nullptr;
-  natsInbox_Create(&inbox);
-  d.inbox = inbox;
-  natsInbox_Destroy(inbox);
-  natsSubscription* sub = nullptr;
-  s = natsConnection_Subscribe(&sub, d.nc, (d.inbox + ".>").c_str(), &Driver::OnMsg, &d);
-  if (s == NATS_OK) natsSubscription_SetPendingLimits(sub, -1, -1);
-  if (s == NATS_OK) s = natsConnection_Flush(d.nc);
-  if (s != NATS_OK) {
-    d.result.errors.push_back(std::string("subscribe: ") + natsStatus_GetText(s));
+  d.client = std::make_unique<NatsRequester>(nats_url, &Driver::OnMsg, &d);
+  if (!d.client->error().empty()) {
+    d.result.errors.push_back(d.client->error());
   } else {
     d.slots.resize(static_cast<size_t>(options.in_flight));
     const auto start = Clock::now();
@@ -192,7 +175,7 @@ LoadResult RunNatsLoad(const LoadOptions& options, const std::string& nats_url,
         d.StartIdle();
       }
       lock.unlock();
-      d.loop.Flush(d.nc);
+      d.client->Flush();
       lock.lock();
       // Paces the open loop and notices the end; answers wake it too.
       d.idle_cv.wait_for(lock, std::chrono::milliseconds(1));
@@ -200,12 +183,7 @@ LoadResult RunNatsLoad(const LoadOptions& options, const std::string& nats_url,
     d.result.seconds =
         std::chrono::duration<double>(std::min(Clock::now(), end) - d.measure_from).count();
   }
-  natsSubscription_Unsubscribe(sub);
-  natsSubscription_Destroy(sub);
-  natsConnection_Close(d.nc);
-  d.loop.Stop();
-  natsConnection_Destroy(d.nc);
-  std::lock_guard lock(d.mu);
+  d.client.reset();  // no answer handler runs after this
   return std::move(d.result);
 }
 

@@ -151,6 +151,19 @@ class E2eTest : public ::testing::Test {
     return json::parse(res->body, nullptr, false);
   }
 
+  // Polls GET until the transaction is terminal; returns the last body seen (check "terminal").
+  json WaitForTerminal(const std::string& id,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    json last;
+    WaitFor(
+        [&] {
+          last = Get(id);
+          return last.value("terminal", false);
+        },
+        timeout);
+    return last;
+  }
+
   // Polls GET until the transaction is in `state`; returns the last body seen.
   json WaitForState(const std::string& id, const std::string& state,
                     std::chrono::milliseconds timeout = std::chrono::seconds(20)) {

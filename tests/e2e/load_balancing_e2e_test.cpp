@@ -130,14 +130,8 @@ class LoadBalancingE2eTest : public E2eTest {
     };
     std::map<std::string, int> outcomes;
     for (const std::string& id : ids) {
-      json tx = Get(id);
-      ASSERT_TRUE(WaitFor(
-          [&] {
-            tx = Get(id);
-            return tx.value("terminal", false);
-          },
-          std::chrono::seconds(30)))
-          << tx.dump();
+      const json tx = WaitForTerminal(id);
+      ASSERT_TRUE(tx.value("terminal", false)) << tx.dump();
       const std::string s = tx["state"];
       outcomes[s]++;
       for (int b = 0; b < 2; ++b) {

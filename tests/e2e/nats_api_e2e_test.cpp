@@ -102,14 +102,8 @@ TEST_F(NatsApiE2eTest, SigtermAnswersAClientStillWaitingWithTheStateThen) {
   // The next start finishes it (undecided at the stop: presumed abort), the same way everywhere.
   StartCoordinator({}, {}, {"--nats-api", "true"});
   const std::string id = answered["id"];
-  json tx;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        tx = Get(id);
-        return tx.value("terminal", false);
-      },
-      std::chrono::seconds(30)))
-      << tx.dump();
+  const json tx = WaitForTerminal(id);
+  ASSERT_TRUE(tx.value("terminal", false)) << tx.dump();
   const int commits = tx["state"] == "committed" ? 1 : 0;
   EXPECT_EQ(Effects("order", id, "commit"), commits) << tx.dump();
   EXPECT_EQ(Effects("inventory", id, "commit"), commits) << tx.dump();

@@ -68,14 +68,8 @@ TEST_F(ShutdownTest, SigtermLetsInFlightWorkReachTheLogAndTheNextStartFinishesIt
 
   StartCoordinator();
   for (const std::string& id : ids) {
-    json tx;
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          tx = Get(id);
-          return tx.value("terminal", false);
-        },
-        std::chrono::seconds(30)))
-        << id << " " << tx.dump();
+    const json tx = WaitForTerminal(id);
+    ASSERT_TRUE(tx.value("terminal", false)) << id << " " << tx.dump();
     const std::string state = tx["state"];
     for (int branch = 0; branch < 2; ++branch) {
       const std::string participant = branch == 0 ? "order" : "inventory";

@@ -1,0 +1,40 @@
+// NatsRequester: the benchmark's client end of request/reply, for the baseline and for the load
+// over the coordinator's NATS API: one connection in event-loop mode (nats_event_loop.h: the same
+// explicit flushing as txc's own transport) and one subscription on a fresh inbox, "<inbox>.>",
+// whose messages go to `on_reply` on its delivery thread.
+#pragma once
+
+#include <nats/nats.h>
+
+#include <string>
+
+#include "nats_event_loop.h"
+
+namespace txc::bench {
+
+class NatsRequester {
+ public:
+  // Connects and subscribes (registered with the server when this returns); error() says why
+  // not. `closure` is passed to `on_reply` and must outlive this.
+  NatsRequester(const std::string& url, natsMsgHandler on_reply, void* closure);
+  // Unsubscribes and closes: no `on_reply` runs after it.
+  ~NatsRequester();
+  NatsRequester(const NatsRequester&) = delete;
+  NatsRequester& operator=(const NatsRequester&) = delete;
+
+  const std::string& error() const { return error_; }  // empty when connected
+  natsConnection* nc() const { return nc_; }
+  const std::string& inbox() const { return inbox_; }
+  // Writes what was published under a NatsEventLoop::DeferredFlush (loop()).
+  void Flush() { loop_.Flush(nc_); }
+  NatsEventLoop& loop() { return loop_; }
+
+ private:
+  NatsEventLoop loop_;  // first: it must outlive the connection
+  natsConnection* nc_ = nullptr;
+  natsSubscription* sub_ = nullptr;
+  std::string inbox_;
+  std::string error_;
+};
+
+}  // namespace txc::bench
