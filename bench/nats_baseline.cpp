@@ -136,7 +136,7 @@ BaselineResult RunBaseline(const BaselineOptions& options) {
   d.client->Flush();
   std::this_thread::sleep_until(d.end);  // the run's length, not a synchronisation
   d.result.seconds = std::chrono::duration<double>(options.duration).count();
-  d.client.reset();  // no reply handler runs after this
+  d.client->Close();  // no reply handler runs after this
   return d.result;
 }
 

@@ -183,7 +183,7 @@ LoadResult RunNatsLoad(const LoadOptions& options, const std::string& nats_url,
     d.result.seconds =
         std::chrono::duration<double>(std::min(Clock::now(), end) - d.measure_from).count();
   }
-  d.client.reset();  // no answer handler runs after this
+  d.client->Close();  // no answer handler runs after this
   return std::move(d.result);
 }
 

@@ -6,6 +6,8 @@
 
 #include <nats/nats.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <string>
 
 #include "nats_event_loop.h"
@@ -17,8 +19,11 @@ class NatsRequester {
   // Connects and subscribes (registered with the server when this returns); error() says why
   // not. `closure` is passed to `on_reply` and must outlive this.
   NatsRequester(const std::string& url, natsMsgHandler on_reply, void* closure);
-  // Unsubscribes and closes: no `on_reply` runs after it.
-  ~NatsRequester();
+  // Unsubscribes, waits until the last `on_reply` has returned (the subscription's completion),
+  // and closes. Idempotent; the accessors below stay valid (a late `on_reply` may still use them
+  // while this runs).
+  void Close();
+  ~NatsRequester() { Close(); }
   NatsRequester(const NatsRequester&) = delete;
   NatsRequester& operator=(const NatsRequester&) = delete;
 
@@ -30,11 +35,16 @@ class NatsRequester {
   NatsEventLoop& loop() { return loop_; }
 
  private:
+  static void OnComplete(void* closure);
+
   NatsEventLoop loop_;  // first: it must outlive the connection
   natsConnection* nc_ = nullptr;
   natsSubscription* sub_ = nullptr;
   std::string inbox_;
   std::string error_;
+  std::mutex mu_;
+  std::condition_variable completed_cv_;
+  bool completed_ = false;  // guarded by mu_: the subscription's last callback has returned
 };
 
 }  // namespace txc::bench

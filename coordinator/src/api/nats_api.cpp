@@ -20,8 +20,8 @@ bool SameName(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
-// The value of header `name`; kInvalidArgument when two spellings of it were sent (which one
-// counts would be up to nats.c's order).
+// The value of header `name`; kInvalidArgument when it was sent twice, in any spellings (which
+// one counted would be up to the client library's order).
 Result<std::optional<std::string>> Header(const NatsApi::Headers& headers, std::string_view name) {
   std::optional<std::string> found;
   for (const auto& [key, value] : headers) {

@@ -24,8 +24,9 @@ NatsTransport::Headers HeadersOf(natsMsg* msg) {
     const char** values = nullptr;
     int n = 0;
     if (natsMsgHeader_Values(msg, keys[i], &values, &n) != NATS_OK) continue;
-    for (int v = 0; v < n; ++v)
+    for (int v = 0; v < n; ++v) {
       headers.emplace_back(keys[i], values[v] != nullptr ? values[v] : "");
+    }
     std::free(static_cast<void*>(values));
   }
   std::free(static_cast<void*>(keys));
@@ -91,8 +92,7 @@ void NatsTransport::HandleApiRequest(natsMsg* msg) {
   const char* reply = natsMsg_GetReply(msg);
   if (reply == nullptr || !IsAnswerableReplySubject(reply, inbox_)) {
     Log(applog::Level::kDebug,
-        "ignoring an API request whose reply subject '%.200s' is not a "
-        "client's inbox",
+        "ignoring an API request whose reply subject '%.200s' is not an inbox",
         reply != nullptr ? reply : "");
     return;
   }
