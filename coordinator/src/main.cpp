@@ -181,15 +181,7 @@ int Run(const txc::Config& config) {
     transport->reset();
     engine.reset();
   };
-  if (auto s = api.Start(); !s.ok()) {
-    Write(Level::kError, "startup.failed",
-          {{"step", "serve HTTP"},
-           {"addr", config.http_host + ":" + std::to_string(config.http_port)},
-           {"error", s.ToString()}});
-    stop_everything();
-    return 1;
-  }
-  // Last: from here on, requests reach nats_api and the service's threads.
+  // Before HTTP: once /readyz answers, the start subject is registered with the server too.
   if (config.nats_api) {
     auto served = nats->ServeApi(
         std::string(txc::wire::kBeginSubject),
@@ -202,6 +194,14 @@ int Run(const txc::Config& config) {
       stop_everything();
       return 1;
     }
+  }
+  if (auto s = api.Start(); !s.ok()) {
+    Write(Level::kError, "startup.failed",
+          {{"step", "serve HTTP"},
+           {"addr", config.http_host + ":" + std::to_string(config.http_port)},
+           {"error", s.ToString()}});
+    stop_everything();
+    return 1;
   }
   Write(Level::kInfo, "coordinator.ready",
         {{"http", "http://" + config.http_host + ":" + std::to_string(api.port())},
