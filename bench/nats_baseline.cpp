@@ -51,8 +51,7 @@ struct Driver {
   BaselineResult result;
 
   void Send(size_t slot, int participant) {
-    const std::string reply =
-        client->inbox() + "." + std::to_string(slot) + "." + std::to_string(slots[slot].generation);
+    const std::string reply = client->ReplySubject(slot, slots[slot].generation);
     NatsEventLoop::DeferredFlush defer(client->loop());
     natsConnection_PublishRequest(client->nc(), subjects[participant].c_str(), reply.c_str(),
                                   bodies[participant].data(),
@@ -77,11 +76,9 @@ struct Driver {
     StartPhase(slot);
   }
   void OnReply(const char* subject) {
-    // "<inbox>.<slot>.<generation>"
-    const char* p = subject + client->inbox().size() + 1;
-    char* rest = nullptr;
-    const size_t slot = std::strtoull(p, &rest, 10);
-    const uint64_t generation = std::strtoull(rest + 1, nullptr, 10);
+    size_t slot = 0;
+    uint64_t generation = 0;
+    client->ParseReplySubject(subject, &slot, &generation);
     std::lock_guard lock(mu);
     if (slot >= slots.size() || slots[slot].generation != generation) return;
     Slot& s = slots[slot];

@@ -48,8 +48,7 @@ struct Driver {
     s.busy = true;
     s.started = Clock::now();
     const std::string body = options->body(next++);
-    const std::string reply =
-        client->inbox() + "." + std::to_string(slot) + "." + std::to_string(s.generation);
+    const std::string reply = client->ReplySubject(slot, s.generation);
     natsMsg* msg = nullptr;
     natsMsg_Create(&msg, std::string(wire::kBeginSubject).c_str(), reply.c_str(), body.data(),
                    static_cast<int>(body.size()));
@@ -70,11 +69,9 @@ struct Driver {
     }
   }
   void OnAnswer(natsMsg* msg) {
-    // "<inbox>.<slot>.<generation>"
-    const char* p = natsMsg_GetSubject(msg) + client->inbox().size() + 1;
-    char* rest = nullptr;
-    const size_t slot = std::strtoull(p, &rest, 10);
-    const uint64_t generation = std::strtoull(rest + 1, nullptr, 10);
+    size_t slot = 0;
+    uint64_t generation = 0;
+    client->ParseReplySubject(natsMsg_GetSubject(msg), &slot, &generation);
     const auto now = Clock::now();
     std::lock_guard lock(mu);
     if (slot >= slots.size() || slots[slot].generation != generation || !slots[slot].busy) return;

@@ -7,6 +7,8 @@
 #include <nats/nats.h>
 
 #include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 
@@ -30,6 +32,16 @@ class NatsRequester {
   const std::string& error() const { return error_; }  // empty when connected
   natsConnection* nc() const { return nc_; }
   const std::string& inbox() const { return inbox_; }
+  // The reply subject of request `generation` of in-flight slot `slot`, "<inbox>.<slot>.<gen>",
+  // and the two back from a reply's subject.
+  std::string ReplySubject(size_t slot, uint64_t generation) const {
+    return inbox_ + "." + std::to_string(slot) + "." + std::to_string(generation);
+  }
+  void ParseReplySubject(const char* subject, size_t* slot, uint64_t* generation) const {
+    char* rest = nullptr;
+    *slot = std::strtoull(subject + inbox_.size() + 1, &rest, 10);
+    *generation = std::strtoull(rest + 1, nullptr, 10);
+  }
   // Writes what was published under a NatsEventLoop::DeferredFlush (loop()).
   void Flush() { loop_.Flush(nc_); }
   NatsEventLoop& loop() { return loop_; }

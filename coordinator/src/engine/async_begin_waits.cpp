@@ -110,14 +110,13 @@ size_t AsyncBeginWaits::open() const {
 std::optional<AsyncBeginWaits::Answer> AsyncBeginWaits::Settle(const std::shared_ptr<Wait>& w,
                                                                Clock::time_point now) {
   if (w->answered || w->looking_up) return std::nullopt;
-  auto arm = [&](Clock::time_point at) -> std::optional<Answer> {
-    if (w->deadline && (*w->deadline)->first == at) return std::nullopt;
+  auto arm = [&](Clock::time_point at) {
+    if (w->deadline && (*w->deadline)->first == at) return;
     Disarm(*w);
     w->deadline = deadlines_.emplace(at, w);
     // Only a thread asleep past `at` needs waking; an awake one looks before it sleeps again.
     // (Deadlines mostly come later than those armed before: one wake-up, not one per request.)
     if (at < sleeping_until_) cv_.notify_one();
-    return std::nullopt;
   };
   if (!w->begun) {
     if (stopped_) {
@@ -128,7 +127,8 @@ std::optional<AsyncBeginWaits::Answer> AsyncBeginWaits::Settle(const std::shared
     if (now >= w->begun_by) {
       return Finish(w, Status::Unavailable("the coordinator did not log the transaction in time"));
     }
-    return arm(w->begun_by);
+    arm(w->begun_by);
+    return std::nullopt;
   }
   const Result<BeginOutcome>& begun = *w->begun;
   if (!begun.ok()) return Finish(w, begun.status());
@@ -142,7 +142,8 @@ std::optional<AsyncBeginWaits::Answer> AsyncBeginWaits::Settle(const std::shared
     cv_.notify_one();
     return std::nullopt;
   }
-  return arm(w->ended_by);
+  arm(w->ended_by);
+  return std::nullopt;
 }
 
 void AsyncBeginWaits::Disarm(Wait& w) {
