@@ -1,7 +1,9 @@
 #include "log/sqlite_writer.h"
 
+#include <type_traits>
 #include <utility>
 
+#include "log/group_plan.h"
 #include "log/migrations.h"
 
 namespace txc::log {
@@ -10,6 +12,17 @@ namespace {
 Result<std::unique_ptr<SqliteStatement>> PrepareOwned(sqlite3* db, const char* sql) {
   TXC_ASSIGN_OR_RETURN(SqliteStatement st, SqliteStatement::Prepare(db, sql));
   return std::make_unique<SqliteStatement>(std::move(st));
+}
+
+// A branch's state columns, in the order both the insert and the update list them, from `first`.
+void BindBranchState(SqliteStatement& s, int first, const core::BranchChanged& r) {
+  s.Bind(first, core::BranchStateName(r.state));
+  s.Bind(first + 1, wire::OpName(r.op));
+  s.Bind(first + 2, int64_t{r.op_attempt});
+  s.Bind(first + 3, int64_t{r.attempts});
+  s.Bind(first + 4, r.last_error);
+  s.Bind(first + 5, core::ToMillis(r.at));
+  s.Bind(first + 6, core::ToMillis(r.op_since));
 }
 
 // Payloads come from clients; invalid UTF-8 is replaced rather than thrown on.
@@ -53,7 +66,7 @@ Result<std::unique_ptr<SqliteWriter>> SqliteWriter::Open(const std::string& path
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13))sql"));
   TXC_ASSIGN_OR_RETURN(w->insert_branch_, PrepareOwned(db, R"sql(
       INSERT INTO branches(tx_id, idx, participant, payload, state, op, op_attempt, attempts,
-                           last_error, updated_at, after_json, op_since)
+                           last_error, updated_at, op_since, after_json)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12))sql"));
   TXC_ASSIGN_OR_RETURN(w->update_tx_state_, PrepareOwned(db, R"sql(
       UPDATE transactions SET state = ?2, terminal = ?3, reason = ?4, updated_at = ?5
@@ -95,14 +108,16 @@ Result<std::unique_ptr<SqliteWriter>> SqliteWriter::Open(const std::string& path
 }
 
 Status SqliteWriter::ApplyGroup(const std::vector<const std::vector<core::LogRecord>*>& batches) {
+  records_.clear();
+  for (const auto* batch : batches) {
+    for (const auto& record : *batch) records_.push_back(&record);
+  }
+  const GroupPlan plan = PlanGroup(records_);
+
   TXC_RETURN_IF_ERROR(begin_->Run().WithContext("begin"));
   Status st;
-  for (const auto* batch : batches) {
-    for (const auto& record : *batch) {
-      st = Apply(record);
-      if (!st.ok()) break;
-    }
-    if (!st.ok()) break;
+  for (size_t i = 0; i < records_.size() && st.ok(); ++i) {
+    if (!plan.skip[i]) st = Apply(*records_[i], plan.branch_state[i]);
   }
   // With synchronous=FULL the WAL is fsynced inside COMMIT, so a failed sync surfaces here.
   if (st.ok()) st = commit_->Run().WithContext("commit");
@@ -161,13 +176,23 @@ struct RecordName {
 
 }  // namespace
 
-Status SqliteWriter::Apply(const core::LogRecord& record) {
-  Status st = std::visit([this](const auto& r) { return Apply(r); }, record);
+Status SqliteWriter::Apply(const core::LogRecord& record,
+                           const std::vector<const core::BranchChanged*>& branch_state) {
+  Status st = std::visit(
+      [&](const auto& r) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(r)>, core::TxCreated>) {
+          return Apply(r, branch_state);
+        } else {
+          return Apply(r);
+        }
+      },
+      record);
   if (!st.ok()) return st.WithContext(std::visit(RecordName{}, record));
   return st;
 }
 
-Status SqliteWriter::Apply(const core::TxCreated& r) {
+Status SqliteWriter::Apply(const core::TxCreated& r,
+                           const std::vector<const core::BranchChanged*>& branch_state) {
   const core::Transaction& tx = r.tx;
   SqliteStatement& s = *insert_tx_;
   s.Bind(1, tx.id);
@@ -186,19 +211,25 @@ Status SqliteWriter::Apply(const core::TxCreated& r) {
   TXC_RETURN_IF_ERROR(s.Run());
 
   SqliteStatement& b = *insert_branch_;
-  for (const core::Branch& br : tx.branches) {
+  for (size_t i = 0; i < tx.branches.size(); ++i) {
+    const core::Branch& br = tx.branches[i];
+    const core::BranchChanged* later = i < branch_state.size() ? branch_state[i] : nullptr;
     b.Bind(1, tx.id);
     b.Bind(2, int64_t{br.index});
     b.Bind(3, br.participant);
     b.Bind(4, DumpJson(br.payload));
-    b.Bind(5, core::BranchStateName(br.state));
-    b.Bind(6, wire::OpName(br.op));
-    b.Bind(7, int64_t{br.op_attempt});
-    b.Bind(8, int64_t{br.attempts});
-    b.Bind(9, br.last_error);
-    b.Bind(10, core::ToMillis(tx.updated_at));
-    b.Bind(11, nlohmann::json(br.after).dump());
-    b.Bind(12, core::ToMillis(br.op_since));
+    if (later != nullptr) {
+      BindBranchState(b, 5, *later);
+    } else {
+      b.Bind(5, core::BranchStateName(br.state));
+      b.Bind(6, wire::OpName(br.op));
+      b.Bind(7, int64_t{br.op_attempt});
+      b.Bind(8, int64_t{br.attempts});
+      b.Bind(9, br.last_error);
+      b.Bind(10, core::ToMillis(tx.updated_at));
+      b.Bind(11, core::ToMillis(br.op_since));
+    }
+    b.Bind(12, nlohmann::json(br.after).dump());
     if (Status st = b.Run(); !st.ok()) return st.WithContext("branch " + std::to_string(br.index));
   }
   return Status::Ok();
@@ -220,13 +251,7 @@ Status SqliteWriter::Apply(const core::BranchChanged& r) {
   SqliteStatement& s = *update_branch_;
   s.Bind(1, r.id);
   s.Bind(2, int64_t{r.branch});
-  s.Bind(3, core::BranchStateName(r.state));
-  s.Bind(4, wire::OpName(r.op));
-  s.Bind(5, int64_t{r.op_attempt});
-  s.Bind(6, int64_t{r.attempts});
-  s.Bind(7, r.last_error);
-  s.Bind(8, core::ToMillis(r.at));
-  s.Bind(9, core::ToMillis(r.op_since));
+  BindBranchState(s, 3, r);
   TXC_RETURN_IF_ERROR(s.Run());
   return ExpectOneChange();
 }

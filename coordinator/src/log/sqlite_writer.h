@@ -22,7 +22,8 @@ class SqliteWriter {
                                                     const std::string& synchronous,
                                                     int busy_timeout_ms);
 
-  // Applies every record of every batch, in order, between BEGIN IMMEDIATE and COMMIT. On any
+  // Applies every record of every batch, in order, between BEGIN IMMEDIATE and COMMIT, leaving
+  // out the statements a later record of the group overwrites (GroupPlan). On any
   // failure the transaction is rolled back (nothing of the group is applied) and the error,
   // naming the record that failed, is returned.
   Status ApplyGroup(const std::vector<const std::vector<core::LogRecord>*>& batches);
@@ -35,8 +36,11 @@ class SqliteWriter {
 
  private:
   SqliteWriter() = default;
-  Status Apply(const core::LogRecord& record);
-  Status Apply(const core::TxCreated& r);
+  // `branch_state`: GroupPlan::branch_state of this record (used by TxCreated only).
+  Status Apply(const core::LogRecord& record,
+               const std::vector<const core::BranchChanged*>& branch_state);
+  Status Apply(const core::TxCreated& r,
+               const std::vector<const core::BranchChanged*>& branch_state);
   Status Apply(const core::TxStateChanged& r);
   Status Apply(const core::BranchChanged& r);
   Status Apply(const core::AttemptRecorded& r);
@@ -60,6 +64,7 @@ class SqliteWriter {
   std::unique_ptr<SqliteStatement> insert_event_;
   std::unique_ptr<SqliteStatement> select_purge_;
   std::vector<std::unique_ptr<SqliteStatement>> purge_steps_;  // run in order after select_purge_
+  std::vector<const core::LogRecord*> records_;  // ApplyGroup's, kept for its capacity
 };
 
 }  // namespace txc::log

@@ -317,5 +317,70 @@ TEST_F(SqliteTxLogTest, ReadQueriesUseIndexes) {
             std::string::npos);
 }
 
+// What a 2PC transaction's records look like, from its start to its end (the engine's order).
+std::vector<core::LogRecord> TwoPhaseLife(const std::string& id, int64_t t) {
+  using core::BranchState;
+  auto change = [&](int b, BranchState s, wire::Op op, int op_attempt, int attempts,
+                    int64_t at) -> core::LogRecord {
+    return core::BranchChanged{id, b, s, op, op_attempt, attempts, "", At(at), At(at - 1)};
+  };
+  auto attempt = [&](int b, wire::Op op, int64_t at) -> core::LogRecord {
+    return core::AttemptRecorded{id, b, {op, 1, At(at), core::AttemptResult::kOk, "", 40 + b}};
+  };
+  Transaction tx = MakeTx(id, 2);
+  for (core::Branch& b : tx.branches) {
+    b.state = BranchState::kPreparing;
+    b.op_attempt = b.attempts = 1;
+    b.op_since = At(t);
+  }
+  return {Created(tx),
+          attempt(0, wire::Op::kPrepare, t + 1),
+          change(0, BranchState::kPrepared, wire::Op::kPrepare, 1, 1, t + 1),
+          attempt(1, wire::Op::kPrepare, t + 2),
+          change(1, BranchState::kPrepared, wire::Op::kPrepare, 1, 1, t + 2),
+          StateChanged(id, core::TxState::kCommitting, "", t + 2),
+          change(0, BranchState::kCommitting, wire::Op::kCommit, 1, 2, t + 2),
+          change(1, BranchState::kCommitting, wire::Op::kCommit, 1, 2, t + 2),
+          attempt(0, wire::Op::kCommit, t + 3),
+          change(0, BranchState::kCommitted, wire::Op::kCommit, 1, 2, t + 3),
+          attempt(1, wire::Op::kCommit, t + 4),
+          change(1, BranchState::kCommitted, wire::Op::kCommit, 1, 2, t + 4),
+          StateChanged(id, core::TxState::kCommitted, "", t + 4)};
+}
+
+TEST_F(SqliteTxLogTest, OneGroupLeavesTheSameRowsAsOneCommitPerRecord) {
+  auto each_alone = MustOpen(Opts());
+  auto o = Opts();
+  o.path = dir_.File("one_group.db");
+  auto one_group = MustOpen(o);
+  ASSERT_NE(each_alone, nullptr);
+  ASSERT_NE(one_group, nullptr);
+
+  std::vector<core::LogRecord> all;
+  for (int i = 0; i < 3; ++i) {
+    // Whole lives, and one cut short after its decision, interleaved as under load.
+    std::vector<core::LogRecord> life = TwoPhaseLife("tx-" + std::to_string(i), 100 * i);
+    if (i == 2) life.resize(8);
+    for (const auto& r : life) ASSERT_TRUE(AppendSync(*each_alone, {r}).ok());
+    all.insert(all.end(), life.begin(), life.end());
+  }
+  ASSERT_TRUE(AppendSync(*one_group, all).ok());
+  ASSERT_EQ(one_group->stats().commits, 1u);
+
+  for (const char* id : {"tx-0", "tx-1", "tx-2"}) {
+    auto want = each_alone->Find(id, /*with_history=*/true);
+    auto got = one_group->Find(id, /*with_history=*/true);
+    ASSERT_TRUE(want.ok() && want->has_value() && got.ok() && got->has_value());
+    ExpectSameTx(**got, **want);
+  }
+  // Also what Find does not show (each branch's updated_at).
+  const std::string rows =
+      "SELECT group_concat(tx_id || '/' || idx || ':' || state || ',' || op || ',' || op_attempt "
+      "|| ',' || attempts || ',' || updated_at || ',' || op_since, ' ') FROM "
+      "(SELECT * FROM branches ORDER BY tx_id, idx)";
+  EXPECT_EQ(RawDb(o.path).QueryText(rows), RawDb(Opts().path).QueryText(rows));
+  EXPECT_NE(RawDb(o.path).QueryText(rows), "<error>");
+}
+
 }  // namespace
 }  // namespace txc::log::test
