@@ -3,6 +3,7 @@
 #include <array>
 #include <utility>
 
+#include "json_fields.h"
 #include "txc/json_text.h"
 
 namespace txc::wire {
@@ -63,44 +64,62 @@ std::optional<E> ValueOf(const std::array<std::pair<E, const char*>, N>& table,
 // would overflow the stack of whoever decodes it.
 constexpr int kMaxJsonDepth = 128;
 
-// Field readers: each returns an error naming the field instead of throwing.
-Result<json> ParseObject(std::string_view data) {
+// Field readers: each returns an error naming the field instead of throwing. Messages are read
+// with JsonFields, not as nlohmann documents (see json_fields.h); only payloads become documents.
+Result<JsonFields> ParseFields(std::string_view data) {
   if (JsonNestedDeeperThan(data, kMaxJsonDepth)) {
     return Status::InvalidArgument("message is nested deeper than " +
                                    std::to_string(kMaxJsonDepth) + " levels");
   }
-  json doc = json::parse(data, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Status::InvalidArgument("message is not valid JSON");
-  if (!doc.is_object()) return Status::InvalidArgument("message is not a JSON object");
+  JsonFields doc;
+  switch (doc.Read(data)) {
+    case JsonFields::Parsed::kInvalid:
+      return Status::InvalidArgument("message is not valid JSON");
+    case JsonFields::Parsed::kNotObject:
+      return Status::InvalidArgument("message is not a JSON object");
+    case JsonFields::Parsed::kObject:
+      break;
+  }
   return doc;
 }
 
-Status ReadString(const json& doc, const char* field, std::string* out, bool required = true) {
-  auto it = doc.find(field);
-  if (it == doc.end()) {
+// A payload JsonFields accepted; a disagreement with nlohmann is refused, not thrown.
+Result<json> ParseValue(std::string_view text) {
+  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return Status::InvalidArgument("message is not valid JSON");
+  return value;
+}
+
+Status ReadString(const JsonFields& doc, const char* field, std::string* out,
+                  bool required = true) {
+  const JsonFields::Member* m = doc.Find(field);
+  if (m == nullptr) {
     return required ? Status::InvalidArgument(std::string(field) + " is missing") : Status::Ok();
   }
-  if (!it->is_string()) return Status::InvalidArgument(std::string(field) + " must be a string");
-  *out = it->get<std::string>();
+  if (m->kind != JsonFields::Kind::kString) {
+    return Status::InvalidArgument(std::string(field) + " must be a string");
+  }
+  *out = JsonFields::DecodeString(m->value);
   return Status::Ok();
 }
 
-Status ReadInt(const json& doc, const char* field, int* out, bool required = true) {
-  auto it = doc.find(field);
-  if (it == doc.end()) {
+Status ReadInt(const JsonFields& doc, const char* field, int* out, bool required = true) {
+  const JsonFields::Member* m = doc.Find(field);
+  if (m == nullptr) {
     return required ? Status::InvalidArgument(std::string(field) + " is missing") : Status::Ok();
   }
-  if (!it->is_number_integer()) {
-    return Status::InvalidArgument(std::string(field) + " must be an integer");
+  const std::optional<int64_t> v =
+      m->kind == JsonFields::Kind::kNumber ? JsonFields::AsInteger(m->value) : std::nullopt;
+  if (!v) return Status::InvalidArgument(std::string(field) + " must be an integer");
+  if (*v < 0 || *v > INT32_MAX) {
+    return Status::InvalidArgument(std::string(field) + " out of range");
   }
-  const int64_t v = it->get<int64_t>();
-  if (v < 0 || v > INT32_MAX) return Status::InvalidArgument(std::string(field) + " out of range");
-  *out = static_cast<int>(v);
+  *out = static_cast<int>(*v);
   return Status::Ok();
 }
 
 template <typename E, size_t N>
-Status ReadEnum(const json& doc, const char* field,
+Status ReadEnum(const JsonFields& doc, const char* field,
                 const std::array<std::pair<E, const char*>, N>& table, E* out) {
   std::string name;
   TXC_RETURN_IF_ERROR(ReadString(doc, field, &name));
@@ -254,14 +273,16 @@ std::string Encode(const Heartbeat& h) {
 }
 
 Result<Heartbeat> DecodeHeartbeat(std::string_view data) {
-  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  TXC_ASSIGN_OR_RETURN(JsonFields doc, ParseFields(data));
   Heartbeat h;
   TXC_RETURN_IF_ERROR(ReadString(doc, "participant", &h.participant));
   TXC_RETURN_IF_ERROR(ReadString(doc, "instance", &h.instance));
   TXC_RETURN_IF_ERROR(ReadInt(doc, "interval_ms", &h.interval_ms));
-  if (auto it = doc.find("leaving"); it != doc.end()) {
-    if (!it->is_boolean()) return Status::InvalidArgument("leaving must be a boolean");
-    h.leaving = it->get<bool>();
+  if (const JsonFields::Member* m = doc.Find("leaving")) {
+    if (m->kind != JsonFields::Kind::kBool) {
+      return Status::InvalidArgument("leaving must be a boolean");
+    }
+    h.leaving = m->value == "true";
   }
   if (!IsValidParticipantName(h.participant)) {
     return Status::InvalidArgument("participant is not a valid participant name");
@@ -277,7 +298,7 @@ Result<Heartbeat> DecodeHeartbeat(std::string_view data) {
 }
 
 Result<PeerStateQuery> DecodePeerStateQuery(std::string_view data) {
-  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  TXC_ASSIGN_OR_RETURN(JsonFields doc, ParseFields(data));
   PeerStateQuery q;
   TXC_RETURN_IF_ERROR(ReadString(doc, "gid", &q.gid));
   TXC_RETURN_IF_ERROR(ReadString(doc, "from", &q.from, /*required=*/false));
@@ -286,16 +307,20 @@ Result<PeerStateQuery> DecodePeerStateQuery(std::string_view data) {
 }
 
 Result<PeerStateReply> DecodePeerStateReply(std::string_view data) {
-  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  TXC_ASSIGN_OR_RETURN(JsonFields doc, ParseFields(data));
   PeerStateReply r;
   TXC_RETURN_IF_ERROR(ReadString(doc, "gid", &r.gid));
   TXC_RETURN_IF_ERROR(ReadString(doc, "participant", &r.participant));
-  auto it = doc.find("branches");
-  if (it == doc.end() || !it->is_array()) {
+  const JsonFields::Member* branches = doc.Find("branches");
+  if (branches == nullptr || branches->kind != JsonFields::Kind::kArray) {
     return Status::InvalidArgument("branches must be an array");
   }
-  for (const auto& b : *it) {
-    if (!b.is_object()) return Status::InvalidArgument("branches must hold objects");
+  for (const JsonFields::Member& element : JsonFields::Elements(branches->value)) {
+    JsonFields b;
+    if (element.kind != JsonFields::Kind::kObject ||
+        b.Read(element.value) != JsonFields::Parsed::kObject) {
+      return Status::InvalidArgument("branches must hold objects");
+    }
     PeerBranchState s;
     TXC_RETURN_IF_ERROR(ReadInt(b, "branch", &s.branch));
     TXC_RETURN_IF_ERROR(ReadEnum(b, "state", kPeerStates, &s.state));
@@ -305,7 +330,7 @@ Result<PeerStateReply> DecodePeerStateReply(std::string_view data) {
 }
 
 Result<BranchRequest> DecodeBranchRequest(std::string_view data) {
-  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  TXC_ASSIGN_OR_RETURN(JsonFields doc, ParseFields(data));
   BranchRequest r;
   TXC_RETURN_IF_ERROR(ReadString(doc, "gid", &r.gid));
   TXC_RETURN_IF_ERROR(ReadInt(doc, "branch", &r.branch));
@@ -313,12 +338,18 @@ Result<BranchRequest> DecodeBranchRequest(std::string_view data) {
   TXC_RETURN_IF_ERROR(ReadString(doc, "protocol", &r.protocol));
   TXC_RETURN_IF_ERROR(ReadEnum(doc, "op", kOps, &r.op));
   TXC_RETURN_IF_ERROR(ReadInt(doc, "attempt", &r.attempt, /*required=*/false));
-  if (auto it = doc.find("payload"); it != doc.end()) r.payload = *it;
-  if (auto it = doc.find("participants"); it != doc.end()) {
-    if (!it->is_array()) return Status::InvalidArgument("participants must be an array");
-    for (const auto& p : *it) {
-      if (!p.is_string()) return Status::InvalidArgument("participants must hold strings");
-      r.participants.push_back(p.get<std::string>());
+  if (const JsonFields::Member* m = doc.Find("payload")) {
+    TXC_ASSIGN_OR_RETURN(r.payload, ParseValue(m->value));
+  }
+  if (const JsonFields::Member* m = doc.Find("participants")) {
+    if (m->kind != JsonFields::Kind::kArray) {
+      return Status::InvalidArgument("participants must be an array");
+    }
+    for (const JsonFields::Member& p : JsonFields::Elements(m->value)) {
+      if (p.kind != JsonFields::Kind::kString) {
+        return Status::InvalidArgument("participants must hold strings");
+      }
+      r.participants.push_back(JsonFields::DecodeString(p.value));
     }
   }
   TXC_RETURN_IF_ERROR(ReadString(doc, "traceparent", &r.traceparent, /*required=*/false));
@@ -327,7 +358,7 @@ Result<BranchRequest> DecodeBranchRequest(std::string_view data) {
 }
 
 Result<BranchReply> DecodeBranchReply(std::string_view data) {
-  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  TXC_ASSIGN_OR_RETURN(JsonFields doc, ParseFields(data));
   BranchReply r;
   TXC_RETURN_IF_ERROR(ReadString(doc, "gid", &r.gid));
   TXC_RETURN_IF_ERROR(ReadInt(doc, "branch", &r.branch));
@@ -338,7 +369,7 @@ Result<BranchReply> DecodeBranchReply(std::string_view data) {
 }
 
 Result<StatusQuery> DecodeStatusQuery(std::string_view data) {
-  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  TXC_ASSIGN_OR_RETURN(JsonFields doc, ParseFields(data));
   StatusQuery q;
   TXC_RETURN_IF_ERROR(ReadString(doc, "gid", &q.gid));
   if (q.gid.empty()) return Status::InvalidArgument("gid is empty");
@@ -346,7 +377,7 @@ Result<StatusQuery> DecodeStatusQuery(std::string_view data) {
 }
 
 Result<StatusReply> DecodeStatusReply(std::string_view data) {
-  TXC_ASSIGN_OR_RETURN(json doc, ParseObject(data));
+  TXC_ASSIGN_OR_RETURN(JsonFields doc, ParseFields(data));
   StatusReply r;
   TXC_RETURN_IF_ERROR(ReadString(doc, "gid", &r.gid));
   TXC_RETURN_IF_ERROR(ReadEnum(doc, "decision", kDecisions, &r.decision));

@@ -6,9 +6,10 @@ ROOT ?= ../..
 FUZZ_CXX ?= clang++-14
 FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
          -std=c++20 -O1 -g -Wall -Wextra
-INCLUDES := -I$(ROOT)/coordinator/src -I$(ROOT)/participant-sdk/include -I$(ROOT)/tests/fuzz
+INCLUDES := -I$(ROOT)/coordinator/src -I$(ROOT)/participant-sdk/include -I$(ROOT)/tests/fuzz \
+            -I$(ROOT)/participant-sdk/src -I$(ROOT)/tests/support
 
-WIRE := wire.o json_text.o status.o
+WIRE := wire.o json_fields.o json_text.o status.o
 API := request_parser.o transaction.o $(WIRE)
 
 TARGETS := fuzz_begin_request fuzz_list_query fuzz_wire
@@ -23,6 +24,8 @@ COMPILE = $(FUZZ_CXX) $(FLAGS) $(INCLUDES) -MMD -MP -c $< -o $@
 fuzz_%.o: $(ROOT)/tests/fuzz/fuzz_%.cpp
 	$(COMPILE)
 wire.o: $(ROOT)/participant-sdk/src/wire.cpp
+	$(COMPILE)
+json_fields.o: $(ROOT)/participant-sdk/src/json_fields.cpp
 	$(COMPILE)
 json_text.o: $(ROOT)/participant-sdk/src/json_text.cpp
 	$(COMPILE)

@@ -1,13 +1,15 @@
 // libFuzzer target for the NATS wire codec: every Decode* function gets the same bytes (any
 // message can arrive on any subject). Decoders must never throw or crash; and whatever a decoder
 // accepts must survive Encode then Decode unchanged (the round-trip property), so the coordinator
-// and the SDK read back exactly what the other side meant.
+// and the SDK read back exactly what the other side meant. The branch messages are read by
+// JsonFields instead of nlohmann: it must accept and read every input exactly as nlohmann does.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "fuzz_check.h"
+#include "json_fields_oracle.h"
 #include "txc/wire.h"
 
 namespace {
@@ -77,6 +79,12 @@ void CheckNames(std::string_view s) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view message(reinterpret_cast<const char*>(data), size);
+  // Bounded as the decoders bound it: JsonFields recurses per level, as nlohmann does.
+  if (!wire::JsonNestedDeeperThan(message, 128)) {
+    const std::string disagreement = txc::wire::test::JsonFieldsDisagreement(message);
+    if (!disagreement.empty()) std::fprintf(stderr, "JsonFields: %s\n", disagreement.c_str());
+    FUZZ_CHECK(disagreement.empty());
+  }
   CheckDecoder(message, wire::DecodeBranchRequest);
   CheckDecoder(message, wire::DecodeBranchReply);
   CheckDecoder(message, wire::DecodeStatusQuery);
