@@ -32,6 +32,7 @@ using txc::applog::Write;
 
 int Run(const txc::Config& config) {
   txc::applog::SetLevel(config.log_level);
+  txc::log::DisableSqliteMemoryStatistics();
   // Block the shutdown signals in every thread; the main thread waits for them with sigwait.
   sigset_t signals;
   sigemptyset(&signals);

@@ -32,6 +32,8 @@ bool FiniteAsDouble(std::string_view number) {
   return std::isfinite(strtod_l(text.c_str(), nullptr, c_locale));
 }
 
+constexpr auto kIgnoreItem = [](std::string_view, JsonFields::Kind, std::string_view) {};
+
 // One pass over the text; every Scan* returns false at the first byte nlohmann would reject.
 class Scanner {
  public:
@@ -62,9 +64,8 @@ class Scanner {
     return true;
   }
 
-  // After the opening quote; stops after the closing one. `escaped`: whether any '\' was seen.
-  bool ScanString(bool* escaped) {
-    *escaped = false;
+  // After the opening quote; stops after the closing one.
+  bool ScanString() {
     while (!AtEnd()) {
       const auto c = static_cast<unsigned char>(s_[pos_]);
       if (c == '"') {
@@ -73,7 +74,6 @@ class Scanner {
       }
       if (c < 0x20) return false;
       if (c == '\\') {
-        *escaped = true;
         if (!ScanEscape()) return false;
       } else if (c < 0x80) {
         ++pos_;
@@ -119,16 +119,15 @@ class Scanner {
     switch (Peek()) {
       case '"': {
         ++pos_;
-        bool escaped = false;
         *kind = JsonFields::Kind::kString;
-        return ScanString(&escaped);
+        return ScanString();
       }
       case '{':
         *kind = JsonFields::Kind::kObject;
-        return ScanContainer('}');
+        return ScanContainer('}', kIgnoreItem);
       case '[':
         *kind = JsonFields::Kind::kArray;
-        return ScanContainer(']');
+        return ScanContainer(']', kIgnoreItem);
       case 't':
         *kind = JsonFields::Kind::kBool;
         return ScanLiteral("true");
@@ -141,6 +140,35 @@ class Scanner {
       default:
         *kind = JsonFields::Kind::kNumber;
         return (Peek() == '-' || (Peek() >= '0' && Peek() <= '9')) && ScanNumber();
+    }
+  }
+
+  // At the opening bracket; stops after the closing one. Calls on_item(key, kind, value) for each
+  // member or element: the key's and the value's text as they stand (strings with their quotes;
+  // the key empty for an array's elements).
+  template <typename OnItem>
+  bool ScanContainer(char close, const OnItem& on_item) {
+    ++pos_;
+    SkipSpace();
+    if (Eat(close)) return true;
+    while (true) {
+      std::string_view key;
+      if (close == '}') {
+        const size_t key_from = pos_;
+        if (!Eat('"') || !ScanString()) return false;
+        key = Slice(key_from, pos_);
+        SkipSpace();
+        if (!Eat(':')) return false;
+        SkipSpace();
+      }
+      const size_t value_from = pos_;
+      JsonFields::Kind kind;
+      if (!ScanValue(&kind)) return false;
+      on_item(key, kind, Slice(value_from, pos_));
+      SkipSpace();
+      if (Eat(close)) return true;
+      if (!Eat(',')) return false;
+      SkipSpace();
     }
   }
 
@@ -227,28 +255,6 @@ class Scanner {
     return true;
   }
 
-  // At the opening bracket; stops after the closing one.
-  bool ScanContainer(char close) {
-    ++pos_;
-    SkipSpace();
-    if (Eat(close)) return true;
-    while (true) {
-      if (close == '}') {
-        bool escaped = false;
-        if (!Eat('"') || !ScanString(&escaped)) return false;
-        SkipSpace();
-        if (!Eat(':')) return false;
-        SkipSpace();
-      }
-      JsonFields::Kind kind;
-      if (!ScanValue(&kind)) return false;
-      SkipSpace();
-      if (Eat(close)) return true;
-      if (!Eat(',')) return false;
-      SkipSpace();
-    }
-  }
-
   std::string_view s_;
   size_t pos_ = 0;
 };
@@ -286,38 +292,19 @@ JsonFields::Parsed JsonFields::Read(std::string_view text) {
   Scanner in(text);
   in.SkipBom();
   in.SkipSpace();
-  if (!in.Eat('{')) {
+  const bool object = in.Peek() == '{';
+  bool valid = false;
+  if (object) {
+    valid = in.ScanContainer('}', [this](std::string_view key, Kind kind, std::string_view value) {
+      members_.push_back({DecodeString(key), kind, value});
+    });
+  } else {
     Kind kind;
-    if (!in.ScanValue(&kind)) return Parsed::kInvalid;
-    in.SkipSpace();
-    return in.AtTextEnd() ? Parsed::kNotObject : Parsed::kInvalid;
+    valid = in.ScanValue(&kind);
   }
   in.SkipSpace();
-  if (!in.Eat('}')) {
-    while (true) {
-      bool escaped = false;
-      if (!in.Eat('"')) return Parsed::kInvalid;
-      const size_t key_from = in.pos();
-      if (!in.ScanString(&escaped)) return Parsed::kInvalid;
-      std::string_view key = in.Slice(key_from, in.pos() - 1);
-      in.SkipSpace();
-      if (!in.Eat(':')) return Parsed::kInvalid;
-      in.SkipSpace();
-      const size_t value_from = in.pos();
-      Kind kind;
-      if (!in.ScanValue(&kind)) return Parsed::kInvalid;
-      std::string_view value = in.Slice(value_from, in.pos());
-      if (kind == Kind::kString) value = value.substr(1, value.size() - 2);
-      members_.push_back({escaped ? DecodeString(key) : std::string(key), kind, value});
-      in.SkipSpace();
-      if (in.Eat('}')) break;
-      if (!in.Eat(',')) return Parsed::kInvalid;
-      in.SkipSpace();
-    }
-  }
-  in.SkipSpace();
-  if (!in.AtTextEnd()) return Parsed::kInvalid;
-  return Parsed::kObject;
+  if (!valid || !in.AtTextEnd()) return Parsed::kInvalid;
+  return object ? Parsed::kObject : Parsed::kNotObject;
 }
 
 const JsonFields::Member* JsonFields::Find(std::string_view key) const {
@@ -330,23 +317,16 @@ const JsonFields::Member* JsonFields::Find(std::string_view key) const {
 std::vector<JsonFields::Member> JsonFields::Elements(std::string_view array) {
   std::vector<Member> out;
   Scanner in(array);
-  in.Eat('[');
-  in.SkipSpace();
-  while (!in.Eat(']')) {
-    const size_t from = in.pos();
-    Kind kind;
-    if (!in.ScanValue(&kind)) break;  // cannot happen for validated text
-    std::string_view value = in.Slice(from, in.pos());
-    if (kind == Kind::kString) value = value.substr(1, value.size() - 2);
+  if (in.Peek() != '[') return out;
+  in.ScanContainer(']', [&out](std::string_view, Kind kind, std::string_view value) {
     out.push_back({"", kind, value});
-    in.SkipSpace();
-    in.Eat(',');
-    in.SkipSpace();
-  }
+  });
   return out;
 }
 
-std::string JsonFields::DecodeString(std::string_view escaped) {
+std::string JsonFields::DecodeString(std::string_view quoted) {
+  const std::string_view escaped = quoted.substr(1, quoted.size() - 2);
+  if (escaped.find('\\') == std::string_view::npos) return std::string(escaped);
   std::string out;
   out.reserve(escaped.size());
   for (size_t i = 0; i < escaped.size(); ++i) {
@@ -356,34 +336,19 @@ std::string JsonFields::DecodeString(std::string_view escaped) {
       continue;
     }
     const char e = escaped[++i];
-    switch (e) {
-      case 'b':
-        out.push_back('\b');
-        break;
-      case 'f':
-        out.push_back('\f');
-        break;
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
-      case 'u': {
-        unsigned cp = Hex4(escaped.substr(i + 1));
-        i += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {  // validated: "\uDC00".."\uDFFF" follows
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (Hex4(escaped.substr(i + 3)) - 0xDC00);
-          i += 6;
-        }
-        AppendUtf8(cp, &out);
-        break;
+    static constexpr std::string_view kLetters = "bfnrt", kControls = "\b\f\n\r\t";
+    if (const size_t k = kLetters.find(e); k != std::string_view::npos) {
+      out.push_back(kControls[k]);
+    } else if (e == 'u') {
+      unsigned cp = Hex4(escaped.substr(i + 1));
+      i += 4;
+      if (cp >= 0xD800 && cp <= 0xDBFF) {  // validated: "\uDC00".."\uDFFF" follows
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (Hex4(escaped.substr(i + 3)) - 0xDC00);
+        i += 6;
       }
-      default:  // '"', '\\', '/'
-        out.push_back(e);
+      AppendUtf8(cp, &out);
+    } else {  // '"', '\\', '/'
+      out.push_back(e);
     }
   }
   return out;

@@ -24,7 +24,7 @@ class JsonFields {
   struct Member {
     std::string key;  // decoded
     Kind kind;
-    std::string_view value;  // the value's text; for a string, between its quotes, still escaped
+    std::string_view value;  // the value's text as it stands (a string with its quotes, escaped)
   };
 
   // Reads `text`. kInvalid: not JSON; kNotObject: JSON, but not an object (no members kept).
@@ -37,8 +37,8 @@ class JsonFields {
   // The elements of an array member's value (keys empty). Only for values Read accepted.
   static std::vector<Member> Elements(std::string_view array);
 
-  // A string member's value, unescaped. Only for values Read accepted.
-  static std::string DecodeString(std::string_view escaped);
+  // A string value (quotes included), unescaped. Only for values Read accepted.
+  static std::string DecodeString(std::string_view quoted);
 
   // A number member's value as nlohmann::json sees it: nullopt unless it is an integer
   // (number_integer or number_unsigned), else its value as get<int64_t>() gives it.

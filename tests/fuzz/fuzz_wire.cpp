@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "fuzz_check.h"
 #include "json_fields_oracle.h"
 #include "txc/wire.h"
@@ -77,14 +79,36 @@ void CheckNames(std::string_view s) {
 
 }  // namespace
 
+// What the branch decoders read with JsonFields must be what nlohmann reads from the same text.
+void CheckAgainstNlohmann(std::string_view message) {
+  using nlohmann::json;
+  auto request = wire::DecodeBranchRequest(message);
+  auto reply = wire::DecodeBranchReply(message);
+  if (!request.ok() && !reply.ok()) return;
+  const json doc = json::parse(message, nullptr, /*allow_exceptions=*/false);
+  FUZZ_CHECK(doc.is_object());
+  if (request.ok()) {
+    FUZZ_CHECK(doc.at("gid") == request->gid && doc.at("participant") == request->participant);
+    FUZZ_CHECK(doc.at("protocol") == request->protocol);
+    FUZZ_CHECK(doc.value("payload", json()) == request->payload);
+    FUZZ_CHECK(doc.value("participants", json::array()) == json(request->participants));
+    FUZZ_CHECK(doc.value("traceparent", std::string()) == request->traceparent);
+  }
+  if (reply.ok()) {
+    FUZZ_CHECK(doc.at("gid") == reply->gid);
+    FUZZ_CHECK(doc.value("message", std::string()) == reply->message);
+  }
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view message(reinterpret_cast<const char*>(data), size);
-  // Bounded as the decoders bound it: JsonFields recurses per level, as nlohmann does.
-  if (!wire::JsonNestedDeeperThan(message, 128)) {
+  // Bounded (JsonFields and nlohmann recurse per level), deeper than any decoder accepts.
+  if (!wire::JsonNestedDeeperThan(message, 512)) {
     const std::string disagreement = txc::wire::test::JsonFieldsDisagreement(message);
     if (!disagreement.empty()) std::fprintf(stderr, "JsonFields: %s\n", disagreement.c_str());
     FUZZ_CHECK(disagreement.empty());
   }
+  CheckAgainstNlohmann(message);
   CheckDecoder(message, wire::DecodeBranchRequest);
   CheckDecoder(message, wire::DecodeBranchReply);
   CheckDecoder(message, wire::DecodeStatusQuery);

@@ -50,10 +50,7 @@ inline std::string JsonFieldsDisagreement(std::string_view text) {
         const std::vector<JsonFields::Member> elements = JsonFields::Elements(m->value);
         if (elements.size() != value.size()) return "member '" + key + "' has other elements";
         for (size_t i = 0; i < elements.size(); ++i) {
-          const std::string text = elements[i].kind == JsonFields::Kind::kString
-                                       ? "\"" + std::string(elements[i].value) + "\""
-                                       : std::string(elements[i].value);
-          if (json::parse(text, nullptr, false) != value[i]) {
+          if (json::parse(elements[i].value, nullptr, false) != value[i]) {
             return "member '" + key + "' element " + std::to_string(i) + " differs";
           }
         }

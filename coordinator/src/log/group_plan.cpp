@@ -27,14 +27,22 @@ GroupPlan PlanGroup(const std::vector<const core::LogRecord*>& records) {
   plan.skip.assign(records.size(), false);
   plan.branch_state.resize(records.size());
 
-  // Backwards, so the first BranchChanged of a branch met is its last in the group.
+  // Where each transaction created in this group is created.
+  std::unordered_map<std::string_view, size_t> created;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (const auto* c = std::get_if<core::TxCreated>(records[i])) created.try_emplace(c->tx.id, i);
+  }
+
+  // Backwards, so the first BranchChanged of a branch met is its last in the group. A change
+  // before its row's insert is applied as it is: its UPDATE finds no row and fails the group.
   std::unordered_map<BranchKey, size_t, BranchKeyHash> last;
   for (size_t i = records.size(); i-- > 0;) {
     const auto* change = std::get_if<core::BranchChanged>(records[i]);
     if (change == nullptr) continue;
+    if (auto c = created.find(change->id); c != created.end() && i < c->second) continue;
     if (!last.try_emplace(BranchKey{change->id, change->branch}, i).second) plan.skip[i] = true;
   }
-  if (last.empty()) return plan;
+  if (last.empty() || created.empty()) return plan;
 
   for (size_t i = 0; i < records.size(); ++i) {
     const auto* created = std::get_if<core::TxCreated>(records[i]);
@@ -42,7 +50,6 @@ GroupPlan PlanGroup(const std::vector<const core::LogRecord*>& records) {
     const core::Transaction& tx = created->tx;
     for (size_t b = 0; b < tx.branches.size(); ++b) {
       auto it = last.find(BranchKey{tx.id, tx.branches[b].index});
-      // A change before the insert refers to a row not there yet: its UPDATE reports that.
       if (it == last.end() || it->second < i) continue;
       if (plan.branch_state[i].empty()) plan.branch_state[i].resize(tx.branches.size(), nullptr);
       plan.branch_state[i][b] = &std::get<core::BranchChanged>(*records[it->second]);

@@ -1,21 +1,8 @@
 #include "log/sqlite_statement.h"
 
-#include <mutex>
 #include <utility>
 
 namespace txc::log {
-namespace {
-
-// SQLite counts every allocation and free in global statistics behind a process-wide mutex (2-3%
-// of the coordinator's CPU under load, for figures nothing here reads). Must run before SQLite
-// initialises; if something in this process already used SQLite, the call is refused and nothing
-// changes.
-void DisableMemoryStatistics() {
-  static std::once_flag once;
-  std::call_once(once, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
-}
-
-}  // namespace
 
 Status SqliteError(sqlite3* db, std::string_view what) {
   if (db == nullptr) return Status::Internal(std::string(what) + ": no database handle");
@@ -24,7 +11,6 @@ Status SqliteError(sqlite3* db, std::string_view what) {
 }
 
 Result<SqliteDb> OpenSqlite(const std::string& path, int flags, int busy_timeout_ms) {
-  DisableMemoryStatistics();
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   SqliteDb db(raw);  // sqlite3_open_v2 may return a handle even on failure; close it either way

@@ -1,5 +1,7 @@
 #include "log/sqlite_tx_log.h"
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -23,6 +25,8 @@ Result<std::string> NormaliseSynchronous(std::string s) {
 }
 
 }  // namespace
+
+void DisableSqliteMemoryStatistics() { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
 
 Result<std::unique_ptr<SqliteTxLog>> SqliteTxLog::Open(const Options& options) {
   if (options.path.empty() || options.path == ":memory:") {

@@ -33,6 +33,12 @@ namespace txc::log {
 class SqliteReader;
 class SqliteWriter;
 
+// SQLite counts every allocation and free in process-wide statistics behind a global mutex: a
+// lock and an unlock per allocation on the log writer's hot path, for figures the coordinator
+// never reads. Turns them off. Call at the start of main, before any thread: sqlite3_config is
+// not thread-safe, and once SQLite is initialised it is refused and changes nothing.
+void DisableSqliteMemoryStatistics();
+
 class SqliteTxLog final : public TxLog {
  public:
   struct Options {

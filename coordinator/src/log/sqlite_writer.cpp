@@ -3,6 +3,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/branch_actions.h"
 #include "log/group_plan.h"
 #include "log/migrations.h"
 
@@ -213,21 +214,14 @@ Status SqliteWriter::Apply(const core::TxCreated& r,
   SqliteStatement& b = *insert_branch_;
   for (size_t i = 0; i < tx.branches.size(); ++i) {
     const core::Branch& br = tx.branches[i];
-    const core::BranchChanged* later = i < branch_state.size() ? branch_state[i] : nullptr;
     b.Bind(1, tx.id);
     b.Bind(2, int64_t{br.index});
     b.Bind(3, br.participant);
     b.Bind(4, DumpJson(br.payload));
-    if (later != nullptr) {
-      BindBranchState(b, 5, *later);
+    if (i < branch_state.size() && branch_state[i] != nullptr) {
+      BindBranchState(b, 5, *branch_state[i]);
     } else {
-      b.Bind(5, core::BranchStateName(br.state));
-      b.Bind(6, wire::OpName(br.op));
-      b.Bind(7, int64_t{br.op_attempt});
-      b.Bind(8, int64_t{br.attempts});
-      b.Bind(9, br.last_error);
-      b.Bind(10, core::ToMillis(tx.updated_at));
-      b.Bind(11, core::ToMillis(br.op_since));
+      BindBranchState(b, 5, core::BranchRecord(tx, br, tx.updated_at));
     }
     b.Bind(12, nlohmann::json(br.after).dump());
     if (Status st = b.Run(); !st.ok()) return st.WithContext("branch " + std::to_string(br.index));

@@ -348,38 +348,61 @@ std::vector<core::LogRecord> TwoPhaseLife(const std::string& id, int64_t t) {
           StateChanged(id, core::TxState::kCommitted, "", t + 4)};
 }
 
-TEST_F(SqliteTxLogTest, OneGroupLeavesTheSameRowsAsOneCommitPerRecord) {
+TEST_F(SqliteTxLogTest, GroupsLeaveTheSameRowsAsOneCommitPerRecord) {
   auto each_alone = MustOpen(Opts());
   auto o = Opts();
-  o.path = dir_.File("one_group.db");
-  auto one_group = MustOpen(o);
+  o.path = dir_.File("groups.db");
+  auto groups = MustOpen(o);
   ASSERT_NE(each_alone, nullptr);
-  ASSERT_NE(one_group, nullptr);
+  ASSERT_NE(groups, nullptr);
 
-  std::vector<core::LogRecord> all;
+  // Three lives, one cut short after its decision, one with a failed attempt and an attention
+  // flag; each split in two groups, so that changes are folded into inserts (first group) and
+  // superseded updates of rows an earlier group inserted are left out (second group).
+  std::vector<core::LogRecord> first, second;
   for (int i = 0; i < 3; ++i) {
-    // Whole lives, and one cut short after its decision, interleaved as under load.
-    std::vector<core::LogRecord> life = TwoPhaseLife("tx-" + std::to_string(i), 100 * i);
+    const std::string id = "tx-" + std::to_string(i);
+    std::vector<core::LogRecord> life = TwoPhaseLife(id, 100 * i);
+    if (i == 1) {
+      std::get<core::BranchChanged>(life[9]).last_error = "commit attempt 1: timeout";
+      life.insert(life.begin() + 10, core::AttentionChanged{id, 0, true, true, At(150)});
+    }
     if (i == 2) life.resize(8);
     for (const auto& r : life) ASSERT_TRUE(AppendSync(*each_alone, {r}).ok());
-    all.insert(all.end(), life.begin(), life.end());
+    first.insert(first.end(), life.begin(), life.begin() + 4);
+    second.insert(second.end(), life.begin() + 4, life.end());
   }
-  ASSERT_TRUE(AppendSync(*one_group, all).ok());
-  ASSERT_EQ(one_group->stats().commits, 1u);
+  ASSERT_TRUE(AppendSync(*groups, first).ok());
+  ASSERT_TRUE(AppendSync(*groups, second).ok());
+  ASSERT_EQ(groups->stats().commits, 2u);
 
   for (const char* id : {"tx-0", "tx-1", "tx-2"}) {
     auto want = each_alone->Find(id, /*with_history=*/true);
-    auto got = one_group->Find(id, /*with_history=*/true);
+    auto got = groups->Find(id, /*with_history=*/true);
     ASSERT_TRUE(want.ok() && want->has_value() && got.ok() && got->has_value());
     ExpectSameTx(**got, **want);
   }
-  // Also what Find does not show (each branch's updated_at).
+  // Every column of every branch row, updated_at (which Find does not show) included.
   const std::string rows =
-      "SELECT group_concat(tx_id || '/' || idx || ':' || state || ',' || op || ',' || op_attempt "
-      "|| ',' || attempts || ',' || updated_at || ',' || op_since, ' ') FROM "
-      "(SELECT * FROM branches ORDER BY tx_id, idx)";
-  EXPECT_EQ(RawDb(o.path).QueryText(rows), RawDb(Opts().path).QueryText(rows));
-  EXPECT_NE(RawDb(o.path).QueryText(rows), "<error>");
+      "SELECT group_concat(quote(tx_id) || quote(idx) || quote(participant) || quote(payload) || "
+      "quote(state) || quote(op) || quote(op_attempt) || quote(attempts) || quote(last_error) || "
+      "quote(updated_at) || quote(after_json) || quote(needs_attention) || quote(op_since), ' ') "
+      "FROM (SELECT * FROM branches ORDER BY tx_id, idx)";
+  const std::string got_rows = RawDb(o.path).QueryText(rows);
+  EXPECT_EQ(got_rows, RawDb(Opts().path).QueryText(rows));
+  EXPECT_NE(got_rows.find("'commit attempt 1: timeout'"), std::string::npos) << got_rows;
+}
+
+TEST_F(SqliteTxLogTest, AChangeBeforeItsTransactionIsCreatedStillFailsItsGroup) {
+  auto log = MustOpen(Opts());
+  ASSERT_NE(log, nullptr);
+  const core::LogRecord change = core::BranchChanged{
+      "a", 0, core::BranchState::kPrepared, wire::Op::kPrepare, 1, 1, "", At(1)};
+  // The later change of the same branch would be folded into the insert; the first one still
+  // finds no row.
+  EXPECT_FALSE(AppendSync(*log, {change, Created(MakeTx("a", 1)), change}).ok());
+  auto a = log->Find("a", false);
+  EXPECT_TRUE(!a.ok() || !a->has_value());
 }
 
 }  // namespace

@@ -186,6 +186,14 @@ TEST(JsonFieldsTest, BranchMessagesDecodeWithTheSameErrors) {
   EXPECT_EQ(ok->participants, (std::vector<std::string>{"p", "q"}));
   EXPECT_EQ(ok->traceparent, "t");
 
+  // Any JSON is a payload, strings included.
+  for (const std::string payload :
+       {R"("abc")", R"("")", R"("42")", "42", "null", "true", R"([1,"x"])", R"({"a":"\u00e9"})"}) {
+    auto got = request(R"("op":"prepare","payload":)" + payload + "}");
+    ASSERT_TRUE(got.ok()) << payload << ": " << got.status().ToString();
+    EXPECT_EQ(got->payload, nlohmann::json::parse(payload)) << payload;
+  }
+
   EXPECT_EQ(request(R"("op":"nope"})").status().message(), "op has unknown value 'nope'");
   EXPECT_EQ(request(R"("op":"prepare","attempt":1.0})").status().message(),
             "attempt must be an integer");
