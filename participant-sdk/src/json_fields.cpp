@@ -303,7 +303,10 @@ JsonFields::Parsed JsonFields::Read(std::string_view text) {
     valid = in.ScanValue(&kind);
   }
   in.SkipSpace();
-  if (!valid || !in.AtTextEnd()) return Parsed::kInvalid;
+  if (!valid || !in.AtTextEnd()) {
+    members_.clear();
+    return Parsed::kInvalid;
+  }
   return object ? Parsed::kObject : Parsed::kNotObject;
 }
 

@@ -27,7 +27,8 @@ class JsonFields {
     std::string_view value;  // the value's text as it stands (a string with its quotes, escaped)
   };
 
-  // Reads `text`. kInvalid: not JSON; kNotObject: JSON, but not an object (no members kept).
+  // Reads `text`. kInvalid: not JSON; kNotObject: JSON, but not an object. Members are kept only
+  // for kObject.
   // The caller bounds the nesting first (JsonNestedDeeperThan): validation recurses per level.
   Parsed Read(std::string_view text);
 

@@ -77,8 +77,6 @@ void CheckNames(std::string_view s) {
   if (auto p = wire::ParsePeerState(s)) FUZZ_CHECK(wire::PeerStateName(*p) == s);
 }
 
-}  // namespace
-
 // What the branch decoders read with JsonFields must be what nlohmann reads from the same text.
 void CheckAgainstNlohmann(std::string_view message) {
   using nlohmann::json;
@@ -99,6 +97,8 @@ void CheckAgainstNlohmann(std::string_view message) {
     FUZZ_CHECK(doc.value("message", std::string()) == reply->message);
   }
 }
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view message(reinterpret_cast<const char*>(data), size);

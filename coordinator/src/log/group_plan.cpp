@@ -45,9 +45,9 @@ GroupPlan PlanGroup(const std::vector<const core::LogRecord*>& records) {
   if (last.empty() || created.empty()) return plan;
 
   for (size_t i = 0; i < records.size(); ++i) {
-    const auto* created = std::get_if<core::TxCreated>(records[i]);
-    if (created == nullptr) continue;
-    const core::Transaction& tx = created->tx;
+    const auto* insert = std::get_if<core::TxCreated>(records[i]);
+    if (insert == nullptr) continue;
+    const core::Transaction& tx = insert->tx;
     for (size_t b = 0; b < tx.branches.size(); ++b) {
       auto it = last.find(BranchKey{tx.id, tx.branches[b].index});
       if (it == last.end() || it->second < i) continue;

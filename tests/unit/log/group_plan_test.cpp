@@ -60,12 +60,15 @@ TEST(GroupPlanTest, AnInsertInTheSameGroupTakesItsBranchesLastState) {
 
 TEST(GroupPlanTest, AChangeBeforeItsInsertIsLeftForItsUpdateToReject) {
   const std::vector<core::LogRecord> records = {
-      Change("a", 0, BranchState::kPrepared, 1), Created(MakeTx("a", 1)),
-      Change("a", 7, BranchState::kPrepared, 2),  // no such branch: not folded anywhere
+      Change("a", 0, BranchState::kPrepared, 1),    // before the row exists: must fail the group
+      Created(MakeTx("a", 1)),                      //
+      Change("a", 0, BranchState::kCommitting, 2),  // folded into the insert
+      Change("a", 7, BranchState::kPrepared, 3),    // no such branch: not folded anywhere
   };
   const GroupPlan plan = Plan(records);
-  EXPECT_EQ(plan.skip, (std::vector<bool>{false, false, false}));
-  EXPECT_TRUE(plan.branch_state[1].empty());
+  EXPECT_EQ(plan.skip, (std::vector<bool>{false, false, true, false}));
+  ASSERT_EQ(plan.branch_state[1].size(), 1u);
+  EXPECT_EQ(plan.branch_state[1][0], &std::get<core::BranchChanged>(records[2]));
 }
 
 }  // namespace
