@@ -11,7 +11,7 @@ cd "$root"
 sudo=""
 [[ $(id -u) -eq 0 ]] || sudo="sudo"
 need=()
-for p in podman podman-compose debootstrap curl python3; do
+for p in podman podman-compose runc debootstrap curl python3; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ((${#need[@]})); then
@@ -23,10 +23,13 @@ project=txcdemo$$
 base=docker.io/library/debian:bookworm
 imported=0
 # This machine's podman needs lower ulimits and cgroupfs (../shared/env.md); nothing in /etc.
+# runc, not Debian's default crun: crun refuses to start any container (image builds included)
+# on a host whose cgroups are hybrid, v1 controllers with one left on v2, as some CI hosts are.
 cat >"$work/containers.conf" <<'CONF'
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 [engine]
+runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 CONF
@@ -64,7 +67,18 @@ fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export TXC_DEMO_PORT=$port
 echo "== building and starting the compose demo (coordinator on port $port)"
-compose up -d --build >"$work/up.log" 2>&1 || { tail -n 40 "$work/up.log"; exit 1; }
+# podman-compose 1.0.3 exits 0 whatever its podman commands return (a failed image build
+# included), so what it printed is checked: each command's "exit code: N" and each container.
+up_failed() {
+  echo "compose-demo: $1; podman-compose up's output up to its first failure:" >&2
+  sed -n '1,/^exit code: [1-9]/p' "$work/up.log" | tail -n 60 >&2
+  exit 1
+}
+compose up -d --build >"$work/up.log" 2>&1 || up_failed "podman-compose up failed"
+grep -q '^exit code: [1-9]' "$work/up.log" && up_failed "a podman command failed"
+for service in nats coordinator order inventory; do
+  podman container exists "${project}_${service}_1" || up_failed "no container for $service"
+done
 api=http://127.0.0.1:$port
 
 # Waits until `podman exec CONTAINER curl URL` answers, for at most 60 s.
@@ -78,7 +92,7 @@ wait_inside() {
   return 1
 }
 for _ in $(seq 300); do curl -fs "$api/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -fs "$api/readyz" >/dev/null || { compose logs 2>&1 | tail -n 40; exit 1; }
+curl -fs "$api/readyz" >/dev/null || { compose logs 2>&1 | tail -n 40; up_failed "no /readyz on $api"; }
 wait_inside "${project}_order_1" http://127.0.0.1:8081/readyz
 wait_inside "${project}_inventory_1" http://127.0.0.1:8082/readyz
 echo "== ready in $(($(date +%s) - start)) s"
