@@ -9,7 +9,7 @@ namespace txc::log {
 namespace {
 
 // Step i takes the schema from version i to i+1.
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     // 1: the initial schema.
     R"sql(
 CREATE TABLE transactions (
@@ -99,6 +99,52 @@ CREATE TABLE tx_events (
   detail TEXT NOT NULL DEFAULT ''                     -- a reason
 );
 CREATE INDEX tx_events_tx ON tx_events(tx_id);
+)sql",
+    // 7: attempts and events stored in their transaction's order, keyed (tx_id, seq) WITHOUT
+    // ROWID: each row costs one B-tree insert instead of a row, an index entry and
+    // AUTOINCREMENT's counter, and a transaction's history is one range. The writer numbers
+    // both tables' rows from one counter, stored with each group that used it (a max() per
+    // insert cost as much as the index it replaced). The copied rows keep their numbers.
+    R"sql(
+CREATE TABLE log_counters (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO log_counters(name, value) VALUES ('history_seq',
+  max((SELECT coalesce(max(seq), 0) FROM attempts), (SELECT coalesce(max(seq), 0) FROM tx_events)));
+
+CREATE TABLE attempts_v7 (
+  tx_id      TEXT NOT NULL,
+  seq        INTEGER NOT NULL,                        -- log_counters.history_seq
+  branch     INTEGER NOT NULL,
+  op         TEXT NOT NULL,
+  number     INTEGER NOT NULL,
+  at         INTEGER NOT NULL,
+  result     TEXT NOT NULL,
+  error      TEXT NOT NULL DEFAULT '',
+  latency_us INTEGER NOT NULL,
+  PRIMARY KEY (tx_id, seq),
+  FOREIGN KEY (tx_id, branch) REFERENCES branches(tx_id, idx)
+) WITHOUT ROWID;
+INSERT INTO attempts_v7(tx_id, seq, branch, op, number, at, result, error, latency_us)
+  SELECT tx_id, seq, branch, op, number, at, result, error, latency_us FROM attempts;
+DROP TABLE attempts;
+ALTER TABLE attempts_v7 RENAME TO attempts;
+
+CREATE TABLE tx_events_v7 (
+  tx_id  TEXT NOT NULL REFERENCES transactions(id),
+  seq    INTEGER NOT NULL,                            -- log_counters.history_seq
+  at     INTEGER NOT NULL,
+  kind   TEXT NOT NULL,
+  state  TEXT,
+  branch INTEGER,
+  detail TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (tx_id, seq)
+) WITHOUT ROWID;
+INSERT INTO tx_events_v7(tx_id, seq, at, kind, state, branch, detail)
+  SELECT tx_id, seq, at, kind, state, branch, detail FROM tx_events;
+DROP TABLE tx_events;
+ALTER TABLE tx_events_v7 RENAME TO tx_events;
 )sql",
 };
 

@@ -81,11 +81,15 @@ Result<std::unique_ptr<SqliteWriter>> SqliteWriter::Open(const std::string& path
   TXC_ASSIGN_OR_RETURN(w->update_tx_attention_, PrepareOwned(db, R"sql(
       UPDATE transactions SET needs_attention = ?2, updated_at = ?3 WHERE id = ?1)sql"));
   TXC_ASSIGN_OR_RETURN(w->insert_attempt_, PrepareOwned(db, R"sql(
-      INSERT INTO attempts(tx_id, branch, op, number, at, result, error, latency_us)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql"));
+      INSERT INTO attempts(tx_id, branch, op, number, at, result, error, latency_us, seq)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))sql"));
   TXC_ASSIGN_OR_RETURN(w->insert_event_, PrepareOwned(db, R"sql(
-      INSERT INTO tx_events(tx_id, at, kind, state, branch, detail)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6))sql"));
+      INSERT INTO tx_events(tx_id, at, kind, state, branch, detail, seq)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql"));
+  TXC_ASSIGN_OR_RETURN(w->history_seq_,
+                       QueryInt(db, "SELECT value FROM log_counters WHERE name = 'history_seq'"));
+  TXC_ASSIGN_OR_RETURN(w->store_history_seq_, PrepareOwned(db, R"sql(
+      UPDATE log_counters SET value = ?1 WHERE name = 'history_seq')sql"));
 
   // The ids to purge are collected once, so the deletes agree on them. created_at bounds
   // the scan through its index (updated_at, which changes, has none: indexing it would cost
@@ -116,9 +120,14 @@ Status SqliteWriter::ApplyGroup(const std::vector<const std::vector<core::LogRec
   const GroupPlan plan = PlanGroup(records_);
 
   TXC_RETURN_IF_ERROR(begin_->Run().WithContext("begin"));
+  const int64_t history_seq_before = history_seq_;
   Status st;
   for (size_t i = 0; i < records_.size() && st.ok(); ++i) {
     if (!plan.skip[i]) st = Apply(*records_[i], plan.branch_state[i]);
+  }
+  if (st.ok() && history_seq_ != history_seq_before) {
+    store_history_seq_->Bind(1, history_seq_);
+    st = store_history_seq_->Run().WithContext("history_seq");
   }
   // With synchronous=FULL the WAL is fsynced inside COMMIT, so a failed sync surfaces here.
   if (st.ok()) st = commit_->Run().WithContext("commit");
@@ -127,6 +136,7 @@ Status SqliteWriter::ApplyGroup(const std::vector<const std::vector<core::LogRec
     // from the WAL on the next Open.
     (void)rollback_->Run();
   }
+  if (!st.ok()) history_seq_ = history_seq_before;
   return st;
 }
 
@@ -261,6 +271,7 @@ Status SqliteWriter::Apply(const core::AttemptRecorded& r) {
   s.Bind(6, core::AttemptResultName(a.result));
   s.Bind(7, a.error);
   s.Bind(8, a.latency_us);
+  s.Bind(9, ++history_seq_);
   // The foreign key to branches rejects attempts of unknown transactions or branches.
   return s.Run();
 }
@@ -302,6 +313,7 @@ Status SqliteWriter::InsertEvent(const std::string& id, const core::TxEvent& e) 
     s.BindNull(5);
   }
   s.Bind(6, e.detail);
+  s.Bind(7, ++history_seq_);
   return s.Run();
 }
 

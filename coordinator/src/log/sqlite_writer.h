@@ -3,6 +3,7 @@
 // Not thread-safe: after Open, only the log-writer thread uses it.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,6 +63,8 @@ class SqliteWriter {
   std::unique_ptr<SqliteStatement> update_branch_attention_;
   std::unique_ptr<SqliteStatement> update_tx_attention_;
   std::unique_ptr<SqliteStatement> insert_event_;
+  std::unique_ptr<SqliteStatement> store_history_seq_;
+  int64_t history_seq_ = 0;  // the last seq given to an attempt or event (log_counters)
   std::unique_ptr<SqliteStatement> select_purge_;
   std::vector<std::unique_ptr<SqliteStatement>> purge_steps_;  // run in order after select_purge_
   std::vector<const core::LogRecord*> records_;  // ApplyGroup's, kept for its capacity

@@ -212,9 +212,9 @@ TEST_F(SqliteTxLogTest, UpgradesAVersion5LogWhoseBranchesKeepCountingFromTheStar
   }
   {  // As version 5 left it: no events table, no op_since.
     RawDb raw(Opts().path);
-    ASSERT_TRUE(
-        raw.Exec("DROP TABLE tx_events; ALTER TABLE branches DROP COLUMN op_since;"
-                 "PRAGMA user_version = 5;"));
+    ASSERT_TRUE(raw.Exec(
+        "DROP TABLE tx_events; DROP TABLE log_counters; ALTER TABLE branches DROP COLUMN op_since;"
+        "PRAGMA user_version = 5;"));
   }
   auto log = MustOpen(Opts());
   ASSERT_NE(log, nullptr);
@@ -226,6 +226,95 @@ TEST_F(SqliteTxLogTest, UpgradesAVersion5LogWhoseBranchesKeepCountingFromTheStar
   EXPECT_EQ((*a)->branches[0].op_attempt, 3);
   ASSERT_EQ((*a)->events.size(), 1u);
   EXPECT_EQ((*a)->events[0].state, core::TxState::kCommitted);
+}
+
+TEST_F(SqliteTxLogTest, UpgradesAVersion6LogKeepingEachTransactionsHistoryInOrder) {
+  {
+    auto log = MustOpen(Opts());
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(AppendSync(*log, {Created(MakeTx("a", 1)), Created(MakeTx("b", 1))}).ok());
+  }
+  {  // As version 6 left them: rowid tables numbered across transactions, indexed by tx_id.
+    RawDb raw(Opts().path);
+    ASSERT_TRUE(raw.Exec(R"sql(
+DROP TABLE attempts; DROP TABLE tx_events; DROP TABLE log_counters;
+CREATE TABLE attempts (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, tx_id TEXT NOT NULL, branch INTEGER NOT NULL,
+  op TEXT NOT NULL, number INTEGER NOT NULL, at INTEGER NOT NULL, result TEXT NOT NULL,
+  error TEXT NOT NULL DEFAULT '', latency_us INTEGER NOT NULL,
+  FOREIGN KEY (tx_id, branch) REFERENCES branches(tx_id, idx));
+CREATE INDEX attempts_tx ON attempts(tx_id);
+CREATE TABLE tx_events (
+  seq INTEGER PRIMARY KEY, tx_id TEXT NOT NULL REFERENCES transactions(id), at INTEGER NOT NULL,
+  kind TEXT NOT NULL, state TEXT, branch INTEGER, detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX tx_events_tx ON tx_events(tx_id);
+INSERT INTO attempts(seq, tx_id, branch, op, number, at, result, error, latency_us) VALUES
+  (7, 'a', 0, 'prepare', 2, 20, 'ok', '', 40),
+  (3, 'a', 0, 'prepare', 1, 10, 'timeout', 'no reply', 0),
+  (5, 'b', 0, 'prepare', 1, 15, 'ok', '', 30);
+INSERT INTO tx_events(seq, tx_id, at, kind, state, branch, detail) VALUES
+  (4, 'a', 12, 'needs_attention', NULL, 0, ''),
+  (6, 'b', 16, 'state', 'committing', NULL, ''),
+  (8, 'a', 21, 'attention_cleared', NULL, 0, '');
+PRAGMA user_version = 6;)sql"));
+  }
+  auto log = MustOpen(Opts());
+  ASSERT_NE(log, nullptr);
+  // What is written after the upgrade follows what was there.
+  ASSERT_TRUE(
+      AppendSync(*log,
+                 {core::AttemptRecorded{
+                      "a", 0, {wire::Op::kCommit, 1, At(30), core::AttemptResult::kOk, "", 50}},
+                  StateChanged("a", core::TxState::kCommitted, "", 31)})
+          .ok());
+  auto a = log->Find("a", true);
+  ASSERT_TRUE(a.ok() && a->has_value()) << a.status().ToString();
+  const auto& history = (*a)->branches[0].history;
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[0].result, core::AttemptResult::kTimeout);
+  EXPECT_EQ(history[1].number, 2);
+  EXPECT_EQ(history[2].op, wire::Op::kCommit);
+  const auto& events = (*a)->events;
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].kind, core::TxEventKind::kNeedsAttention);
+  EXPECT_EQ(events[1].kind, core::TxEventKind::kAttentionCleared);
+  EXPECT_EQ(events[2].state, core::TxState::kCommitted);
+  auto b = log->Find("b", true);
+  ASSERT_TRUE(b.ok() && b->has_value());
+  EXPECT_EQ((*b)->branches[0].history.size(), 1u);
+  EXPECT_EQ((*b)->events.size(), 1u);
+
+  RawDb raw(Opts().path);
+  EXPECT_EQ(raw.QueryText("PRAGMA user_version"), std::to_string(LatestSchemaVersion()));
+  // Numbered on from the highest number either table held.
+  EXPECT_EQ(raw.QueryText("SELECT group_concat(seq) FROM attempts WHERE tx_id = 'a'"), "3,7,9");
+  EXPECT_EQ(raw.QueryText("SELECT group_concat(seq) FROM tx_events WHERE tx_id = 'a'"), "4,8,10");
+  EXPECT_EQ(raw.QueryText("SELECT count(*) FROM sqlite_master WHERE name GLOB '*_v7' OR "
+                          "name IN ('attempts_tx', 'tx_events_tx')"),
+            "0");
+  EXPECT_EQ(raw.QueryText("SELECT count(*) FROM pragma_foreign_key_check"), "0");
+}
+
+TEST_F(SqliteTxLogTest, HistoryNumbersGoOnAfterARestart) {
+  auto attempt = [](int number, int64_t at) -> core::LogRecord {
+    return core::AttemptRecorded{
+        "a", 0, {wire::Op::kPrepare, number, At(at), core::AttemptResult::kTimeout, "", 0}};
+  };
+  {
+    auto log = MustOpen(Opts());
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(AppendSync(*log, {Created(MakeTx("a", 1)), attempt(1, 10)}).ok());
+    ASSERT_TRUE(AppendSync(*log, {attempt(2, 20)}).ok());
+  }
+  auto log = MustOpen(Opts());
+  ASSERT_NE(log, nullptr);
+  // A number given before the restart would collide with the rows already there.
+  ASSERT_TRUE(AppendSync(*log, {attempt(3, 30), StateChanged("a", core::TxState::kAborted)}).ok());
+  auto a = log->Find("a", true);
+  ASSERT_TRUE(a.ok() && a->has_value()) << a.status().ToString();
+  const auto& history = (*a)->branches[0].history;
+  ASSERT_EQ(history.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(history[i].number, i + 1);
 }
 
 TEST_F(SqliteTxLogTest, RefusesADatabaseFromANewerVersion) {
@@ -308,8 +397,13 @@ TEST_F(SqliteTxLogTest, ReadQueriesUseIndexes) {
                      "ORDER BY seq DESC LIMIT 5")
                 .find("transactions_protocol"),
             std::string::npos);
-  EXPECT_NE(raw.Plan("SELECT seq FROM attempts WHERE tx_id = 'a' ORDER BY seq").find("attempts_tx"),
-            std::string::npos);
+  // A transaction's history is one range of the table's own key: no index, no sort.
+  for (const char* table : {"attempts", "tx_events"}) {
+    const std::string plan =
+        raw.Plan(std::string("SELECT * FROM ") + table + " WHERE tx_id = 'a' ORDER BY seq");
+    EXPECT_NE(plan.find("USING PRIMARY KEY (tx_id=?)"), std::string::npos) << plan;
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+  }
   // Retention scans only what was created before its cutoff.
   EXPECT_NE(raw.Plan("SELECT id FROM transactions WHERE created_at < 5 AND terminal = 1 AND "
                      "updated_at < 5 ORDER BY created_at LIMIT 5")
