@@ -68,14 +68,17 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 export TXC_DEMO_PORT=$port
 echo "== building and starting the compose demo (coordinator on port $port)"
 # podman-compose 1.0.3 exits 0 whatever its podman commands return (a failed image build
-# included), so what it printed is checked: each command's "exit code: N" and each container.
+# included), so what it printed is checked: each command's "exit code: N" (negative when a
+# signal killed it) and each container. Unbuffered, so its lines and podman's stay in order.
+failed_line='^exit code: (-|[1-9])'
 up_failed() {
-  echo "compose-demo: $1; podman-compose up's output up to its first failure:" >&2
-  sed -n '1,/^exit code: [1-9]/p' "$work/up.log" | tail -n 60 >&2
+  echo "compose-demo: $1; podman-compose up printed (to its first failure, if any):" >&2
+  sed -E -n "1,/$failed_line/p" "$work/up.log" | tail -n 60 >&2
   exit 1
 }
-compose up -d --build >"$work/up.log" 2>&1 || up_failed "podman-compose up failed"
-grep -q '^exit code: [1-9]' "$work/up.log" && up_failed "a podman command failed"
+PYTHONUNBUFFERED=1 compose up -d --build >"$work/up.log" 2>&1 ||
+  up_failed "podman-compose up failed"
+grep -Eq "$failed_line" "$work/up.log" && up_failed "a podman command failed"
 for service in nats coordinator order inventory; do
   podman container exists "${project}_${service}_1" || up_failed "no container for $service"
 done

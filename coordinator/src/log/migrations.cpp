@@ -103,8 +103,9 @@ CREATE INDEX tx_events_tx ON tx_events(tx_id);
     // 7: attempts and events stored in their transaction's order, keyed (tx_id, seq) WITHOUT
     // ROWID: each row costs one B-tree insert instead of a row, an index entry and
     // AUTOINCREMENT's counter, and a transaction's history is one range. The writer numbers
-    // both tables' rows from one counter, stored with each group that used it (a max() per
-    // insert cost as much as the index it replaced). The copied rows keep their numbers.
+    // both tables' rows from one counter, read and stored in each group that uses it (a max()
+    // per insert cost as much as the index it replaced). The copied rows keep their numbers and
+    // go in in key order (a faster upgrade than in the old tables' order).
     R"sql(
 CREATE TABLE log_counters (
   name  TEXT PRIMARY KEY,
@@ -127,7 +128,8 @@ CREATE TABLE attempts_v7 (
   FOREIGN KEY (tx_id, branch) REFERENCES branches(tx_id, idx)
 ) WITHOUT ROWID;
 INSERT INTO attempts_v7(tx_id, seq, branch, op, number, at, result, error, latency_us)
-  SELECT tx_id, seq, branch, op, number, at, result, error, latency_us FROM attempts;
+  SELECT tx_id, seq, branch, op, number, at, result, error, latency_us FROM attempts
+  ORDER BY tx_id, seq;
 DROP TABLE attempts;
 ALTER TABLE attempts_v7 RENAME TO attempts;
 
@@ -142,7 +144,7 @@ CREATE TABLE tx_events_v7 (
   PRIMARY KEY (tx_id, seq)
 ) WITHOUT ROWID;
 INSERT INTO tx_events_v7(tx_id, seq, at, kind, state, branch, detail)
-  SELECT tx_id, seq, at, kind, state, branch, detail FROM tx_events;
+  SELECT tx_id, seq, at, kind, state, branch, detail FROM tx_events ORDER BY tx_id, seq;
 DROP TABLE tx_events;
 ALTER TABLE tx_events_v7 RENAME TO tx_events;
 )sql",

@@ -86,8 +86,8 @@ Result<std::unique_ptr<SqliteWriter>> SqliteWriter::Open(const std::string& path
   TXC_ASSIGN_OR_RETURN(w->insert_event_, PrepareOwned(db, R"sql(
       INSERT INTO tx_events(tx_id, at, kind, state, branch, detail, seq)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql"));
-  TXC_ASSIGN_OR_RETURN(w->history_seq_,
-                       QueryInt(db, "SELECT value FROM log_counters WHERE name = 'history_seq'"));
+  TXC_ASSIGN_OR_RETURN(w->load_history_seq_, PrepareOwned(db, R"sql(
+      SELECT value FROM log_counters WHERE name = 'history_seq')sql"));
   TXC_ASSIGN_OR_RETURN(w->store_history_seq_, PrepareOwned(db, R"sql(
       UPDATE log_counters SET value = ?1 WHERE name = 'history_seq')sql"));
 
@@ -120,8 +120,10 @@ Status SqliteWriter::ApplyGroup(const std::vector<const std::vector<core::LogRec
   const GroupPlan plan = PlanGroup(records_);
 
   TXC_RETURN_IF_ERROR(begin_->Run().WithContext("begin"));
+  // Read under the write lock, not kept from an earlier group: whatever else wrote this file
+  // (another coordinator started on it by mistake) cannot make a number be given twice.
+  Status st = LoadHistorySeq();
   const int64_t history_seq_before = history_seq_;
-  Status st;
   for (size_t i = 0; i < records_.size() && st.ok(); ++i) {
     if (!plan.skip[i]) st = Apply(*records_[i], plan.branch_state[i]);
   }
@@ -136,8 +138,16 @@ Status SqliteWriter::ApplyGroup(const std::vector<const std::vector<core::LogRec
     // from the WAL on the next Open.
     (void)rollback_->Run();
   }
-  if (!st.ok()) history_seq_ = history_seq_before;
   return st;
+}
+
+Status SqliteWriter::LoadHistorySeq() {
+  SqliteStatement& s = *load_history_seq_;
+  ScopedReset reset(s);
+  TXC_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return Status::DataLoss("log_counters has no history_seq");
+  history_seq_ = s.ColumnInt(0);
+  return Status::Ok();
 }
 
 Result<size_t> SqliteWriter::PurgeFinished(int64_t before_ms, size_t limit) {

@@ -48,6 +48,7 @@ class SqliteWriter {
   Status Apply(const core::AttentionChanged& r);
   Status Apply(const core::OperatorActed& r);
   Status InsertEvent(const std::string& id, const core::TxEvent& e);
+  Status LoadHistorySeq();
   // An UPDATE that matched no row means the record refers to something never created.
   Status ExpectOneChange();
 
@@ -63,6 +64,7 @@ class SqliteWriter {
   std::unique_ptr<SqliteStatement> update_branch_attention_;
   std::unique_ptr<SqliteStatement> update_tx_attention_;
   std::unique_ptr<SqliteStatement> insert_event_;
+  std::unique_ptr<SqliteStatement> load_history_seq_;
   std::unique_ptr<SqliteStatement> store_history_seq_;
   int64_t history_seq_ = 0;  // the last seq given to an attempt or event (log_counters)
   std::unique_ptr<SqliteStatement> select_purge_;
