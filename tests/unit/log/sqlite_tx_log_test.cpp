@@ -299,46 +299,46 @@ PRAGMA user_version = 6;)sql"));
   EXPECT_EQ(raw.QueryText("SELECT count(*) FROM pragma_foreign_key_check"), "0");
 }
 
+// Attempt `number` of branch 0 of "a"'s prepare, timed out at ms `number`.
+core::LogRecord TimedOutPrepare(int number) {
+  return core::AttemptRecorded{
+      "a", 0, {wire::Op::kPrepare, number, At(number), core::AttemptResult::kTimeout, "", 0}};
+}
+
+// "a"'s branch 0 shows attempts 1..count, in that order.
+void ExpectAttemptsInOrder(SqliteTxLog& log, int count) {
+  auto a = log.Find("a", true);
+  ASSERT_TRUE(a.ok() && a->has_value()) << a.status().ToString();
+  const auto& history = (*a)->branches[0].history;
+  ASSERT_EQ(history.size(), static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) EXPECT_EQ(history[i].number, i + 1);
+}
+
 TEST_F(SqliteTxLogTest, HistoryNumbersGoOnAfterARestart) {
-  auto attempt = [](int number, int64_t at) -> core::LogRecord {
-    return core::AttemptRecorded{
-        "a", 0, {wire::Op::kPrepare, number, At(at), core::AttemptResult::kTimeout, "", 0}};
-  };
   {
     auto log = MustOpen(Opts());
     ASSERT_NE(log, nullptr);
-    ASSERT_TRUE(AppendSync(*log, {Created(MakeTx("a", 1)), attempt(1, 10)}).ok());
-    ASSERT_TRUE(AppendSync(*log, {attempt(2, 20)}).ok());
+    ASSERT_TRUE(AppendSync(*log, {Created(MakeTx("a", 1)), TimedOutPrepare(1)}).ok());
+    ASSERT_TRUE(AppendSync(*log, {TimedOutPrepare(2)}).ok());
   }
   auto log = MustOpen(Opts());
   ASSERT_NE(log, nullptr);
   // A number given before the restart would collide with the rows already there.
-  ASSERT_TRUE(AppendSync(*log, {attempt(3, 30), StateChanged("a", core::TxState::kAborted)}).ok());
-  auto a = log->Find("a", true);
-  ASSERT_TRUE(a.ok() && a->has_value()) << a.status().ToString();
-  const auto& history = (*a)->branches[0].history;
-  ASSERT_EQ(history.size(), 3u);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(history[i].number, i + 1);
+  ASSERT_TRUE(
+      AppendSync(*log, {TimedOutPrepare(3), StateChanged("a", core::TxState::kAborted)}).ok());
+  ExpectAttemptsInOrder(*log, 3);
 }
 
 TEST_F(SqliteTxLogTest, HistoryNumbersAreNeverGivenTwiceWhenTwoLogsShareAFile) {
   // A mistake (two coordinators on one file), but not one that may break the file for good.
-  auto attempt = [](int number) -> core::LogRecord {
-    return core::AttemptRecorded{
-        "a", 0, {wire::Op::kPrepare, number, At(number), core::AttemptResult::kTimeout, "", 0}};
-  };
   auto first = MustOpen(Opts());
   auto second = MustOpen(Opts());
   ASSERT_NE(first, nullptr);
   ASSERT_NE(second, nullptr);
-  ASSERT_TRUE(AppendSync(*first, {Created(MakeTx("a", 1)), attempt(1)}).ok());
-  ASSERT_TRUE(AppendSync(*second, {attempt(2)}).ok());
-  ASSERT_TRUE(AppendSync(*first, {attempt(3)}).ok());
-  auto a = second->Find("a", true);
-  ASSERT_TRUE(a.ok() && a->has_value()) << a.status().ToString();
-  const auto& history = (*a)->branches[0].history;
-  ASSERT_EQ(history.size(), 3u);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(history[i].number, i + 1);
+  ASSERT_TRUE(AppendSync(*first, {Created(MakeTx("a", 1)), TimedOutPrepare(1)}).ok());
+  ASSERT_TRUE(AppendSync(*second, {TimedOutPrepare(2)}).ok());
+  ASSERT_TRUE(AppendSync(*first, {TimedOutPrepare(3)}).ok());
+  ExpectAttemptsInOrder(*second, 3);
 }
 
 TEST_F(SqliteTxLogTest, RefusesADatabaseFromANewerVersion) {
