@@ -1,5 +1,6 @@
 // What the coordinator's process is set up with, beyond its API: a listen backlog that takes a
-// burst of new connections, and small allocator caches per thread.
+// burst of new connections, small allocator caches per thread, and a log no other coordinator
+// may open.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -70,6 +71,28 @@ TEST_F(E2eTest, TheCoordinatorRunsWithSmallAllocatorCaches) {
   const std::string log = ReadFile(Path("coordinator.log"));
   EXPECT_NE(log.find("opt.tcache_nslots_small_max: 8"), std::string::npos);
   EXPECT_NE(log.find("opt.tcache_nslots_large: 4"), std::string::npos);
+}
+
+// Both would recover the same unfinished transactions and could decide them differently.
+TEST_F(E2eTest, ASecondCoordinatorOnTheSameLogRefusesToStart) {
+  StartCoordinator();
+  auto second =
+      Process::Start({TXC_COORDINATOR_BIN, "--nats-url", nats_.url(), "--http-addr",
+                      "127.0.0.1:" + std::to_string(FreePort()), "--db-path", Path("txc.db")},
+                     {}, Path("second.log"));
+  ASSERT_NE(second, nullptr);
+  const std::optional<int> status = second->Wait(std::chrono::seconds(15));
+  ASSERT_TRUE(status.has_value()) << "the second coordinator is running";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << *status;
+  const std::string log = ReadFile(Path("second.log"));
+  EXPECT_NE(log.find("startup.failed"), std::string::npos) << log;
+  EXPECT_NE(
+      log.find("in use by another coordinator (pid " + std::to_string(coordinator_->pid()) + ")"),
+      std::string::npos)
+      << log;
+  auto ready = Client().Get("/readyz");  // the first one goes on
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
 }
 
 }  // namespace

@@ -43,6 +43,8 @@ Result<std::unique_ptr<SqliteTxLog>> SqliteTxLog::Open(const Options& options) {
   Options opts = options;
   TXC_ASSIGN_OR_RETURN(opts.synchronous, NormaliseSynchronous(options.synchronous));
 
+  // Before anything touches the file: a second coordinator must not even migrate it.
+  TXC_ASSIGN_OR_RETURN(LogFileLock lock, LogFileLock::Acquire(opts.path));
   // The writer opens first: it creates the file, enables WAL and migrates the schema, all of
   // which the reader relies on.
   TXC_ASSIGN_OR_RETURN(std::unique_ptr<SqliteWriter> writer,
@@ -50,7 +52,7 @@ Result<std::unique_ptr<SqliteTxLog>> SqliteTxLog::Open(const Options& options) {
   TXC_ASSIGN_OR_RETURN(std::unique_ptr<SqliteReader> reader,
                        SqliteReader::Open(opts.path, opts.busy_timeout_ms));
   std::unique_ptr<SqliteTxLog> log(
-      new SqliteTxLog(std::move(opts), std::move(writer), std::move(reader)));
+      new SqliteTxLog(std::move(opts), std::move(lock), std::move(writer), std::move(reader)));
   try {
     log->thread_ = std::thread(&SqliteTxLog::WriterLoop, log.get());
   } catch (const std::exception& e) {
@@ -59,9 +61,12 @@ Result<std::unique_ptr<SqliteTxLog>> SqliteTxLog::Open(const Options& options) {
   return log;
 }
 
-SqliteTxLog::SqliteTxLog(Options options, std::unique_ptr<SqliteWriter> writer,
+SqliteTxLog::SqliteTxLog(Options options, LogFileLock lock, std::unique_ptr<SqliteWriter> writer,
                          std::unique_ptr<SqliteReader> reader)
-    : options_(std::move(options)), writer_(std::move(writer)), reader_(std::move(reader)) {}
+    : options_(std::move(options)),
+      lock_(std::move(lock)),
+      writer_(std::move(writer)),
+      reader_(std::move(reader)) {}
 
 SqliteTxLog::~SqliteTxLog() { Close(); }
 
@@ -73,6 +78,7 @@ void SqliteTxLog::Close() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  lock_.Release();
 }
 
 void SqliteTxLog::Append(std::vector<core::LogRecord> records, Done done, Urgency urgency) {

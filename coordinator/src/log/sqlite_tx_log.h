@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "log/log_file_lock.h"
 #include "log/tx_log.h"
 
 namespace txc::log {
@@ -72,8 +73,10 @@ class SqliteTxLog final : public TxLog {
     uint64_t lazy_waits = 0;
   };
 
-  // Opens or creates the log, migrates its schema and starts the writer thread.
-  // Errors: kInvalidArgument (bad options), kFailedPrecondition (schema newer than this code),
+  // Opens or creates the log, migrates its schema and starts the writer thread. Only one open
+  // log per file at a time, across processes (log_file_lock.h).
+  // Errors: kInvalidArgument (bad options), kFailedPrecondition (schema newer than this code, or
+  // the file is in use by another open log),
   // kUnavailable (cannot open the file), kInternal (other SQLite failures).
   static Result<std::unique_ptr<SqliteTxLog>> Open(const Options& options);
 
@@ -92,9 +95,9 @@ class SqliteTxLog final : public TxLog {
   Result<TxPage> List(const TxFilter& filter) override;
   Status Health() override;
 
-  // Completes everything already queued, then stops the writer thread. Idempotent. Reads keep
-  // working afterwards. Must not be called (nor the log destroyed) from a `done` callback, which
-  // runs on the writer thread it would join.
+  // Completes everything already queued, stops the writer thread and releases the file to the
+  // next log opened on it. Idempotent. Reads keep working afterwards. Must not be called (nor the
+  // log destroyed) from a `done` callback, which runs on the writer thread it would join.
   void Close();
 
   Stats stats() const;
@@ -108,7 +111,7 @@ class SqliteTxLog final : public TxLog {
     std::chrono::steady_clock::time_point queued_at;
   };
 
-  SqliteTxLog(Options options, std::unique_ptr<SqliteWriter> writer,
+  SqliteTxLog(Options options, LogFileLock lock, std::unique_ptr<SqliteWriter> writer,
               std::unique_ptr<SqliteReader> reader);
   void WriterLoop();
   // Applies one group and completes its batches. Runs on the writer thread, mu_ not held.
@@ -117,6 +120,7 @@ class SqliteTxLog final : public TxLog {
   std::chrono::steady_clock::time_point Purge();
 
   const Options options_;
+  LogFileLock lock_;                      // released by Close(), once nothing more is written
   std::unique_ptr<SqliteWriter> writer_;  // used only by the writer thread
   std::unique_ptr<SqliteReader> reader_;  // internally synchronised
 
