@@ -7,24 +7,31 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <string_view>
+#include <system_error>
 #include <utility>
 
 namespace txc::log {
 namespace {
 
-// What the holder wrote into the lock file: its pid, or "" if it could not be read.
+// What the holder wrote into the lock file, up to its newline: its pid, or "" if there is none
+// yet. (The holder writes before it truncates, so what follows the newline may be older text.)
 std::string HolderOf(int fd) {
   std::array<char, 32> buf{};
-  const ssize_t n = pread(fd, buf.data(), buf.size() - 1, 0);
-  std::string pid(buf.data(), n > 0 ? static_cast<size_t>(n) : 0);
-  while (!pid.empty() && (pid.back() == '\n' || pid.back() == '\0')) pid.pop_back();
-  return pid;
+  const ssize_t n = pread(fd, buf.data(), buf.size(), 0);
+  const std::string_view text(buf.data(), n > 0 ? static_cast<size_t>(n) : 0);
+  const size_t end = text.find('\n');
+  return end == std::string_view::npos ? std::string() : std::string(text.substr(0, end));
 }
 
 }  // namespace
 
 Result<LogFileLock> LogFileLock::Acquire(const std::string& log_path) {
-  const std::string path = log_path + ".lock";
+  // One lock per file, not per spelling of its path (a symlink, "./", a relative path).
+  std::error_code ec;
+  const std::filesystem::path canonical = std::filesystem::weakly_canonical(log_path, ec);
+  const std::string path = (ec ? log_path : canonical.string()) + ".lock";
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     return Status::Unavailable("cannot open the log's lock file " + path + ": " +
@@ -46,8 +53,11 @@ Result<LogFileLock> LogFileLock::Acquire(const std::string& log_path) {
         ": one coordinator per log, or both would drive the same transactions");
   }
   // Only for the message above: the lock itself is the flock, not the file's contents.
+  // Written before the truncation, so that a refused opener reading meanwhile never finds it empty.
   const std::string pid = std::to_string(getpid()) + "\n";
-  if (ftruncate(fd, 0) == 0) (void)!pwrite(fd, pid.data(), pid.size(), 0);
+  if (pwrite(fd, pid.data(), pid.size(), 0) == static_cast<ssize_t>(pid.size())) {
+    (void)ftruncate(fd, static_cast<off_t>(pid.size()));
+  }
   return lock;
 }
 

@@ -3,7 +3,9 @@
 // other is committing), so the second one must refuse to start. The lock is an flock on
 // "<log>.lock", a file of its own: SQLite's POSIX locks on the database file stay untouched (on
 // NFS, Linux emulates flock with POSIX locks, which would collide with SQLite's on the same
-// file). The kernel releases it when the process dies, however it dies.
+// file). The kernel releases it when the process dies, however it dies. The lock file is never
+// removed: deleting it under a running coordinator would let a second one take a new one. On a
+// network filesystem flock may exclude nothing (nor, there, a second lock in the same process).
 #pragma once
 
 #include <string>

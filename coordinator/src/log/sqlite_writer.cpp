@@ -120,8 +120,9 @@ Status SqliteWriter::ApplyGroup(const std::vector<const std::vector<core::LogRec
   const GroupPlan plan = PlanGroup(records_);
 
   TXC_RETURN_IF_ERROR(begin_->Run().WithContext("begin"));
-  // Read under the write lock, not kept from an earlier group: whatever else wrote this file
-  // (another coordinator started on it by mistake) cannot make a number be given twice.
+  // Read under the write lock, not kept from an earlier group: another writer that numbers its
+  // rows from the same counter (where the log's file lock does not hold) cannot make a number be
+  // given twice.
   Status st = LoadHistorySeq();
   const int64_t history_seq_before = history_seq_;
   for (size_t i = 0; i < records_.size() && st.ok(); ++i) {

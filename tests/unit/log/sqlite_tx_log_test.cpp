@@ -332,8 +332,8 @@ TEST_F(SqliteTxLogTest, HistoryNumbersGoOnAfterARestart) {
 }
 
 TEST_F(SqliteTxLogTest, HistoryNumbersAreNeverGivenTwiceAfterAnotherWriterUsedTheFile) {
-  // The lock keeps other coordinators out, but not every writer (sqlite3 by hand, a filesystem
-  // whose locks do not hold): a number read once and kept would collide with theirs.
+  // The lock keeps other coordinators out where flock holds; where it does not (a network
+  // filesystem), a number read once and kept would collide with another writer's.
   auto log = MustOpen(Opts());
   ASSERT_NE(log, nullptr);
   ASSERT_TRUE(AppendSync(*log, {Created(MakeTx("a", 1)), TimedOutPrepare(1)}).ok());
@@ -361,6 +361,11 @@ TEST_F(SqliteTxLogTest, ASecondLogOnTheSameFileIsRefusedUntilTheFirstCloses) {
                                            std::to_string(getpid()) + ")"),
             std::string::npos)
       << second.status().ToString();
+  // Nor through another name for the same file.
+  SqliteTxLog::Options linked = Opts();
+  linked.path = dir_.File("link.db");
+  ASSERT_EQ(symlink(Opts().path.c_str(), linked.path.c_str()), 0);
+  EXPECT_EQ(SqliteTxLog::Open(linked).status().code(), StatusCode::kFailedPrecondition);
   ASSERT_TRUE(AppendSync(*first, {Created(MakeTx("a", 1))}).ok());  // the refusal broke nothing
   first->Close();
   auto after = MustOpen(Opts());
