@@ -38,11 +38,7 @@ Result<LogFileLock> LogFileLock::Acquire(const std::string& log_path) {
                                std::strerror(errno));
   }
   LogFileLock lock(fd);
-  int rc = 0;
-  do {
-    rc = flock(fd, LOCK_EX | LOCK_NB);
-  } while (rc != 0 && errno == EINTR);
-  if (rc != 0) {
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {  // LOCK_NB: it never waits, so no EINTR to retry
     if (errno != EWOULDBLOCK) {
       return Status::Unavailable("cannot lock " + path + ": " + std::strerror(errno));
     }
@@ -62,14 +58,6 @@ Result<LogFileLock> LogFileLock::Acquire(const std::string& log_path) {
 }
 
 LogFileLock::LogFileLock(LogFileLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-
-LogFileLock& LogFileLock::operator=(LogFileLock&& other) noexcept {
-  if (this != &other) {
-    Release();
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
 
 LogFileLock::~LogFileLock() { Release(); }
 

@@ -21,7 +21,7 @@ class LogFileLock {
   static Result<LogFileLock> Acquire(const std::string& log_path);
 
   LogFileLock(LogFileLock&& other) noexcept;
-  LogFileLock& operator=(LogFileLock&& other) noexcept;
+  LogFileLock& operator=(LogFileLock&& other) = delete;
   LogFileLock(const LogFileLock&) = delete;
   LogFileLock& operator=(const LogFileLock&) = delete;
   ~LogFileLock();  // Release()
