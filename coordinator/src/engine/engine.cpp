@@ -236,16 +236,17 @@ void Engine::Decided(const std::string& id) {
   auto it = live_.find(id);
   if (it == live_.end()) return;  // finished: Finish answered every watcher
   it->second.decided_durable = true;
-  for (auto& w : std::exchange(it->second.decision_watchers, {})) w(it->second.tx);
+  for (auto& w : it->second.decision_watchers.Take()) w(it->second.tx);
 }
 
-void Engine::AddWatcher(Live& live, Watcher w, Until until) {
+void Engine::AddWatcher(Live& live, Watcher w, Until until,
+                        const std::shared_ptr<const void>& wanted_while) {
   if (until == Until::kEnd) {
-    live.watchers.push_back(std::move(w));
+    live.watchers.Add(std::move(w), wanted_while);
   } else if (live.decided_durable) {
     w(live.tx);
   } else {
-    live.decision_watchers.push_back(std::move(w));
+    live.decision_watchers.Add(std::move(w), wanted_while);
   }
 }
 
@@ -331,8 +332,8 @@ void Engine::OnReply(const transport::InboundReply& r) {
 void Engine::Finish(const std::string& id) {
   auto it = live_.find(id);
   if (it == live_.end()) return;
-  std::vector<Watcher> watchers = std::move(it->second.watchers);
-  for (auto& w : it->second.decision_watchers) watchers.push_back(std::move(w));
+  std::vector<Watcher> watchers = it->second.watchers.Take();
+  for (auto& w : it->second.decision_watchers.Take()) watchers.push_back(std::move(w));
   const core::Transaction tx = std::move(it->second.tx);
   if (applog::Enabled(applog::Level::kInfo)) {
     applog::Write(applog::Level::kInfo, "tx.finished",

@@ -25,6 +25,7 @@
 #include "core/protocol.h"
 #include "engine/clock.h"
 #include "engine/timer_queue.h"
+#include "engine/watcher_list.h"
 #include "log/tx_log.h"
 #include "metrics/metrics.h"
 #include "transport/transport.h"
@@ -70,10 +71,13 @@ class Engine {
   // Starts `draft` (protocol, branches, timeout, idempotency key and request hash filled in).
   // `done` runs once the transaction is durably logged, or with the error that prevented it.
   // `watcher`, if given, is then a Watch(until) registered with it (for an earlier transaction
-  // returned under the same idempotency key too; nullopt when there is none to watch).
-  using Watcher = std::function<void(std::optional<core::Transaction>)>;
+  // returned under the same idempotency key too; nullopt when there is none to watch). With
+  // `wanted_while`, the watcher is wanted only while that object lives: once it is gone the engine
+  // may drop the watcher unanswered (a client's wait that ran out, see WatcherList).
+  using Watcher = WatcherList::Watcher;
   void Begin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done,
-             Watcher watcher = nullptr, Until until = Until::kEnd);
+             Watcher watcher = nullptr, Until until = Until::kEnd,
+             std::shared_ptr<const void> wanted_while = nullptr);
 
   // Calls `done(tx)` with the transaction as it stands once `id` has got as far as `until` (its
   // outcome is durable; a terminal record itself may still be on its way to disk), or
@@ -120,10 +124,10 @@ class Engine {
     bool created_durable = false;
     std::optional<wire::Decision> durable_decision;
     std::vector<std::function<void(Result<BeginOutcome>)>> on_created;  // replays waiting
-    std::vector<Watcher> watchers;                                      // Until::kEnd
-    bool decided_durable = false;            // the outcome is settled and on disk
-    std::vector<Watcher> decision_watchers;  // Until::kDecision, until decided_durable
-    std::optional<SteadyTime> began;         // started by this process (not recovered): for metrics
+    WatcherList watchers;                                               // Until::kEnd
+    bool decided_durable = false;     // the outcome is settled and on disk
+    WatcherList decision_watchers;    // Until::kDecision, until decided_durable
+    std::optional<SteadyTime> began;  // started by this process (not recovered): for metrics
   };
   using Task = std::function<void()>;
 
@@ -132,8 +136,9 @@ class Engine {
   bool RunOne(std::unique_lock<std::mutex>& lock);
 
   void DoBegin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done,
-               Watcher watcher, Until until);
-  static void AddWatcher(Live& live, Watcher w, Until until);
+               Watcher watcher, Until until, const std::shared_ptr<const void>& wanted_while);
+  static void AddWatcher(Live& live, Watcher w, Until until,
+                         const std::shared_ptr<const void>& wanted_while = nullptr);
   // The outcome of `id` is settled and durable: answers its decision watchers.
   void Decided(const std::string& id);
   void Recover(std::vector<core::Transaction> txs);

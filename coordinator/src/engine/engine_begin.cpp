@@ -8,14 +8,16 @@
 namespace txc::engine {
 
 void Engine::Begin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done,
-                   Watcher watcher, Until until) {
-  Post(
-      [this, draft = std::move(draft), done = std::move(done), watcher = std::move(watcher),
-       until]() mutable { DoBegin(std::move(draft), std::move(done), std::move(watcher), until); });
+                   Watcher watcher, Until until, std::shared_ptr<const void> wanted_while) {
+  Post([this, draft = std::move(draft), done = std::move(done), watcher = std::move(watcher), until,
+        wanted_while = std::move(wanted_while)]() mutable {
+    DoBegin(std::move(draft), std::move(done), std::move(watcher), until, wanted_while);
+  });
 }
 
 void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done,
-                     Watcher watcher, Until until) {
+                     Watcher watcher, Until until,
+                     const std::shared_ptr<const void>& wanted_while) {
   if (Status h = Health(); !h.ok()) {
     done(Status::Unavailable("the transaction log cannot be written: " + h.message()));
     return;
@@ -40,7 +42,7 @@ void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOut
     };
     if (auto k = live_by_key_.find(key); k != live_by_key_.end()) {
       Live& earlier = live_.at(k->second);
-      if (watcher) AddWatcher(earlier, std::move(watcher), until);
+      if (watcher) AddWatcher(earlier, std::move(watcher), until, wanted_while);
       if (earlier.created_durable || earlier.tx.request_hash != draft.request_hash) {
         replay(earlier.tx);
       } else {
@@ -65,7 +67,7 @@ void Engine::DoBegin(core::Transaction draft, std::function<void(Result<BeginOut
   Live& live = live_[id];
   live.tx = std::move(draft);
   live.began = clock_.Steady();
-  if (watcher) AddWatcher(live, std::move(watcher), until);
+  if (watcher) AddWatcher(live, std::move(watcher), until, wanted_while);
   if (!key.empty()) live_by_key_[key] = id;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -63,11 +63,15 @@ void EngineService::BeginAsync(const api::BeginCommand& command, BeginDone done)
   }
   try {
     // The engine's callbacks run on its thread: what they publish leaves with its round's flush.
+    // The watcher holds the wait weakly: a wait answered when it ran out is gone, and the engine
+    // can drop its watcher before the transaction ends.
     Engine::Watcher on_end;
     if (command.wait) {
-      on_end = [this, wait](std::optional<core::Transaction> tx) {
-        async_waits_.Ended(wait, std::move(tx));
-        engine_.FlushAfterRound();
+      on_end = [this, weak = std::weak_ptr(wait)](std::optional<core::Transaction> tx) {
+        if (auto w = weak.lock()) {
+          async_waits_.Ended(w, std::move(tx));
+          engine_.FlushAfterRound();
+        }
       };
     }
     engine_.Begin(
@@ -77,7 +81,7 @@ void EngineService::BeginAsync(const api::BeginCommand& command, BeginDone done)
           engine_.FlushAfterRound();
         },
         std::move(on_end),
-        command.wait_for_decision ? Engine::Until::kDecision : Engine::Until::kEnd);
+        command.wait_for_decision ? Engine::Until::kDecision : Engine::Until::kEnd, wait);
   } catch (const std::exception& e) {  // e.g. bad_alloc: the wait owns the answer
     async_waits_.Begun(wait, Status::Internal(std::string("starting: ") + e.what()));
     (void)transport_.Flush();

@@ -379,6 +379,44 @@ TEST(Engine, IdempotencyKeyReturnsTheSameTransactionLiveFinishedAndAfterRestart)
   EXPECT_TRUE(restarted.transport().sent().empty());
 }
 
+// A client starts a transaction that cannot finish yet (a participant silent) again and again
+// under its Idempotency-Key, each time waiting for the end, and each wait runs out (its client is
+// answered without the end). The engine lets go of those watchers before the transaction ends;
+// the wait still open is answered at the end.
+TEST(Engine, WatchersOfWaitsThatRanOutAreLetGoBeforeTheTransactionEnds) {
+  InMemoryTxLog log;
+  FakeClock clock;
+  Coordinator c(log, clock);
+  auto first = c.Begin(Draft(1, "key-1", "h1"));
+  ASSERT_TRUE(first.ok());
+  auto held = std::make_shared<int>(0);  // each watcher holds it while the engine keeps it
+  int ran_out_told = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto wait = std::make_shared<int>(i);
+    c.engine().Begin(
+        Draft(1, "key-1", "h1"), [](Result<BeginOutcome>) {},
+        [held, &ran_out_told](std::optional<core::Transaction>) { ++ran_out_told; },
+        Engine::Until::kEnd, wait);
+    c.engine().RunUntilIdle();
+  }  // each wait ran out: nothing holds it any more
+  EXPECT_LT(held.use_count(), 50) << "the engine keeps a watcher for every wait that ran out";
+
+  auto open_wait = std::make_shared<int>(-1);
+  std::optional<std::optional<core::Transaction>> ended;
+  c.engine().Begin(
+      Draft(1, "key-1", "h1"), [](Result<BeginOutcome>) {},
+      [&ended](std::optional<core::Transaction> tx) { ended.emplace(std::move(tx)); },
+      Engine::Until::kEnd, open_wait);
+  c.engine().RunUntilIdle();
+  c.Reply(c.Take(Op::kPrepare)[0], AttemptResult::kOk);
+  c.Reply(c.Take(Op::kCommit)[0], AttemptResult::kOk);
+  ASSERT_TRUE(ended.has_value() && ended->has_value());
+  EXPECT_EQ((*ended)->id, first->tx.id);
+  EXPECT_EQ((*ended)->state, TxState::kCommitted);
+  EXPECT_EQ(ran_out_told, 0);
+  EXPECT_EQ(held.use_count(), 1);
+}
+
 TEST(Engine, ALogFailureStopsAllDecisions) {
   InMemoryTxLog log;
   FakeClock clock;
