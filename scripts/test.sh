@@ -2,10 +2,10 @@
 # Installs what is missing, builds txc twice (plain, and with ASan+UBSan) and runs every test in
 # both builds. This is the README's test command and what CI runs.
 #
-# What it prints is short on purpose: each build's progress lines and each passing test's lines
-# go only to logs in the build directory (build/<variant>/build.log, ctest.log, ctest-slow.log),
-# while every compiler message, every failing test with its whole output, and ctest's summary are
-# printed. A failure then stands out in the first screen of a CI log, however little of it is shown.
+# What it prints is short on purpose, so that a failure stands out in the first screen of a CI log
+# however little of it is shown: progress lines (a build step, a test started or passed) go only
+# to the logs build/<variant>/build.log and ctest.log (and build/release/ctest-slow.log);
+# compiler messages, each failing test with its output, and ctest's summaries are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -16,14 +16,14 @@ progress='^\[ *[0-9]+%\] (Building|Linking|Built target|Generating)|^ +Start +[0
 
 since() { echo "+$(($(date +%s) - start)) s"; }
 
-# Runs "$@" with its whole output in log $1, and prints that output without its progress lines.
-# Returns the command's status.
+# quietly LOG COMMAND...: COMMAND's output goes whole to LOG and, without progress lines, to stdout.
+# Streamed, so that a run killed from outside has printed what it got to. -a: a NUL byte in a test's
+# output must not turn the rest into "binary file matches". The status is the command's
+# (pipefail; the filter always succeeds).
 quietly() {
-  local log=$1 status=0
+  local log=$1
   shift
-  "$@" >"$log" 2>&1 || status=$?
-  grep -v -E "$progress" "$log" || true
-  return "$status"
+  "$@" 2>&1 | tee "$log" | { grep -a -v --line-buffered -E "$progress" || true; }
 }
 
 scripts/install-deps.sh --test

@@ -81,6 +81,17 @@ void AsyncBeginWaits::Ended(const std::shared_ptr<Wait>& w, std::optional<core::
   Give(std::move(answer));
 }
 
+Engine::Watcher AsyncBeginWaits::EndWatcher(const std::shared_ptr<Wait>& w,
+                                            std::function<void()> after_end) {
+  return [this, weak = std::weak_ptr(w),
+          after_end = std::move(after_end)](std::optional<core::Transaction> tx) {
+    if (auto wait = weak.lock()) {
+      Ended(wait, std::move(tx));
+      after_end();
+    }
+  };
+}
+
 void AsyncBeginWaits::StopAll() {
   std::lock_guard lock(mu_);
   stopping_all_ = true;

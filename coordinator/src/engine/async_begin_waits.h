@@ -54,6 +54,10 @@ class AsyncBeginWaits {
   // transaction). They answer on the calling thread when they can.
   void Begun(const std::shared_ptr<Wait>& w, Result<BeginOutcome> outcome);
   void Ended(const std::shared_ptr<Wait>& w, std::optional<core::Transaction> tx);
+  // The engine's watcher for the end (or decision) of `w`'s transaction: Ended(w, tx), then
+  // `after_end`. It holds `w` weakly: the engine may keep it long after `w` ran out and was
+  // answered, and drops it once `w` is gone (WatcherList).
+  Engine::Watcher EndWatcher(const std::shared_ptr<Wait>& w, std::function<void()> after_end);
 
   // Shutdown: every wait for an end, now and later, is answered from the log without waiting
   // further. Does not block.

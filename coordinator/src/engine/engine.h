@@ -72,8 +72,7 @@ class Engine {
   // `done` runs once the transaction is durably logged, or with the error that prevented it.
   // `watcher`, if given, is then a Watch(until) registered with it (for an earlier transaction
   // returned under the same idempotency key too; nullopt when there is none to watch). With
-  // `wanted_while`, the watcher is wanted only while that object lives: once it is gone the engine
-  // may drop the watcher unanswered (a client's wait that ran out, see WatcherList).
+  // `wanted_while`, it is wanted only while that object lives (WatcherList).
   using Watcher = WatcherList::Watcher;
   void Begin(core::Transaction draft, std::function<void(Result<BeginOutcome>)> done,
              Watcher watcher = nullptr, Until until = Until::kEnd,

@@ -63,17 +63,8 @@ void EngineService::BeginAsync(const api::BeginCommand& command, BeginDone done)
   }
   try {
     // The engine's callbacks run on its thread: what they publish leaves with its round's flush.
-    // The watcher holds the wait weakly: a wait answered when it ran out is gone, and the engine
-    // can drop its watcher before the transaction ends.
     Engine::Watcher on_end;
-    if (command.wait) {
-      on_end = [this, weak = std::weak_ptr(wait)](std::optional<core::Transaction> tx) {
-        if (auto w = weak.lock()) {
-          async_waits_.Ended(w, std::move(tx));
-          engine_.FlushAfterRound();
-        }
-      };
-    }
+    if (command.wait) on_end = async_waits_.EndWatcher(wait, [this] { engine_.FlushAfterRound(); });
     engine_.Begin(
         DraftOf(command),
         [this, wait](Result<BeginOutcome> outcome) {

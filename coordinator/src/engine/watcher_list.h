@@ -1,11 +1,12 @@
-// WatcherList: the watchers of one live transaction, each answered once with the transaction.
+// WatcherList: the watchers of one live transaction, each answered at most once.
 //
 // A watcher may be wanted only while some object lives (a client's wait): a wait that runs out is
 // answered without the transaction's end, yet the transaction may run on for hours (a participant
 // down, its commit retried), and a client that starts it again and again under its
 // Idempotency-Key with a wait would otherwise leave one watcher per try until it ends. Those no
-// longer wanted are dropped whenever the list has doubled since it was last swept: a list holds
-// at most about twice the watchers still wanted, for a constant amortised cost per Add.
+// longer wanted are swept out when an Add finds the list twice as long as after the last sweep
+// (16 at least): a client that keeps waiting again keeps it at about twice the waits still open,
+// for a constant amortised cost per Add.
 #pragma once
 
 #include <cstddef>

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -153,6 +154,33 @@ TEST_F(AsyncBeginWaitsTest, AWaitThatRunsOutIsAnsweredWithTheStateThenAndOnlyOnc
   waits_.Ended(w, InState("t1", core::TxState::kAborted));  // too late: already answered
   EXPECT_EQ(a.count(), 1u);
   EXPECT_EQ(waits_.open(), 0u);
+}
+
+// The engine calls an end watcher with the end; it may keep one long after its wait ran out,
+// and drops it only once the wait is gone (WatcherList), so the watcher must not hold the wait.
+TEST_F(AsyncBeginWaitsTest, AnEndWatcherAnswersAnOpenWaitAndDoesNotKeepOneThatRanOut) {
+  Answers open;
+  int after = 0;
+  auto w = waits_.Add(open.Done(), /*want_end=*/true, later_, later_);
+  Engine::Watcher at_end = waits_.EndWatcher(w, [&after] { ++after; });
+  waits_.Begun(w, Started("t1"));
+  at_end(InState("t1", core::TxState::kCommitted));
+  auto r = open.only();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->tx.state, core::TxState::kCommitted);
+  EXPECT_EQ(after, 1);
+
+  Answers ran_out;
+  auto v = waits_.Add(ran_out.Done(), /*want_end=*/true, later_, Clock::now() + milliseconds(20));
+  Engine::Watcher late = waits_.EndWatcher(v, [&after] { ++after; });
+  waits_.Begun(v, Started("t2"));
+  ASSERT_TRUE(WaitFor([&] { return ran_out.count() == 1; }));
+  const std::weak_ptr<const void> probe = v;
+  v.reset();
+  EXPECT_TRUE(WaitFor([&] { return probe.expired(); })) << "the end watcher keeps the wait";
+  late(InState("t2", core::TxState::kCommitted));  // its end, long after
+  EXPECT_EQ(ran_out.count(), 1u);
+  EXPECT_EQ(after, 1);
 }
 
 TEST_F(AsyncBeginWaitsTest, AStartThatArrivesAfterTheEndsDeadlineIsAnsweredAtOnce) {

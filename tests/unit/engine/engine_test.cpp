@@ -379,10 +379,9 @@ TEST(Engine, IdempotencyKeyReturnsTheSameTransactionLiveFinishedAndAfterRestart)
   EXPECT_TRUE(restarted.transport().sent().empty());
 }
 
-// A client starts a transaction that cannot finish yet (a participant silent) again and again
-// under its Idempotency-Key, each time waiting for the end, and each wait runs out (its client is
-// answered without the end). The engine lets go of those watchers before the transaction ends;
-// the wait still open is answered at the end.
+// A transaction that cannot finish yet (a participant silent) is started again and again under
+// its Idempotency-Key, each time with a wait for the end that then runs out (WatcherList). The
+// engine lets go of those watchers before the transaction ends; the wait still open is answered.
 TEST(Engine, WatchersOfWaitsThatRanOutAreLetGoBeforeTheTransactionEnds) {
   InMemoryTxLog log;
   FakeClock clock;
@@ -399,7 +398,8 @@ TEST(Engine, WatchersOfWaitsThatRanOutAreLetGoBeforeTheTransactionEnds) {
         Engine::Until::kEnd, wait);
     c.engine().RunUntilIdle();
   }  // each wait ran out: nothing holds it any more
-  EXPECT_LT(held.use_count(), 50) << "the engine keeps a watcher for every wait that ran out";
+  // The test's own reference, and at most what the list holds between two sweeps.
+  EXPECT_LE(held.use_count(), 1 + 16) << "the engine keeps a watcher for every wait that ran out";
 
   auto open_wait = std::make_shared<int>(-1);
   std::optional<std::optional<core::Transaction>> ended;
@@ -414,7 +414,6 @@ TEST(Engine, WatchersOfWaitsThatRanOutAreLetGoBeforeTheTransactionEnds) {
   EXPECT_EQ((*ended)->id, first->tx.id);
   EXPECT_EQ((*ended)->state, TxState::kCommitted);
   EXPECT_EQ(ran_out_told, 0);
-  EXPECT_EQ(held.use_count(), 1);
 }
 
 TEST(Engine, ALogFailureStopsAllDecisions) {
