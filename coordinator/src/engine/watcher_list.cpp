@@ -17,6 +17,7 @@ void WatcherList::Add(Watcher watcher, const std::shared_ptr<const void>& wanted
 
 std::vector<WatcherList::Watcher> WatcherList::Take() {
   std::vector<Watcher> wanted;
+  wanted.reserve(entries_.size());
   for (Entry& e : entries_) {
     if (e.Wanted()) wanted.push_back(std::move(e.watcher));
   }

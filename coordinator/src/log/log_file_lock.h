@@ -17,7 +17,7 @@ namespace txc::log {
 class LogFileLock {
  public:
   // kFailedPrecondition, naming the holder's pid, when another LogFileLock (in this process or
-  // another) holds the lock; kUnavailable when the lock file cannot be opened.
+  // another) holds the lock; kUnavailable when the lock file cannot be opened or locked.
   static Result<LogFileLock> Acquire(const std::string& log_path);
 
   LogFileLock(LogFileLock&& other) noexcept;

@@ -76,8 +76,8 @@ class SqliteTxLog final : public TxLog {
   // Opens or creates the log, migrates its schema and starts the writer thread. Only one open
   // log per file at a time, across processes (log_file_lock.h).
   // Errors: kInvalidArgument (bad options), kFailedPrecondition (schema newer than this code, or
-  // the file is in use by another open log),
-  // kUnavailable (cannot open the file), kInternal (other SQLite failures).
+  // the file is in use by another open log), kUnavailable (cannot open or lock the file),
+  // kInternal (other SQLite failures).
   static Result<std::unique_ptr<SqliteTxLog>> Open(const Options& options);
 
   // Close()s.
