@@ -242,6 +242,12 @@ std::string BenchTopology::TransactionBody(const std::string& protocol, int part
       .dump();
 }
 
+std::vector<std::string> BenchTopology::ParticipantNames(int n) const {
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) names.push_back(ParticipantName(i));
+  return names;
+}
+
 std::vector<std::string> BenchTopology::EchoResponders(int n) {
   std::vector<std::string> names;
   for (int i = 0; i < n; ++i) {

@@ -43,6 +43,8 @@ class BenchTopology {
   std::string nats_url() const { return nats_ ? nats_->url() : external_nats_url_; }
   // A transaction over the first `participants` participants, empty payloads.
   std::string TransactionBody(const std::string& protocol, int participants) const;
+  // The names of the first `n` participants (started by Start).
+  std::vector<std::string> ParticipantNames(int n) const;
   // The names of `n` echo responders, started on first use.
   std::vector<std::string> EchoResponders(int n);
   // The coordinator's peak resident set (VmHWM), in KiB; 0 if this did not start it.

@@ -4,7 +4,8 @@
 // participant processes whose handlers do no business work, drives transactions through the REST
 // API (POST ?wait=true, so a transaction counts once it is committed/completed; with --wait
 // decision, POST ?wait=decision: once its outcome is decided and durable), then runs the
-// baseline: the same NATS round trips per transaction between plain echo responders.
+// baseline: the same NATS round trips per transaction between plain echo responders, and the
+// bound: the same round trips to the same participants, with no coordinator (nats_baseline.h).
 //
 //   txc-bench [--protocol 2pc|3pc|saga|all] [--participants N] [--in-flight C] [--rate R]
 //             [--duration-s S] [--warmup-s S] [--no-baseline] [--synchronous FULL|NORMAL]
@@ -78,6 +79,9 @@ struct Row {
   double tps = 0;
   int64_t p50 = 0, p90 = 0, p99 = 0, max = 0;
   double baseline_tps = 0;
+  double bound_tps = 0;
+  int64_t bound_p50 = 0;
+  double bound_us_per_tx = 0;  // CPU of participants and nats-server per transaction of the bound
   int64_t rss_kb = 0;
   uint64_t failed = 0;
   bool coordinator_measured = true;        // false: connected to a coordinator this did not start
@@ -88,9 +92,14 @@ struct Row {
 };
 
 void PrintHeader() {
-  std::printf("%-7s %3s %6s %10s %8s %8s %8s %8s %12s %7s %9s %10s %10s %10s %8s\n", "proto", "n",
-              "flight", "tx/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "baseline/s", "ratio",
-              "rss MB", "coord us", "all us", "coord csw", "all csw");
+  std::printf("%-7s %3s %6s %10s %8s %8s %8s %8s %12s %7s %9s %10s %10s %10s %8s %9s %8s %8s %9s\n",
+              "proto", "n", "flight", "tx/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "baseline/s",
+              "ratio", "rss MB", "coord us", "all us", "coord csw", "all csw", "bound/s",
+              "of bound", "bound us", "bound p50");
+}
+
+std::string Percent(double part, double whole) {
+  return whole > 0 ? std::to_string(static_cast<int>(100 * part / whole)) + "%" : "-";
 }
 
 std::string Fixed(double v, int decimals, bool measured = true) {
@@ -102,16 +111,18 @@ std::string Fixed(double v, int decimals, bool measured = true) {
 
 void PrintRow(const Row& r) {
   const bool c = r.coordinator_measured;
-  std::printf("%-7s %3d %6d %10.0f %8s %8s %8s %8s %12.0f %7s %9s %10s %10.0f %10s %8.1f%s\n",
-              r.protocol.c_str(), r.participants, r.in_flight, r.tps, Ms(r.p50).c_str(),
-              Ms(r.p90).c_str(), Ms(r.p99).c_str(), Ms(r.max).c_str(), r.baseline_tps,
-              r.baseline_tps > 0
-                  ? (std::to_string(static_cast<int>(100 * r.tps / r.baseline_tps)) + "%").c_str()
-                  : "-",
-              Fixed(static_cast<double>(r.rss_kb) / 1024.0, 1, c).c_str(),
-              Fixed(r.coordinator_us_per_tx, 0, c).c_str(), r.system_us_per_tx,
-              Fixed(r.coordinator_switches_per_tx, 1, c).c_str(), r.system_switches_per_tx,
-              r.failed ? (" (" + std::to_string(r.failed) + " failed)").c_str() : "");
+  const bool b = r.bound_tps > 0;
+  std::printf(
+      "%-7s %3d %6d %10.0f %8s %8s %8s %8s %12.0f %7s %9s %10s %10.0f %10s %8.1f %9s %8s %8s "
+      "%9s%s\n",
+      r.protocol.c_str(), r.participants, r.in_flight, r.tps, Ms(r.p50).c_str(), Ms(r.p90).c_str(),
+      Ms(r.p99).c_str(), Ms(r.max).c_str(), r.baseline_tps, Percent(r.tps, r.baseline_tps).c_str(),
+      Fixed(static_cast<double>(r.rss_kb) / 1024.0, 1, c).c_str(),
+      Fixed(r.coordinator_us_per_tx, 0, c).c_str(), r.system_us_per_tx,
+      Fixed(r.coordinator_switches_per_tx, 1, c).c_str(), r.system_switches_per_tx,
+      Fixed(r.bound_tps, 0, b).c_str(), Percent(r.tps, r.bound_tps).c_str(),
+      Fixed(r.bound_us_per_tx, 0, b && c).c_str(), b ? Ms(r.bound_p50).c_str() : "-",
+      r.failed ? (" (" + std::to_string(r.failed) + " failed)").c_str() : "");
   std::fflush(stdout);
 }
 
@@ -168,8 +179,7 @@ Row Measure(BenchTopology& topo, const std::string& protocol, int participants, 
     BaselineOptions b;
     b.nats_url = topo.nats_url();
     b.participants = topo.EchoResponders(participants);
-    b.phases = protocol == "3pc" ? 3 : 2;
-    b.sequential = protocol == "saga";
+    b.protocol = protocol;
     b.in_flight = in_flight;
     b.duration = duration;
     b.warmup = warmup;
@@ -179,6 +189,24 @@ Row Measure(BenchTopology& topo, const std::string& protocol, int participants, 
       *ok = false;
     }
     row.baseline_tps = static_cast<double>(br.completed) / std::max(br.seconds, 0.001);
+    // The bound: the same, to the participants txc drove, with no coordinator.
+    b.participants = topo.ParticipantNames(participants);
+    b.real_participants = true;
+    const BenchTopology::CpuSeconds before = topo.Cpu();
+    br = RunBaseline(b);
+    const BenchTopology::CpuSeconds after = topo.Cpu();
+    if (!br.error.empty()) {
+      std::cerr << "bound: " << br.error << "\n";
+      *ok = false;
+    }
+    row.bound_tps = static_cast<double>(br.completed) / std::max(br.seconds, 0.001);
+    row.bound_p50 = Percentile(br.latency_us, 0.50);
+    if (br.finished > 0) {
+      // Everything but the coordinator, which has nothing to do meanwhile.
+      row.bound_us_per_tx =
+          1e6 * ((after.system - after.coordinator) - (before.system - before.coordinator)) /
+          static_cast<double>(br.finished);
+    }
   }
   return row;
 }
