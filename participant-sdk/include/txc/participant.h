@@ -152,8 +152,9 @@ class Participant {
 
   // Validates the options and opens the database (WAL, synchronous=FULL, temp_store=MEMORY: the
   // handlers' temporary tables and sorts on this connection stay in memory), creating
-  // txc_branches if needed. Does not touch NATS. Errors: kInvalidArgument (options),
-  // kUnavailable (database).
+  // txc_branches if needed or upgrading an older one (once; schema 3 rebuilds the table, about
+  // 3 s per million rows). Does not touch NATS. Errors: kInvalidArgument (options),
+  // kUnavailable (database), kFailedPrecondition (a table of a newer SDK).
   static Result<std::unique_ptr<Participant>> Create(Options options);
 
   ~Participant();  // calls Stop()
