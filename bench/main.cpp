@@ -126,7 +126,8 @@ void PrintRow(const Row& r) {
   std::fflush(stdout);
 }
 
-// One measurement: txc, then (unless disabled) its baseline.
+// One measurement: txc, then (unless disabled) its baseline and its bound. A transaction answered
+// at its decision has no bound: the bound runs the whole protocol.
 Row Measure(BenchTopology& topo, const std::string& protocol, int participants, int in_flight,
             int rate, std::chrono::milliseconds duration, std::chrono::milliseconds warmup,
             bool baseline, bool until_decision, bool over_nats, bool* ok) {
@@ -175,25 +176,27 @@ Row Measure(BenchTopology& topo, const std::string& protocol, int participants, 
   row.rss_kb = topo.CoordinatorPeakRssKb();
   for (const auto& e : r.errors) std::cerr << "  " << protocol << ": " << e << "\n";
   if (r.completed == 0 || r.failed > 0) *ok = false;
+  BaselineOptions b;
+  b.nats_url = topo.nats_url();
+  b.protocol = protocol;
+  b.in_flight = in_flight;
+  b.duration = duration;
+  b.warmup = warmup;
   if (baseline) {
-    BaselineOptions b;
-    b.nats_url = topo.nats_url();
     b.participants = topo.EchoResponders(participants);
-    b.protocol = protocol;
-    b.in_flight = in_flight;
-    b.duration = duration;
-    b.warmup = warmup;
-    BaselineResult br = RunBaseline(b);
+    const BaselineResult br = RunBaseline(b);
     if (!br.error.empty()) {
       std::cerr << "baseline: " << br.error << "\n";
       *ok = false;
     }
     row.baseline_tps = static_cast<double>(br.completed) / std::max(br.seconds, 0.001);
-    // The bound: the same, to the participants txc drove, with no coordinator.
+  }
+  if (baseline && !until_decision) {
+    // The same round trips, to the participants txc drove, with no coordinator.
     b.participants = topo.ParticipantNames(participants);
     b.real_participants = true;
     const BenchTopology::CpuSeconds before = topo.Cpu();
-    br = RunBaseline(b);
+    BaselineResult br = RunBaseline(b);
     const BenchTopology::CpuSeconds after = topo.Cpu();
     if (!br.error.empty()) {
       std::cerr << "bound: " << br.error << "\n";

@@ -22,11 +22,12 @@ export function create({ id }, ctx) {
     replace(actionResult, notice("info", name === "abort" ? "Aborting\u2026" : "Retrying\u2026"));
     try {
       const updated = await call(id);
-      replace(actionResult, notice("ok", (name === "abort" ? "Abort" : "Retry") +
-                                         " accepted: the transaction is now " + updated.state + "."));
       // The action's answer has no events; read the whole transaction again for the timeline.
       const full = await getTransaction(id).catch(() => updated);
       render(full, true);  // forced: the buttons disabled above come back even if nothing changed
+      // Only now: whoever reads the result can act again at once (the buttons are back).
+      replace(actionResult, notice("ok", (name === "abort" ? "Abort" : "Retry") +
+                                         " accepted: the transaction is now " + updated.state + "."));
     } catch (e) {
       replace(actionResult, notice("error", h("strong", {}, name === "abort" ? "Abort" : "Retry",
                                               " refused: "), e.message));

@@ -47,10 +47,20 @@ CREATE INDEX txc_branches_in_doubt ON txc_branches (updated_at)
 // Older tables are rebuilt around their rows: SQLite cannot alter a CHECK constraint. Version 1
 // had no schema table, only the 2PC states, and no participants column; version 2 added them
 // (the 3PC and saga states, and the peers of a 3PC transaction for the termination protocol).
+// The old table is set aside with legacy_alter_table on: otherwise SQLite would rewrite the
+// service's views and triggers that name txc_branches to name the table about to be dropped.
 constexpr const char* kSetAsideOldTable = R"sql(
+PRAGMA legacy_alter_table = ON;
 ALTER TABLE txc_branches RENAME TO txc_branches_old;
+PRAGMA legacy_alter_table = OFF;
 DROP INDEX IF EXISTS txc_branches_by_state;
 )sql";
+// What the service itself attached to the table: DROP TABLE takes its triggers and indexes
+// along, so they are read before the rebuild and created again on the new table.
+constexpr const char* kServiceObjectsOnBranches = R"sql(
+SELECT sql FROM sqlite_master
+ WHERE tbl_name = 'txc_branches' AND type IN ('index', 'trigger') AND sql IS NOT NULL
+   AND name NOT IN ('txc_branches_by_state', 'txc_branches_in_doubt'))sql";
 constexpr const char* kCopyV1Rows = R"sql(
 INSERT INTO txc_branches (gid, branch, protocol, state, payload, updated_at)
   SELECT gid, branch, protocol, state, payload, updated_at FROM txc_branches_old;
@@ -107,10 +117,21 @@ Status Migrate(sqlite3* db) {
                                         std::to_string(kSchemaVersion));
     }
     if (version == kSchemaVersion) return Status::Ok();
-    if (version > 0) TXC_RETURN_IF_ERROR(Exec(db, kSetAsideOldTable));
+    std::vector<std::string> service_objects;
+    if (version > 0) {
+      TXC_ASSIGN_OR_RETURN(auto objects, SqliteStatement::Prepare(db, kServiceObjectsOnBranches));
+      while (true) {
+        TXC_ASSIGN_OR_RETURN(bool row, objects.Step());
+        if (!row) break;
+        service_objects.push_back(objects.ColumnText(0));
+      }
+      objects.Reset();
+      TXC_RETURN_IF_ERROR(Exec(db, kSetAsideOldTable));
+    }
     TXC_RETURN_IF_ERROR(Exec(db, kCreateBranches));
     if (version == 1) TXC_RETURN_IF_ERROR(Exec(db, kCopyV1Rows));
     if (version == 2) TXC_RETURN_IF_ERROR(Exec(db, kCopyV2Rows));
+    for (const auto& sql : service_objects) TXC_RETURN_IF_ERROR(Exec(db, sql.c_str()));
     TXC_RETURN_IF_ERROR(Exec(db, "DELETE FROM txc_schema"));
     return Exec(db,
                 ("INSERT INTO txc_schema (version) VALUES (" + std::to_string(kSchemaVersion) + ")")

@@ -311,10 +311,11 @@ def run(c, d, out_dir):
     # 5. Operator actions on the one in flight (gamma never answers its prepare): both accepted.
     d.go(ui + "#/tx/" + pid)
     d.wait_find("#tx-detail[data-tx-id='%s']" % pid)
-    wait_for(lambda: d.js("return document.getElementById('action-retry') &&"
-                          " !document.getElementById('action-retry').disabled;"),
-             "Retry enabled on a transaction in flight")
     for action in ("retry", "abort"):
+        # A click on a disabled button is lost without an error.
+        wait_for(lambda: d.js("const b = document.getElementById('action-%s');"
+                              " return b && !b.disabled;" % action),
+                 action.capitalize() + " enabled on a transaction in flight")
         d.click("#action-" + action)
         if action == "abort":
             wait_for(lambda: d.accept_alert() or True, "the confirmation dialog")

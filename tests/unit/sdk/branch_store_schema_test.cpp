@@ -1,10 +1,12 @@
 // The SDK's table as SQLite runs it: the statements of a request build no temporary table, the
-// in-doubt listing reads its own index without scanning or sorting, and a database of the
-// previous schema keeps its rows and gets both.
+// in-doubt listing reads its own index without scanning or sorting, and a database of an older
+// schema keeps its rows, and what the service built on the table, and gets both.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,19 @@
 
 namespace txc::sdk {
 namespace {
+
+// Version 1 as it was created: no schema table, 2PC states only, no participants column.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE txc_branches (
+  gid TEXT NOT NULL, branch INTEGER NOT NULL, protocol TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('prepared', 'committed', 'aborted')),
+  payload TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY (gid, branch));
+CREATE INDEX txc_branches_by_state ON txc_branches (state, updated_at);
+INSERT INTO txc_branches VALUES ('a', 0, '2pc', 'prepared', '{"x":1}', 10);
+INSERT INTO txc_branches VALUES ('a', 1, '2pc', 'committed', '{}', 11);
+INSERT INTO txc_branches VALUES ('b', 0, '2pc', 'prepared', NULL, 12);
+INSERT INTO txc_branches VALUES ('c', 0, '2pc', 'aborted', '{}', 13);
+)sql";
 
 // Version 2 as it was created (the CHECK's IN list built a temporary table on every write).
 constexpr const char* kSchemaV2 = R"sql(
@@ -29,6 +44,19 @@ CREATE TABLE txc_branches (
   PRIMARY KEY (gid, branch)
 );
 CREATE INDEX txc_branches_by_state ON txc_branches (state, updated_at);
+INSERT INTO txc_branches VALUES ('a', 0, '2pc', 'prepared', '{"x":1}', 10, NULL);
+INSERT INTO txc_branches VALUES ('a', 1, '2pc', 'committed', '{}', 11, NULL);
+INSERT INTO txc_branches VALUES ('b', 0, '3pc', 'precommitted', NULL, 12, '["p","q"]');
+INSERT INTO txc_branches VALUES ('c', 0, 'saga', 'compensated', '{}', 13, NULL);
+)sql";
+
+// What a service may have built on the SDK's table: a view, a trigger and an index of its own.
+constexpr const char* kServiceObjects = R"sql(
+CREATE VIEW settled AS SELECT gid FROM txc_branches WHERE state = 'committed';
+CREATE TABLE audit (gid TEXT, state TEXT);
+CREATE TRIGGER audit_branches AFTER UPDATE ON txc_branches
+  BEGIN INSERT INTO audit VALUES (new.gid, new.state); END;
+CREATE INDEX branches_by_payload ON txc_branches (payload);
 )sql";
 
 class BranchStoreSchemaTest : public ::testing::Test {
@@ -58,13 +86,14 @@ class BranchStoreSchemaTest : public ::testing::Test {
     sqlite3_close(db);
     ASSERT_EQ(rc, SQLITE_OK) << message;
   }
-  std::vector<std::string> Column(const std::string& sql) {
+  // Column `column` of every row `sql` returns.
+  std::vector<std::string> Column(const std::string& sql, int column = 0) {
     std::vector<std::string> out;
     sqlite3_stmt* stmt = nullptr;
     EXPECT_EQ(sqlite3_prepare_v2(store_->db(), sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
         << sql << ": " << sqlite3_errmsg(store_->db());
     while (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
-      const unsigned char* text = sqlite3_column_text(stmt, 0);
+      const unsigned char* text = sqlite3_column_text(stmt, column);
       out.push_back(text ? reinterpret_cast<const char*>(text) : "NULL");
     }
     sqlite3_finalize(stmt);
@@ -140,6 +169,33 @@ class BranchStoreSchemaTest : public ::testing::Test {
     ASSERT_NE(listing, nullptr);
     EXPECT_EQ(sqlite3_stmt_status(listing, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0), 0);
     EXPECT_EQ(sqlite3_stmt_status(listing, SQLITE_STMTSTATUS_SORT, 0), 0);
+    const std::vector<std::string> plan =
+        Column("EXPLAIN QUERY PLAN " + std::string(sqlite3_sql(listing)), 3);
+    ASSERT_EQ(plan.size(), 1u);
+    EXPECT_NE(plan[0].find("USING INDEX txc_branches_in_doubt"), std::string::npos) << plan[0];
+  }
+  // A file of an older schema, with the service's own objects on the table, opened by this SDK.
+  void ExpectUpgraded(const std::string& old_schema, const std::vector<std::string>& rows) {
+    Prepopulate(old_schema + kServiceObjects);
+    Open();
+    const std::string all =
+        "SELECT gid || '|' || branch || '|' || protocol || '|' || state || '|' || "
+        "coalesce(payload, 'NULL') || '|' || updated_at || '|' || coalesce(participants, 'NULL') "
+        "FROM txc_branches ORDER BY gid, branch";
+    EXPECT_EQ(Column(all), rows);
+    EXPECT_EQ(Column("SELECT version FROM txc_schema"), (std::vector<std::string>{"3"}));
+    EXPECT_EQ(Column("SELECT type || ' ' || name FROM sqlite_master WHERE sql IS NOT NULL "
+                     "ORDER BY type, name"),
+              (std::vector<std::string>{"index branches_by_payload", "index txc_branches_in_doubt",
+                                        "table audit", "table txc_branches", "table txc_schema",
+                                        "trigger audit_branches", "view settled"}));
+    ExpectWritesBuildNoTemporaryTable();
+    // The service's view and trigger work on the new table (the trigger saw the commit above).
+    EXPECT_EQ(Column("SELECT gid FROM settled ORDER BY gid"),
+              (std::vector<std::string>{"a", "g-write"}));
+    EXPECT_EQ(Column("SELECT gid || ' ' || state FROM audit"),
+              (std::vector<std::string>{"g-write committed"}));
+    ExpectInDoubtListingUsesItsIndex({"a", "b", "early", "late"});
   }
 
   std::string dir_;
@@ -169,28 +225,15 @@ TEST_F(BranchStoreSchemaTest, TheStateCheckStillRefusesAnUnknownState) {
   sqlite3_free(error);
 }
 
-TEST_F(BranchStoreSchemaTest, ADatabaseOfSchemaTwoKeepsItsRowsAndGetsTheNewLayout) {
-  Prepopulate(std::string(kSchemaV2) + R"sql(
-INSERT INTO txc_branches VALUES ('a', 0, '2pc', 'prepared', '{"x":1}', 10, NULL);
-INSERT INTO txc_branches VALUES ('a', 1, '2pc', 'committed', '{}', 11, NULL);
-INSERT INTO txc_branches VALUES ('b', 0, '3pc', 'precommitted', NULL, 12, '["p","q"]');
-INSERT INTO txc_branches VALUES ('c', 0, 'saga', 'compensated', '{}', 13, NULL);
-)sql");
-  Open();
-  const std::string rows =
-      "SELECT gid || '|' || branch || '|' || protocol || '|' || state || '|' || "
-      "coalesce(payload, 'NULL') || '|' || updated_at || '|' || coalesce(participants, 'NULL') "
-      "FROM txc_branches ORDER BY gid, branch";
-  EXPECT_EQ(Column(rows),
-            (std::vector<std::string>{
-                "a|0|2pc|prepared|{\"x\":1}|10|NULL", "a|1|2pc|committed|{}|11|NULL",
-                "b|0|3pc|precommitted|NULL|12|[\"p\",\"q\"]", "c|0|saga|compensated|{}|13|NULL"}));
-  EXPECT_EQ(Column("SELECT version FROM txc_schema"), (std::vector<std::string>{"3"}));
-  EXPECT_EQ(Column("SELECT name FROM sqlite_master WHERE tbl_name LIKE 'txc_branches%' "
-                   "AND type IN ('table', 'index') AND sql IS NOT NULL ORDER BY name"),
-            (std::vector<std::string>{"txc_branches", "txc_branches_in_doubt"}));
-  ExpectWritesBuildNoTemporaryTable();
-  ExpectInDoubtListingUsesItsIndex({"a", "b", "early", "late"});
+TEST_F(BranchStoreSchemaTest, AFileOfSchemaOneIsUpgradedWithWhatTheServiceBuiltOnIt) {
+  ExpectUpgraded(kSchemaV1, {"a|0|2pc|prepared|{\"x\":1}|10|NULL", "a|1|2pc|committed|{}|11|NULL",
+                             "b|0|2pc|prepared|NULL|12|NULL", "c|0|2pc|aborted|{}|13|NULL"});
+}
+
+TEST_F(BranchStoreSchemaTest, AFileOfSchemaTwoIsUpgradedWithWhatTheServiceBuiltOnIt) {
+  ExpectUpgraded(kSchemaV2,
+                 {"a|0|2pc|prepared|{\"x\":1}|10|NULL", "a|1|2pc|committed|{}|11|NULL",
+                  "b|0|3pc|precommitted|NULL|12|[\"p\",\"q\"]", "c|0|saga|compensated|{}|13|NULL"});
 }
 
 }  // namespace
