@@ -17,6 +17,7 @@
 #include "engine/engine_service.h"
 #include "log/sqlite_tx_log.h"
 #include "nats_server.h"
+#include "temp_dir.h"
 #include "transport/nats_transport.h"
 #include "txc/participant.h"
 #include "wait_for.h"
@@ -25,20 +26,8 @@ namespace txc {
 namespace {
 
 using core::TxState;
+using testing::TempDir;
 using testing::WaitFor;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/txc-coord-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // One coordinator process's worth of objects.
 struct Coordinator {

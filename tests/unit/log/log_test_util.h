@@ -1,4 +1,4 @@
-// Helpers shared by the log tests: temp directories, sample transactions, waiting for `done`.
+// Helpers shared by the log tests: sample transactions, waiting for `done`, and TempDir.
 #pragma once
 
 #include <stdlib.h>
@@ -14,31 +14,13 @@
 #include <gtest/gtest.h>
 
 #include "log/tx_log.h"
+#include "temp_dir.h"
 
 namespace txc::log::test {
 
 using core::Transaction;
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "txc_log_test.XXXXXX").string();
-    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  bool ok() const { return !path_.empty(); }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using ::txc::testing::TempDir;
 
 inline core::TimePoint At(int64_t offset_ms) {
   return core::FromMillis(1'700'000'000'000 + offset_ms);

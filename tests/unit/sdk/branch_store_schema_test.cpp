@@ -2,15 +2,14 @@
 // in-doubt listing reads its own index without scanning or sorting, and a database of an older
 // schema keeps its rows, and what the service built on the table, and gets both.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "branch_store.h"
+#include "temp_dir.h"
 
 namespace txc::sdk {
 namespace {
@@ -61,24 +60,16 @@ CREATE INDEX branches_by_payload ON txc_branches (payload);
 
 class BranchStoreSchemaTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "txc-schema-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { ASSERT_TRUE(dir_.ok()); }
   void Open() {
-    auto store = BranchStore::Open(dir_ + "/db", std::chrono::milliseconds(1000));
+    auto store = BranchStore::Open(dir_.File("db"), std::chrono::milliseconds(1000));
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
   }
   // Runs `sql` on a database the store has not opened yet.
   void Prepopulate(const std::string& sql) {
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir_ + "/db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_open(dir_.File("db").c_str(), &db), SQLITE_OK);
     char* error = nullptr;
     const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
     const std::string message = error ? error : "";
@@ -198,7 +189,7 @@ class BranchStoreSchemaTest : public ::testing::Test {
     ExpectInDoubtListingUsesItsIndex({"a", "b", "early", "late"});
   }
 
-  std::string dir_;
+  testing::TempDir dir_;  // outlives the store: members go in reverse order
   std::unique_ptr<BranchStore> store_;
 };
 

@@ -1,15 +1,14 @@
 // Group commit in the SDK: a batch of requests is applied in one local transaction with one
 // commit, each request isolated in its own savepoint, and later requests see earlier ones.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "dispatcher.h"
 #include "request_batcher.h"
+#include "temp_dir.h"
 
 namespace txc::sdk {
 namespace {
@@ -29,20 +28,14 @@ wire::BranchRequest Req(const std::string& gid, Op op, nlohmann::json payload = 
 class DispatcherBatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "txc-batch-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto store = BranchStore::Open(dir_ + "/db", std::chrono::milliseconds(1000));
+    ASSERT_TRUE(dir_.ok());
+    auto store = BranchStore::Open(dir_.File("db"), std::chrono::milliseconds(1000));
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
     ASSERT_EQ(
         sqlite3_exec(store_->db(), "CREATE TABLE holds (gid TEXT)", nullptr, nullptr, nullptr),
         SQLITE_OK);
     sqlite3_commit_hook(store_->db(), &CountCommit, &commits_);
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   static int CountCommit(void* counter) {
     ++*static_cast<int*>(counter);
@@ -65,7 +58,7 @@ class DispatcherBatchTest : public ::testing::Test {
     return n;
   }
 
-  std::string dir_;
+  testing::TempDir dir_;  // outlives the store: members go in reverse order
   std::unique_ptr<BranchStore> store_;
   CounterSet counters_;
   int commits_ = 0;

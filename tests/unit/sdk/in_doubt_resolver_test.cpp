@@ -2,17 +2,16 @@
 // conclusion drawn from a view that went stale must not be carried out: the race the Spin model
 // (model/three_phase.pml, -DUNGUARDED_ABORT) finds without this guard.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "in_doubt_resolver.h"
+#include "temp_dir.h"
 #include "wait_for.h"
 
 namespace txc::sdk {
@@ -34,16 +33,10 @@ wire::BranchRequest Req(Op op) {
 class InDoubtResolverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "txc-resolver-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto store = BranchStore::Open(dir_ + "/db", std::chrono::milliseconds(1000));
+    ASSERT_TRUE(dir_.ok());
+    auto store = BranchStore::Open(dir_.File("db"), std::chrono::milliseconds(1000));
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   std::string State() {
     auto lock = store_->Lock();
@@ -68,7 +61,7 @@ class InDoubtResolverTest : public ::testing::Test {
         store_.get(), &dispatcher, link, &counters_);
   }
 
-  std::string dir_;
+  testing::TempDir dir_;  // outlives the store: members go in reverse order
   std::unique_ptr<BranchStore> store_;
   CounterSet counters_;
 };
