@@ -10,7 +10,7 @@ INCLUDES := -I$(ROOT)/coordinator/src -I$(ROOT)/participant-sdk/include -I$(ROOT
             -I$(ROOT)/participant-sdk/src -I$(ROOT)/tests/support
 
 WIRE := wire.o json_fields.o json_text.o status.o
-API := request_parser.o transaction.o $(WIRE)
+API := request_parser.o json_duplicate_keys.o transaction.o $(WIRE)
 
 TARGETS := fuzz_begin_request fuzz_list_query fuzz_wire
 all: $(TARGETS)
@@ -32,6 +32,8 @@ json_text.o: $(ROOT)/participant-sdk/src/json_text.cpp
 status.o: $(ROOT)/participant-sdk/src/status.cpp
 	$(COMPILE)
 request_parser.o: $(ROOT)/coordinator/src/api/request_parser.cpp
+	$(COMPILE)
+json_duplicate_keys.o: $(ROOT)/coordinator/src/api/json_duplicate_keys.cpp
 	$(COMPILE)
 transaction.o: $(ROOT)/coordinator/src/core/transaction.cpp
 	$(COMPILE)

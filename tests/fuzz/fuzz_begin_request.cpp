@@ -1,14 +1,18 @@
 // libFuzzer target for the body of POST /v1/transactions: ParseBeginRequest with the default
-// limits, and CheckJsonDepth and RequestFingerprint on the same bytes. Besides "no crash, no
-// sanitizer report, no exception", it checks what the parser promises about a command it accepts.
+// limits, and CheckJsonDepth, RequestFingerprint and FirstDuplicateKey on the same bytes. Besides
+// "no crash, no sanitizer report, no exception", it checks what the parser promises about a command
+// it accepts.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "api/json_duplicate_keys.h"
 #include "api/request_parser.h"
 #include "fuzz_check.h"
 #include "txc/wire.h"
@@ -49,6 +53,28 @@ void CheckCommand(const BeginCommand& cmd, const ParseLimits& limits) {
   }
 }
 
+// The duplicate key nlohmann's parser reports through its callback, for a text it accepts (what
+// ParseBeginRequest used before FirstDuplicateKey).
+std::optional<std::string> DuplicateByCallback(std::string_view text) {
+  std::vector<std::set<std::string>> keys;
+  std::optional<std::string> duplicate;
+  const auto doc = nlohmann::json::parse(
+      text,
+      [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+        using Event = nlohmann::json::parse_event_t;
+        if (event == Event::object_start) keys.emplace_back();
+        if (event == Event::object_end && !keys.empty()) keys.pop_back();
+        if (event == Event::key && !keys.empty() &&
+            !keys.back().insert(parsed.get<std::string>()).second && !duplicate) {
+          duplicate = parsed.get<std::string>();
+        }
+        return true;
+      },
+      /*allow_exceptions=*/false);
+  FUZZ_CHECK(!doc.is_discarded());
+  return duplicate;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -65,6 +91,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     FUZZ_CHECK(depth.ok());
     CheckCommand(*cmd, limits);
+  }
+
+  // Bounded first: nlohmann's parser recurses per level.
+  if (depth.ok() && nlohmann::json::accept(body)) {
+    FUZZ_CHECK(txc::api::FirstDuplicateKey(body) == DuplicateByCallback(body));
   }
 
   const std::string fingerprint = txc::api::RequestFingerprint(body);

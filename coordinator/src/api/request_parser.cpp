@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <set>
 
+#include "api/json_duplicate_keys.h"
 #include "core/retry_budget_limits.h"
 #include "txc/wire.h"
 
@@ -123,24 +124,11 @@ Status CheckJsonDepth(std::string_view text, int max_depth) {
 
 Result<BeginCommand> ParseBeginRequest(std::string_view body, const ParseLimits& limits) {
   TXC_RETURN_IF_ERROR(CheckJsonDepth(body, limits.max_json_depth));
-  // A key given twice would mean whatever the parser picks (here: the last); refuse it instead.
-  std::vector<std::set<std::string>> keys;  // one set per open object
-  std::string duplicate;
-  json doc = json::parse(
-      body,
-      [&](int, json::parse_event_t event, json& parsed) {
-        if (event == json::parse_event_t::object_start) keys.emplace_back();
-        if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
-        if (event == json::parse_event_t::key && !keys.empty() &&
-            !keys.back().insert(parsed.get<std::string>()).second && duplicate.empty()) {
-          duplicate = parsed.get<std::string>();
-        }
-        return true;
-      },
-      /*allow_exceptions=*/false);
+  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Status::InvalidArgument("the body is not valid JSON");
-  if (!duplicate.empty()) {
-    return Status::InvalidArgument("the key '" + duplicate + "' appears twice in one object");
+  // A key given twice would mean whatever the parser picks (here: the last); refuse it instead.
+  if (auto duplicate = FirstDuplicateKey(body)) {
+    return Status::InvalidArgument("the key '" + *duplicate + "' appears twice in one object");
   }
   if (!doc.is_object()) return Status::InvalidArgument("the body must be a JSON object");
   for (const auto& [key, value] : doc.items()) {

@@ -65,10 +65,15 @@ void SqliteStatement::Bind(int index, int64_t value) {
 }
 
 void SqliteStatement::Bind(int index, std::string_view text) {
-  // SQLITE_TRANSIENT: SQLite copies the text, so callers may pass temporaries.
   NoteBind(sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_TRANSIENT,
                                SQLITE_UTF8),
            index);
+}
+
+void SqliteStatement::BindBorrowed(int index, std::string_view text) {
+  NoteBind(
+      sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8),
+      index);
 }
 
 void SqliteStatement::BindNull(int index) {

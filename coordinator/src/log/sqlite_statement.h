@@ -42,7 +42,15 @@ class SqliteStatement {
 
   // Binding, 1-based. A failed bind is remembered and reported by the next Step()/Run().
   void Bind(int index, int64_t value);
-  void Bind(int index, std::string_view text);
+  void Bind(int index, std::string_view text);  // copied: a temporary may be passed
+  // Read in place, not copied: the text must stay alive and unchanged until the statement is next
+  // reset (Run resets it), so a temporary does not compile. For the log writer, whose records
+  // outlive their statements: a copy per text was a malloc, a memcpy and a free.
+  void BindBorrowed(int index, const std::string& text) {
+    BindBorrowed(index, std::string_view(text));
+  }
+  void BindBorrowed(int index, std::string&& text) = delete;
+  void BindBorrowed(int index, const char* text) { BindBorrowed(index, std::string_view(text)); }
   void BindNull(int index);
   void BindTextOrNull(int index, std::string_view text);  // NULL when empty (for UNIQUE keys)
 
@@ -64,6 +72,7 @@ class SqliteStatement {
   };
   SqliteStatement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
   void NoteBind(int rc, int index);
+  void BindBorrowed(int index, std::string_view text);
 
   sqlite3* db_;
   std::unique_ptr<sqlite3_stmt, Finalizer> stmt_;

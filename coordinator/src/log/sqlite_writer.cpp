@@ -16,12 +16,13 @@ Result<std::unique_ptr<SqliteStatement>> PrepareOwned(sqlite3* db, const char* s
 }
 
 // A branch's state columns, in the order both the insert and the update list them, from `first`.
+// The texts are borrowed: `r` must outlive the statement's Run.
 void BindBranchState(SqliteStatement& s, int first, const core::BranchChanged& r) {
-  s.Bind(first, core::BranchStateName(r.state));
-  s.Bind(first + 1, wire::OpName(r.op));
+  s.BindBorrowed(first, core::BranchStateName(r.state));
+  s.BindBorrowed(first + 1, wire::OpName(r.op));
   s.Bind(first + 2, int64_t{r.op_attempt});
   s.Bind(first + 3, int64_t{r.attempts});
-  s.Bind(first + 4, r.last_error);
+  s.BindBorrowed(first + 4, r.last_error);
   s.Bind(first + 5, core::ToMillis(r.at));
   s.Bind(first + 6, core::ToMillis(r.op_since));
 }
@@ -215,19 +216,20 @@ Status SqliteWriter::Apply(const core::LogRecord& record,
 
 Status SqliteWriter::Apply(const core::TxCreated& r,
                            const std::vector<const core::BranchChanged*>& branch_state) {
+  // Texts are borrowed from the record (and the names are static): each lives until its Run.
   const core::Transaction& tx = r.tx;
   SqliteStatement& s = *insert_tx_;
-  s.Bind(1, tx.id);
-  s.Bind(2, core::ProtocolName(tx.protocol));
-  s.Bind(3, core::TxStateName(tx.state));
+  s.BindBorrowed(1, tx.id);
+  s.BindBorrowed(2, core::ProtocolName(tx.protocol));
+  s.BindBorrowed(3, core::TxStateName(tx.state));
   s.Bind(4, int64_t{core::IsTerminal(tx.state) ? 1 : 0});
   s.Bind(5, int64_t{tx.timeout.count()});
   s.Bind(6, core::ToMillis(tx.created_at));
   s.Bind(7, core::ToMillis(tx.updated_at));
-  s.Bind(8, tx.reason);
+  s.BindBorrowed(8, tx.reason);
   s.BindTextOrNull(9, tx.idempotency_key);
-  s.Bind(10, tx.request_hash);
-  s.Bind(11, tx.traceparent);
+  s.BindBorrowed(10, tx.request_hash);
+  s.BindBorrowed(11, tx.traceparent);
   s.Bind(12, int64_t{tx.retry_budget.max_attempts});
   s.Bind(13, int64_t{tx.retry_budget.deadline.count()});
   TXC_RETURN_IF_ERROR(s.Run());
@@ -235,16 +237,17 @@ Status SqliteWriter::Apply(const core::TxCreated& r,
   SqliteStatement& b = *insert_branch_;
   for (size_t i = 0; i < tx.branches.size(); ++i) {
     const core::Branch& br = tx.branches[i];
-    b.Bind(1, tx.id);
+    core::BranchChanged initial{};
+    const core::BranchChanged* state = i < branch_state.size() ? branch_state[i] : nullptr;
+    if (state == nullptr) state = &(initial = core::BranchRecord(tx, br, tx.updated_at));
+    const std::string payload = DumpJson(br.payload);
+    const std::string after = nlohmann::json(br.after).dump();
+    b.BindBorrowed(1, tx.id);
     b.Bind(2, int64_t{br.index});
-    b.Bind(3, br.participant);
-    b.Bind(4, DumpJson(br.payload));
-    if (i < branch_state.size() && branch_state[i] != nullptr) {
-      BindBranchState(b, 5, *branch_state[i]);
-    } else {
-      BindBranchState(b, 5, core::BranchRecord(tx, br, tx.updated_at));
-    }
-    b.Bind(12, nlohmann::json(br.after).dump());
+    b.BindBorrowed(3, br.participant);
+    b.BindBorrowed(4, payload);
+    BindBranchState(b, 5, *state);
+    b.BindBorrowed(12, after);
     if (Status st = b.Run(); !st.ok()) return st.WithContext("branch " + std::to_string(br.index));
   }
   return Status::Ok();
@@ -252,10 +255,10 @@ Status SqliteWriter::Apply(const core::TxCreated& r,
 
 Status SqliteWriter::Apply(const core::TxStateChanged& r) {
   SqliteStatement& s = *update_tx_state_;
-  s.Bind(1, r.id);
-  s.Bind(2, core::TxStateName(r.state));
+  s.BindBorrowed(1, r.id);
+  s.BindBorrowed(2, core::TxStateName(r.state));
   s.Bind(3, int64_t{core::IsTerminal(r.state) ? 1 : 0});
-  s.Bind(4, r.reason);
+  s.BindBorrowed(4, r.reason);
   s.Bind(5, core::ToMillis(r.at));
   TXC_RETURN_IF_ERROR(s.Run());
   TXC_RETURN_IF_ERROR(ExpectOneChange());
@@ -264,7 +267,7 @@ Status SqliteWriter::Apply(const core::TxStateChanged& r) {
 
 Status SqliteWriter::Apply(const core::BranchChanged& r) {
   SqliteStatement& s = *update_branch_;
-  s.Bind(1, r.id);
+  s.BindBorrowed(1, r.id);
   s.Bind(2, int64_t{r.branch});
   BindBranchState(s, 3, r);
   TXC_RETURN_IF_ERROR(s.Run());
@@ -274,13 +277,13 @@ Status SqliteWriter::Apply(const core::BranchChanged& r) {
 Status SqliteWriter::Apply(const core::AttemptRecorded& r) {
   const core::Attempt& a = r.attempt;
   SqliteStatement& s = *insert_attempt_;
-  s.Bind(1, r.id);
+  s.BindBorrowed(1, r.id);
   s.Bind(2, int64_t{r.branch});
-  s.Bind(3, wire::OpName(a.op));
+  s.BindBorrowed(3, wire::OpName(a.op));
   s.Bind(4, int64_t{a.number});
   s.Bind(5, core::ToMillis(a.at));
-  s.Bind(6, core::AttemptResultName(a.result));
-  s.Bind(7, a.error);
+  s.BindBorrowed(6, core::AttemptResultName(a.result));
+  s.BindBorrowed(7, a.error);
   s.Bind(8, a.latency_us);
   s.Bind(9, ++history_seq_);
   // The foreign key to branches rejects attempts of unknown transactions or branches.
@@ -310,11 +313,11 @@ Status SqliteWriter::Apply(const core::OperatorActed& r) {
 
 Status SqliteWriter::InsertEvent(const std::string& id, const core::TxEvent& e) {
   SqliteStatement& s = *insert_event_;
-  s.Bind(1, id);
+  s.BindBorrowed(1, id);
   s.Bind(2, core::ToMillis(e.at));
-  s.Bind(3, core::TxEventKindName(e.kind));
+  s.BindBorrowed(3, core::TxEventKindName(e.kind));
   if (e.state) {
-    s.Bind(4, core::TxStateName(*e.state));
+    s.BindBorrowed(4, core::TxStateName(*e.state));
   } else {
     s.BindNull(4);
   }
@@ -323,7 +326,7 @@ Status SqliteWriter::InsertEvent(const std::string& id, const core::TxEvent& e) 
   } else {
     s.BindNull(5);
   }
-  s.Bind(6, e.detail);
+  s.BindBorrowed(6, e.detail);
   s.Bind(7, ++history_seq_);
   return s.Run();
 }

@@ -5,16 +5,28 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
 #include "log/migrations.h"
+#include "log/sqlite_statement.h"
 #include "log/sqlite_tx_log.h"
 #include "log_test_util.h"
 #include "wait_for.h"
 
 namespace txc::log::test {
 namespace {
+
+// BindBorrowed leaves SQLite a pointer into its argument until the statement is reset: a temporary
+// would be gone by then, so passing one must not compile.
+template <typename T>
+concept CanBindBorrowed = requires(SqliteStatement& s, T&& text) {
+  s.BindBorrowed(1, std::forward<T>(text));
+};
+static_assert(!CanBindBorrowed<std::string>);
+static_assert(CanBindBorrowed<const std::string&>);
+static_assert(CanBindBorrowed<const char*>);
 
 // Runs SQL on the file directly, as an operator (or another program) would.
 class RawDb {

@@ -114,6 +114,32 @@ TEST_P(TxLogContract, RoundTripsEveryRecordType) {
   EXPECT_FALSE(missing->has_value());
 }
 
+// The SQLite writer hands SQLite its records' texts in place (BindBorrowed) rather than copies:
+// each must come back byte for byte, an embedded NUL and a text longer than any buffer included.
+TEST_P(TxLogContract, TextsComeBackByteForByte) {
+  const std::string nul = std::string("before") + '\0' + "after";
+  const std::string long_text(100000, 'x');
+  Transaction want = MakeTx("tx-text", 1, Protocol::kTwoPhase, "");
+  want.reason = nul;
+  want.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  MustAppend({Created(want)});
+  core::Attempt attempt{wire::Op::kPrepare, 1, At(20), AttemptResult::kError, nul + long_text, 7};
+  MustAppend({core::AttemptRecorded{"tx-text", 0, attempt},
+              core::BranchChanged{"tx-text", 0, BranchState::kPreparing, wire::Op::kPrepare, 1, 1,
+                                  long_text + nul, At(20)},
+              StateChanged("tx-text", TxState::kAborting, "caf\xc3\xa9 " + nul, 21)});
+
+  const Transaction got = MustFind("tx-text", /*with_history=*/true);
+  EXPECT_EQ(got.reason, "caf\xc3\xa9 " + nul);
+  EXPECT_EQ(got.traceparent, want.traceparent);
+  ASSERT_EQ(got.branches.size(), 1u);
+  EXPECT_EQ(got.branches[0].last_error, long_text + nul);
+  ASSERT_EQ(got.branches[0].history.size(), 1u);
+  EXPECT_EQ(got.branches[0].history[0].error, nul + long_text);
+  ASSERT_EQ(got.events.size(), 1u);
+  EXPECT_EQ(got.events[0].detail, "caf\xc3\xa9 " + nul);
+}
+
 TEST_P(TxLogContract, KeepsRetryBudgetsAndAttentionFlagsAndListsWhatNeedsAttention) {
   Transaction stuck = MakeTx("stuck", 2);
   stuck.retry_budget = {5, core::Duration(600000)};

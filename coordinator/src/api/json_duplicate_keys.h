@@ -1,0 +1,20 @@
+// FirstDuplicateKey: a key given twice in one object of a JSON text, found without building a
+// document.
+//
+// A request with such a key would mean whatever the parser picks (nlohmann keeps the last), so
+// the API refuses it. Finding it with nlohmann's per-token callback doubled the cost of parsing a
+// start request (a std::function call per token, a set of copied keys per object).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace txc::api {
+
+// For a text nlohmann::json::parse accepts (and only for one: the scan trusts its structure),
+// the key whose second appearance in its object comes first in the text, decoded; nullopt if
+// no object repeats a key. Linear in the text, plus a sort of each object's keys.
+std::optional<std::string> FirstDuplicateKey(std::string_view valid_json);
+
+}  // namespace txc::api
