@@ -79,6 +79,8 @@ std::string ParticipantsText(const std::vector<std::string>& participants) {
 
 std::vector<std::string> ParseParticipants(const std::string& text) {
   std::vector<std::string> out;
+  if (text.empty())
+    return out;  // NULL: not 3PC (nlohmann's parser costs ~2k instructions to say so)
   const auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_array()) return out;
   for (const auto& name : doc) {
@@ -156,9 +158,6 @@ BranchRecord ReadRecord(const SqliteStatement& stmt, BranchState state) {
                       ParseParticipants(stmt.ColumnText(6))};
 }
 
-constexpr const char* kColumns =
-    "SELECT gid, branch, protocol, state, payload, updated_at, participants FROM txc_branches ";
-
 }  // namespace
 
 const char* BranchStateName(BranchState state) {
@@ -224,43 +223,89 @@ Result<std::unique_ptr<BranchStore>> BranchStore::Open(const std::string& path,
   return std::unique_ptr<BranchStore>(new BranchStore(std::move(db)));
 }
 
-Result<SqliteStatement*> BranchStore::Statement(const std::string& sql) {
-  auto it = statements_.find(sql);
-  if (it == statements_.end()) {
-    TXC_ASSIGN_OR_RETURN(auto stmt, SqliteStatement::Prepare(db(), sql));
-    it = statements_.emplace(sql, std::move(stmt)).first;
+const char* BranchStore::SqlText(Sql which) {
+#define TXC_BRANCH_COLUMNS \
+  "SELECT gid, branch, protocol, state, payload, updated_at, participants FROM txc_branches "
+  switch (which) {
+    case Sql::kBegin:
+      return "BEGIN IMMEDIATE";
+    case Sql::kCommit:
+      return "COMMIT";
+    case Sql::kRollback:
+      return "ROLLBACK";
+    case Sql::kSavepointRequest:
+      return "SAVEPOINT txc_request";
+    case Sql::kReleaseRequest:
+      return "RELEASE txc_request";
+    case Sql::kRollbackToRequest:
+      return "ROLLBACK TO txc_request";
+    case Sql::kSavepointHandler:
+      return "SAVEPOINT txc_handler";
+    case Sql::kReleaseHandler:
+      return "RELEASE txc_handler";
+    case Sql::kRollbackToHandler:
+      return "ROLLBACK TO txc_handler";
+    case Sql::kFind:
+      return TXC_BRANCH_COLUMNS "WHERE gid = ?1 AND branch = ?2";
+    case Sql::kFindAll:
+      return TXC_BRANCH_COLUMNS "WHERE gid = ?1 ORDER BY branch";
+    case Sql::kInsert:
+      return "INSERT INTO txc_branches (gid, branch, protocol, state, payload, updated_at, "
+             "participants) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULLIF(?7, ''))";
+    case Sql::kSetState:
+      return "UPDATE txc_branches SET state = ?3, updated_at = ?4 WHERE gid = ?1 AND branch = ?2";
+    case Sql::kListInDoubt:
+      // Served by txc_branches_in_doubt, whose WHERE this one must contain as written.
+      return TXC_BRANCH_COLUMNS
+          "WHERE state IN ('prepared', 'precommitted') AND updated_at < ?1 "
+          "ORDER BY updated_at LIMIT ?2";
+    case Sql::kCount:
+      break;
   }
-  it->second.Reset();
-  return &it->second;
+#undef TXC_BRANCH_COLUMNS
+  return "";
 }
 
-Status BranchStore::Run(const std::string& sql) {
-  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(sql));
+Result<SqliteStatement*> BranchStore::Statement(Sql which) {
+  std::optional<SqliteStatement>& stmt = statements_[static_cast<size_t>(which)];
+  if (!stmt) {
+    TXC_ASSIGN_OR_RETURN(auto prepared, SqliteStatement::Prepare(db(), SqlText(which)));
+    stmt.emplace(std::move(prepared));
+  }
+  stmt->Reset();
+  return &*stmt;
+}
+
+Status BranchStore::Run(Sql which) {
+  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(which));
   TXC_ASSIGN_OR_RETURN(bool row, stmt->Step());
   (void)row;
   stmt->Reset();  // a finished COMMIT or RELEASE must not stay active
   return Status::Ok();
 }
 
-Status BranchStore::Begin() { return Run("BEGIN IMMEDIATE"); }
+Status BranchStore::Begin() { return Run(Sql::kBegin); }
 
-Status BranchStore::Commit() { return Run("COMMIT"); }
+Status BranchStore::Commit() { return Run(Sql::kCommit); }
 
 void BranchStore::Rollback() {
-  if (InTransaction()) (void)Run("ROLLBACK");
+  if (InTransaction()) (void)Run(Sql::kRollback);
 }
 
 bool BranchStore::InTransaction() { return sqlite3_get_autocommit(db()) == 0; }
 
-Status BranchStore::Savepoint(const char* name) { return Run(std::string("SAVEPOINT ") + name); }
+Status BranchStore::Savepoint(SavepointName name) {
+  return Run(name == SavepointName::kRequest ? Sql::kSavepointRequest : Sql::kSavepointHandler);
+}
 
-Status BranchStore::RollbackToSavepoint(const char* name) {
-  TXC_RETURN_IF_ERROR(Run(std::string("ROLLBACK TO ") + name));
+Status BranchStore::RollbackToSavepoint(SavepointName name) {
+  TXC_RETURN_IF_ERROR(
+      Run(name == SavepointName::kRequest ? Sql::kRollbackToRequest : Sql::kRollbackToHandler));
   return ReleaseSavepoint(name);
 }
 
-Status BranchStore::ReleaseSavepoint(const char* name) {
-  return Run(std::string("RELEASE ") + name);
+Status BranchStore::ReleaseSavepoint(SavepointName name) {
+  return Run(name == SavepointName::kRequest ? Sql::kReleaseRequest : Sql::kReleaseHandler);
 }
 
 namespace {
@@ -283,8 +328,7 @@ Result<std::vector<BranchRecord>> ReadAll(SqliteStatement& stmt) {
 }  // namespace
 
 Result<std::optional<BranchRecord>> BranchStore::Find(const std::string& gid, int branch) {
-  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt,
-                       Statement(std::string(kColumns) + "WHERE gid = ?1 AND branch = ?2"));
+  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(Sql::kFind));
   stmt->Bind(1, gid).Bind(2, int64_t{branch});
   TXC_ASSIGN_OR_RETURN(auto rows, ReadAll(*stmt));
   if (rows.empty()) return std::optional<BranchRecord>();
@@ -292,16 +336,13 @@ Result<std::optional<BranchRecord>> BranchStore::Find(const std::string& gid, in
 }
 
 Result<std::vector<BranchRecord>> BranchStore::FindAll(const std::string& gid) {
-  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt,
-                       Statement(std::string(kColumns) + "WHERE gid = ?1 ORDER BY branch"));
+  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(Sql::kFindAll));
   stmt->Bind(1, gid);
   return ReadAll(*stmt);
 }
 
 Status BranchStore::Insert(const BranchRecord& r) {
-  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(R"sql(
-      INSERT INTO txc_branches (gid, branch, protocol, state, payload, updated_at, participants)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULLIF(?7, '')))sql"));
+  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(Sql::kInsert));
   stmt->Bind(1, r.gid)
       .Bind(2, int64_t{r.branch})
       .Bind(3, r.protocol)
@@ -315,8 +356,7 @@ Status BranchStore::Insert(const BranchRecord& r) {
 }
 
 Status BranchStore::SetState(const std::string& gid, int branch, BranchState state) {
-  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(R"sql(
-      UPDATE txc_branches SET state = ?3, updated_at = ?4 WHERE gid = ?1 AND branch = ?2)sql"));
+  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(Sql::kSetState));
   stmt->Bind(1, gid)
       .Bind(2, int64_t{branch})
       .Bind(3, BranchStateName(state))
@@ -331,10 +371,7 @@ Status BranchStore::SetState(const std::string& gid, int branch, BranchState sta
 }
 
 Result<std::vector<BranchRecord>> BranchStore::ListInDoubt(int64_t updated_before_ms, int limit) {
-  // Served by txc_branches_in_doubt, whose WHERE this one must contain as written.
-  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(std::string(kColumns) + R"sql(
-      WHERE state IN ('prepared', 'precommitted') AND updated_at < ?1
-      ORDER BY updated_at LIMIT ?2)sql"));
+  TXC_ASSIGN_OR_RETURN(SqliteStatement * stmt, Statement(Sql::kListInDoubt));
   stmt->Bind(1, updated_before_ms).Bind(2, int64_t{limit});
   return ReadAll(*stmt);
 }

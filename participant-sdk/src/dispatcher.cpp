@@ -9,7 +9,7 @@
 namespace txc::sdk {
 namespace {
 
-constexpr const char* kRequestSavepoint = "txc_request";
+constexpr auto kRequestSavepoint = BranchStore::SavepointName::kRequest;
 
 wire::BranchReply With(wire::BranchReply reply, wire::Outcome outcome, std::string message) {
   reply.outcome = outcome;
