@@ -4,16 +4,15 @@
 // it accepts.
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "api/json_duplicate_keys.h"
 #include "api/request_parser.h"
+#include "duplicate_key_oracle.h"
 #include "fuzz_check.h"
 #include "txc/wire.h"
 
@@ -53,28 +52,6 @@ void CheckCommand(const BeginCommand& cmd, const ParseLimits& limits) {
   }
 }
 
-// The duplicate key nlohmann's parser reports through its callback, for a text it accepts (what
-// ParseBeginRequest used before FirstDuplicateKey).
-std::optional<std::string> DuplicateByCallback(std::string_view text) {
-  std::vector<std::set<std::string>> keys;
-  std::optional<std::string> duplicate;
-  const auto doc = nlohmann::json::parse(
-      text,
-      [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-        using Event = nlohmann::json::parse_event_t;
-        if (event == Event::object_start) keys.emplace_back();
-        if (event == Event::object_end && !keys.empty()) keys.pop_back();
-        if (event == Event::key && !keys.empty() &&
-            !keys.back().insert(parsed.get<std::string>()).second && !duplicate) {
-          duplicate = parsed.get<std::string>();
-        }
-        return true;
-      },
-      /*allow_exceptions=*/false);
-  FUZZ_CHECK(!doc.is_discarded());
-  return duplicate;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -95,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Bounded first: nlohmann's parser recurses per level.
   if (depth.ok() && nlohmann::json::accept(body)) {
-    FUZZ_CHECK(txc::api::FirstDuplicateKey(body) == DuplicateByCallback(body));
+    FUZZ_CHECK(txc::api::FirstDuplicateKey(body) == txc::api::test::DuplicateKeyByCallback(body));
   }
 
   const std::string fingerprint = txc::api::RequestFingerprint(body);

@@ -5,37 +5,19 @@
 #include <functional>
 #include <optional>
 #include <random>
-#include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "duplicate_key_oracle.h"
 
 namespace txc::api {
 namespace {
 
 using nlohmann::json;
 
-// What ParseBeginRequest did before: nlohmann's parser with a callback keeping each open
-// object's keys, the first key found already among them.
-std::optional<std::string> ByCallback(const std::string& text) {
-  std::vector<std::set<std::string>> keys;
-  std::optional<std::string> duplicate;
-  const json parsed = json::parse(
-      text,
-      [&](int, json::parse_event_t event, json& parsed) {
-        if (event == json::parse_event_t::object_start) keys.emplace_back();
-        if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
-        if (event == json::parse_event_t::key && !keys.empty() &&
-            !keys.back().insert(parsed.get<std::string>()).second && !duplicate) {
-          duplicate = parsed.get<std::string>();
-        }
-        return true;
-      },
-      /*allow_exceptions=*/false);
-  EXPECT_FALSE(parsed.is_discarded()) << text;
-  return duplicate;
-}
+using test::DuplicateKeyByCallback;
 
 TEST(FirstDuplicateKey, FindsTheFirstRepeatInItsOwnObject) {
   EXPECT_EQ(FirstDuplicateKey(R"({"a":1,"b":2})"), std::nullopt);
@@ -89,7 +71,7 @@ TEST(FirstDuplicateKey, AgreesWithNlohmannsCallbackOnRandomDocuments) {
   for (int i = 0; i < 20000; ++i) {
     const std::string text = value(0);
     ASSERT_TRUE(json::accept(text)) << text;
-    const auto expected = ByCallback(text);
+    const auto expected = DuplicateKeyByCallback(text);
     ASSERT_EQ(FirstDuplicateKey(text), expected) << text;
     if (expected) ++with_duplicates;
   }
