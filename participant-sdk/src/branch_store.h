@@ -89,7 +89,7 @@ class BranchStore {
   Result<std::vector<BranchRecord>> ListInDoubt(int64_t updated_before_ms, int limit);
 
  private:
-  // Every statement the store runs (kSql in branch_store.cpp holds their text).
+  // Every statement the store runs (SqlText has their text).
   enum class Sql {
     kBegin,
     kCommit,
@@ -111,7 +111,7 @@ class BranchStore {
   static const char* SqlText(Sql which);
 
   explicit BranchStore(SqlitePtr db) : db_(std::move(db)) {}
-  // The statement, prepared on first use and reset for this one: a request takes a dozen, and
+  // The statement, prepared on first use and reset for this one: a request takes about six, and
   // preparing costs more than running. Indexed, not looked up by its text (hashing ~150
   // characters per statement was ~4% of a participant's instructions).
   Result<SqliteStatement*> Statement(Sql which);

@@ -1,6 +1,8 @@
 // What the API refused as a repeated key before FirstDuplicateKey: nlohmann's parser with a
 // callback keeping each open object's keys, the first key found already among them. Shared by
 // the unit test (chosen and random documents) and the begin-request fuzz target (everything else).
+// One difference, on purpose: the old check held its answer in a string and took an empty one
+// for "none", so it let a repeated empty key through; this one (an optional) does not.
 #pragma once
 
 #include <optional>

@@ -50,6 +50,8 @@ class SqliteStatement {
     BindBorrowed(index, std::string_view(text));
   }
   void BindBorrowed(int index, std::string&& text) = delete;
+  void BindBorrowed(int index, const std::string&& text) = delete;
+  // For string literals (the names of states, ops and results).
   void BindBorrowed(int index, const char* text) { BindBorrowed(index, std::string_view(text)); }
   void BindNull(int index);
   void BindTextOrNull(int index, std::string_view text);  // NULL when empty (for UNIQUE keys)

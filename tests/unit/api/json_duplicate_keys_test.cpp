@@ -35,6 +35,10 @@ TEST(FirstDuplicateKey, FindsTheFirstRepeatInItsOwnObject) {
       << "values, and braces and commas inside strings, are not keys";
   EXPECT_EQ(FirstDuplicateKey(R"([{"a":1},{"a":1,"a":2}])"), "a");
   EXPECT_EQ(FirstDuplicateKey(R"("a")"), std::nullopt);
+  EXPECT_EQ(FirstDuplicateKey("{}"), std::nullopt);
+  EXPECT_EQ(FirstDuplicateKey("[{}]"), std::nullopt);
+  EXPECT_EQ(FirstDuplicateKey(R"({"":1,"":2,"a":1,"a":2})"), "")
+      << "the empty key too (the old check missed it)";
   const std::string after_nul = std::string(R"({"a":1})") + '\0' + R"({"b":1,"b":2})";
   ASSERT_TRUE(json::accept(after_nul)) << "nlohmann ends the text at the NUL";
   EXPECT_EQ(FirstDuplicateKey(after_nul), std::nullopt);
@@ -52,7 +56,7 @@ TEST(FirstDuplicateKey, AnObjectWithManyKeysIsNotQuadratic) {
 TEST(FirstDuplicateKey, AgreesWithNlohmannsCallbackOnRandomDocuments) {
   std::mt19937 rng(20261124);
   const std::vector<std::string> names = {"\"a\"",        "\"b\"",   "\"\\u0061\"", "\"a\\\"\"",
-                                          "\"a\\u0022\"", "\"{,}\"", "\"\\\\\""};
+                                          "\"a\\u0022\"", "\"{,}\"", "\"\\\\\"",    "\"\""};
   const std::vector<std::string> scalars = {"1",     "-2.5e3", "true",     "null",
                                             "\"a\"", "\"[,\"", "\"\\\"}\""};
   std::function<std::string(int)> value = [&](int depth) -> std::string {

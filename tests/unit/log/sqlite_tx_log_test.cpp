@@ -25,6 +25,7 @@ concept CanBindBorrowed = requires(SqliteStatement& s, T&& text) {
   s.BindBorrowed(1, std::forward<T>(text));
 };
 static_assert(!CanBindBorrowed<std::string>);
+static_assert(!CanBindBorrowed<const std::string>);
 static_assert(CanBindBorrowed<const std::string&>);
 static_assert(CanBindBorrowed<const char*>);
 
