@@ -79,8 +79,8 @@ std::string ParticipantsText(const std::vector<std::string>& participants) {
 
 std::vector<std::string> ParseParticipants(const std::string& text) {
   std::vector<std::string> out;
-  if (text.empty())
-    return out;  // NULL: not 3PC (nlohmann's parser costs ~2k instructions to say so)
+  // NULL (not 3PC): nlohmann's parser would take ~2k instructions to say so.
+  if (text.empty()) return out;
   const auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_array()) return out;
   for (const auto& name : doc) {

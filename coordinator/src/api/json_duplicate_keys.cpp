@@ -24,7 +24,7 @@ std::pair<size_t, std::string_view> EarliestRepeat(std::vector<Key>::iterator be
     return a.name != b.name ? a.name < b.name : a.at < b.at;
   });
   std::pair<size_t, std::string_view> best{SIZE_MAX, {}};
-  if (end - begin < 2) return best;  // and no iterator is moved past an empty range's end
+  // `end - it`, not `it + 1 < end`: no iterator steps past an empty range's end.
   for (auto it = begin; end - it > 1; ++it) {
     if (it->name == (it + 1)->name && (it + 1)->at < best.first) {
       best = {(it + 1)->at, it->name};

@@ -2,8 +2,8 @@
 // document.
 //
 // A request with such a key would mean whatever the parser picks (nlohmann keeps the last), so
-// the API refuses it. Finding it with nlohmann's per-token callback doubled the cost of parsing a
-// start request (a std::function call per token, a set of copied keys per object).
+// the API refuses it. Found with nlohmann's per-token callback, it cost a std::function call per
+// token and a set of copied keys per object on every start request.
 #pragma once
 
 #include <optional>

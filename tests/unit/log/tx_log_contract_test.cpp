@@ -123,6 +123,7 @@ TEST_P(TxLogContract, TextsComeBackByteForByte) {
   want.reason = nul;
   want.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
   MustAppend({Created(want)});
+  EXPECT_EQ(MustFind("tx-text", /*with_history=*/false).reason, nul);
   core::Attempt attempt{wire::Op::kPrepare, 1, At(20), AttemptResult::kError, nul + long_text, 7};
   MustAppend({core::AttemptRecorded{"tx-text", 0, attempt},
               core::BranchChanged{"tx-text", 0, BranchState::kPreparing, wire::Op::kPrepare, 1, 1,
