@@ -84,6 +84,8 @@ struct Row {
   double bound_us_per_tx = 0;  // CPU of participants and nats-server per transaction of the bound
   int64_t rss_kb = 0;
   uint64_t failed = 0;
+  bool open_loop = false;    // driven at a rate: its tx/s is that rate at most, not a capacity
+  uint64_t not_started = 0;  // open loop: due while every slot was busy, so never sent
   bool coordinator_measured = true;        // false: connected to a coordinator this did not start
   double coordinator_us_per_tx = 0;        // CPU time per transaction of the measured period
   double system_us_per_tx = 0;             // the same for coordinator, participants and nats-server
@@ -112,17 +114,24 @@ std::string Fixed(double v, int decimals, bool measured = true) {
 void PrintRow(const Row& r) {
   const bool c = r.coordinator_measured;
   const bool b = r.bound_tps > 0;
+  // An open loop's tx/s is capped by its rate; the baseline and the bound run closed-loop.
+  const auto of = [&r](double whole) { return r.open_loop ? "-" : Percent(r.tps, whole); };
+  std::string notes;
+  if (r.failed) notes += " (" + std::to_string(r.failed) + " failed)";
+  if (r.not_started) {
+    notes += " (" + std::to_string(r.not_started) + " due but not started: every slot busy)";
+  }
   std::printf(
       "%-7s %3d %6d %10.0f %8s %8s %8s %8s %12.0f %7s %9s %10s %10.0f %10s %8.1f %9s %8s %8s "
       "%9s%s\n",
       r.protocol.c_str(), r.participants, r.in_flight, r.tps, Ms(r.p50).c_str(), Ms(r.p90).c_str(),
-      Ms(r.p99).c_str(), Ms(r.max).c_str(), r.baseline_tps, Percent(r.tps, r.baseline_tps).c_str(),
+      Ms(r.p99).c_str(), Ms(r.max).c_str(), r.baseline_tps, of(r.baseline_tps).c_str(),
       Fixed(static_cast<double>(r.rss_kb) / 1024.0, 1, c).c_str(),
       Fixed(r.coordinator_us_per_tx, 0, c).c_str(), r.system_us_per_tx,
       Fixed(r.coordinator_switches_per_tx, 1, c).c_str(), r.system_switches_per_tx,
-      Fixed(r.bound_tps, 0, b).c_str(), Percent(r.tps, r.bound_tps).c_str(),
+      Fixed(r.bound_tps, 0, b).c_str(), of(r.bound_tps).c_str(),
       Fixed(r.bound_us_per_tx, 0, b && c).c_str(), b ? Ms(r.bound_p50).c_str() : "-",
-      r.failed ? (" (" + std::to_string(r.failed) + " failed)").c_str() : "");
+      notes.c_str());
   std::fflush(stdout);
 }
 
@@ -173,6 +182,8 @@ Row Measure(BenchTopology& topo, const std::string& protocol, int participants, 
   row.p99 = Percentile(r.latency_us, 0.99);
   row.max = r.latency_us.empty() ? 0 : *std::max_element(r.latency_us.begin(), r.latency_us.end());
   row.failed = r.failed;
+  row.open_loop = rate > 0;
+  row.not_started = r.not_started;
   row.rss_kb = topo.CoordinatorPeakRssKb();
   for (const auto& e : r.errors) std::cerr << "  " << protocol << ": " << e << "\n";
   if (r.completed == 0 || r.failed > 0) *ok = false;
@@ -304,6 +315,12 @@ int main(int argc, char** argv) {
     std::printf(
         "answered at the decision (?wait=decision): rows marked -d; the baseline is the "
         "same\n");
+  }
+  if (flags.Int("rate") > 0 && !flags.switches["scaling"]) {
+    std::printf(
+        "open loop at %d tx/s: `ratio` and `of bound` are left out (the baseline and the bound "
+        "run closed-loop: their tx/s is a capacity, txc's the rate at most)\n",
+        flags.Int("rate"));
   }
   PrintHeader();
   if (flags.switches["scaling"]) {
