@@ -119,7 +119,8 @@ void PrintRow(const Row& r) {
   std::string notes;
   if (r.failed) notes += " (" + std::to_string(r.failed) + " failed)";
   if (r.not_started) {
-    notes += " (" + std::to_string(r.not_started) + " due but not started: every slot busy)";
+    notes += " (" + std::to_string(r.not_started) +
+             " due but not started, warmup included: every slot busy)";
   }
   std::printf(
       "%-7s %3d %6d %10.0f %8s %8s %8s %8s %12.0f %7s %9s %10s %10.0f %10s %8.1f %9s %8s %8s "
@@ -250,6 +251,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   const bool over_nats = flags.values["api"] == "nats";
+  if (flags.Int("rate") > 0 &&
+      (flags.switches["scaling"] || flags.Int("recovery") > 0 || flags.Int("transactions") > 0)) {
+    std::cerr << "txc-bench: --rate drives the protocol rows only, not --scaling, --recovery or "
+                 "--transactions\n";
+    return 2;
+  }
   BenchTopology topo(argv[0], flags.values["synchronous"], flags.values["coordinator-bin"],
                      flags.values["participant-bin"]);
   topo.set_retention(flags.values["retention"]);
@@ -316,10 +323,10 @@ int main(int argc, char** argv) {
         "answered at the decision (?wait=decision): rows marked -d; the baseline is the "
         "same\n");
   }
-  if (flags.Int("rate") > 0 && !flags.switches["scaling"]) {
+  if (flags.Int("rate") > 0) {
     std::printf(
-        "open loop at %d tx/s: `ratio` and `of bound` are left out (the baseline and the bound "
-        "run closed-loop: their tx/s is a capacity, txc's the rate at most)\n",
+        "rows driven at %d tx/s (open loop) print no `ratio` or `of bound`: the baseline and the "
+        "bound run closed-loop, their tx/s is a capacity and txc's the rate at most\n",
         flags.Int("rate"));
   }
   PrintHeader();
