@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "bench_topology.h"
+#include "crash_report.h"
 #include "http_load.h"
 #include "nats_baseline.h"
 #include "nats_load.h"
@@ -229,6 +230,9 @@ Row Measure(BenchTopology& topo, const std::string& protocol, int participants, 
 }  // namespace
 
 int main(int argc, char** argv) {
+  InstallCrashReport();
+  // A line at a time: what was printed before a crash is not lost in the buffer.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   Flags flags;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
