@@ -176,6 +176,7 @@ LoadResult RunHttpLoad(const LoadOptions& options,
       Conn& c = conns[i];
       if (events[e].events & EPOLLOUT) flush(c);
       if (!(events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
+      const bool was_busy = c.busy;  // an idle connection is in `idle` already
       char buf[16384];
       bool eof = false;
       while (true) {
@@ -227,7 +228,7 @@ LoadResult RunHttpLoad(const LoadOptions& options,
         ev.data.u64 = i;
         epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
       }
-      if (complete || eof) idle.push_back(i);
+      if (was_busy && (complete || eof)) idle.push_back(i);
     }
   }
   result.seconds =
